@@ -1,0 +1,662 @@
+//! Text to [`Module`]: runs the pest grammar (`wharf.pest`) and builds the AST.
+//! Syntax errors become `syntax-error` diagnostics that name the tokens that
+//! would have been accepted; bad literals become `invalid-literal`.
+
+use super::ast::*;
+use super::literal;
+use crate::code::Code;
+use crate::diagnostic::{Diagnostic, Diagnostics};
+use crate::source::{FileId, Span};
+use crate::types::StepKind;
+use pest::Parser as _;
+use pest::iterators::Pair;
+
+#[derive(pest_derive::Parser)]
+#[grammar = "wharf.pest"]
+struct Grammar;
+
+/// Deeper nesting than this is refused before parsing, so that no input can
+/// exhaust the stack of the parser or of any later recursive stage.
+pub const MAX_NESTING: usize = 256;
+
+/// Parses one file. On a syntax error the module is `None` and the error is in `diags`.
+pub fn parse(file: FileId, text: &str, diags: &mut Diagnostics) -> Option<Module> {
+    if let Some(offset) = too_deep(text) {
+        diags.push(
+            Diagnostic::error(
+                Code::TooDeeplyNested,
+                Span::new(file, offset, offset + 1),
+                format!("brackets nest more than {MAX_NESTING} levels deep here"),
+            )
+            .with_hint("split the expression or block into smaller pieces"),
+        );
+        return None;
+    }
+    let pairs = match Grammar::parse(Rule::file, text) {
+        Ok(pairs) => pairs,
+        Err(_) => {
+            diags.push(syntax_error(file, text));
+            return None;
+        }
+    };
+    let mut builder = Builder {
+        file,
+        diags,
+        comments: Vec::new(),
+    };
+    let mut items = Vec::new();
+    for pair in pairs.clone().flatten() {
+        if pair.as_rule() == Rule::COMMENT {
+            builder.comments.push(Comment {
+                text: pair.as_str().trim_end_matches('\r').to_string(),
+                span: builder.span(&pair),
+            });
+        }
+    }
+    let root = pairs.into_iter().next()?;
+    for pair in children(root) {
+        match pair.as_rule() {
+            Rule::import => items.push(Item::Import(builder.import(pair))),
+            Rule::pipeline => items.push(Item::Pipeline(builder.pipeline(pair))),
+            Rule::target => items.push(Item::Target(builder.target(pair))),
+            Rule::template => items.push(Item::Template(builder.template(pair))),
+            _ => {}
+        }
+    }
+    let comments = std::mem::take(&mut builder.comments);
+    Some(Module { items, comments })
+}
+
+/// Finds where bracket nesting first exceeds [`MAX_NESTING`], skipping strings and comments.
+fn too_deep(text: &str) -> Option<usize> {
+    let bytes = text.as_bytes();
+    let mut depth = 0usize;
+    let mut i = 0;
+    let mut in_string = false;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if in_string {
+            match b {
+                b'\\' => i += 1,
+                b'"' => in_string = false,
+                b'$' if bytes.get(i + 1) == Some(&b'{') => {
+                    depth += 1;
+                    i += 1;
+                }
+                _ => {}
+            }
+        } else {
+            match b {
+                b'"' => in_string = true,
+                b'#' => {
+                    while i < bytes.len() && bytes[i] != b'\n' {
+                        i += 1;
+                    }
+                }
+                b'(' | b'[' | b'{' => depth += 1,
+                b')' | b']' | b'}' => depth = depth.saturating_sub(1),
+                _ => {}
+            }
+        }
+        if depth > MAX_NESTING {
+            return Some(i);
+        }
+        i += 1;
+    }
+    None
+}
+
+/// Re-parses with pest's error detail on, so the message can list the literal
+/// tokens that were expected (`}`, `=`) rather than internal rule names.
+fn syntax_error(file: FileId, text: &str) -> Diagnostic {
+    pest::set_error_detail(true);
+    let result = Grammar::parse(Rule::file, text);
+    pest::set_error_detail(false);
+    let Err(error) = result else {
+        return Diagnostic::error(Code::SyntaxError, Span::new(file, 0, 0), "syntax error");
+    };
+    let offset = match error.location {
+        pest::error::InputLocation::Pos(p) => p,
+        pest::error::InputLocation::Span((s, _)) => s,
+    };
+    let mut expected: Vec<String> = Vec::new();
+    if let Some(attempts) = error.parse_attempts() {
+        for token in attempts.expected_tokens() {
+            let token = token.to_string();
+            // Ranges (`a..z`) and built-ins come from inside names and numbers,
+            // which the rule names below describe better.
+            if !token.contains("..") && token != "BUILTIN_RULE" && !token.trim().is_empty() {
+                expected.push(format!("`{token}`"));
+            }
+        }
+        for stack in attempts.call_stacks() {
+            let rule = stack.parent.or(stack.deepest.get_rule().copied());
+            if let Some(rule) = rule.and_then(rule_name) {
+                expected.push(rule.to_string());
+            }
+        }
+    }
+    if let pest::error::ErrorVariant::ParsingError { positives, .. } = &error.variant {
+        expected.extend(positives.iter().filter_map(|r| rule_name(*r)).map(String::from));
+    }
+    expected.sort();
+    expected.dedup();
+    // Keywords such as `step` are offered through `a step kind`; drop noise.
+    expected.retain(|e| e != "`_`");
+    let found = describe_found(&text[offset..]);
+    let message = if expected.is_empty() {
+        format!("unexpected {found}")
+    } else {
+        format!("expected {}, found {found}", join_or(&expected))
+    };
+    let end = offset + text[offset..].chars().next().map_or(0, char::len_utf8);
+    let mut diag = Diagnostic::error(Code::SyntaxError, Span::new(file, offset, end), message);
+    if text[offset..].starts_with(':') {
+        diag = diag.with_hint("attributes are set with `=`, as in `image = \"name:tag\"`");
+    }
+    diag
+}
+
+fn describe_found(rest: &str) -> String {
+    match rest.chars().next() {
+        None => "the end of the file".into(),
+        Some('\n') | Some('\r') => "the end of the line".into(),
+        Some(c) if c.is_alphanumeric() || c == '_' => {
+            let word: String = rest
+                .chars()
+                .take_while(|c| c.is_alphanumeric() || *c == '_')
+                .take(40)
+                .collect();
+            format!("`{word}`")
+        }
+        Some(c) => format!("`{c}`"),
+    }
+}
+
+fn join_or(items: &[String]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.clone(),
+        [init @ .., last] => format!("{} or {last}", init.join(", ")),
+    }
+}
+
+/// Readable names for the rules a user can be told were expected.
+fn rule_name(rule: Rule) -> Option<&'static str> {
+    Some(match rule {
+        Rule::ident => "a name",
+        Rule::string => "a string",
+        Rule::number => "a number",
+        Rule::expr | Rule::or_expr | Rule::and_expr | Rule::not_expr | Rule::cmp_expr | Rule::postfix => {
+            "an expression"
+        }
+        Rule::kind => "a step kind (step, train, tune, transform, deploy, monitor, build)",
+        Rule::item | Rule::import | Rule::pipeline | Rule::target | Rule::template => {
+            "`import`, `pipeline`, `target` or `template`"
+        }
+        Rule::param => "`param`",
+        Rule::for_loop => "`for`",
+        Rule::step_decl => "a step",
+        Rule::entry => "an attribute (`name = value`)",
+        Rule::type_expr => "a type",
+        Rule::cmp_op => "a comparison",
+        Rule::when_clause => "`when`",
+        Rule::EOI => "the end of the file",
+        _ => return None,
+    })
+}
+
+/// The children of a pair that carry meaning: comments and keywords dropped.
+fn children<'i>(pair: Pair<'i, Rule>) -> impl Iterator<Item = Pair<'i, Rule>> {
+    pair.into_inner().filter(|p| {
+        !matches!(
+            p.as_rule(),
+            Rule::COMMENT
+                | Rule::EOI
+                | Rule::kw_import
+                | Rule::kw_as
+                | Rule::kw_pipeline
+                | Rule::kw_param
+                | Rule::kw_target
+                | Rule::kw_template
+                | Rule::kw_for
+                | Rule::kw_in
+                | Rule::kw_when
+                | Rule::kw_step
+                | Rule::kw_and
+                | Rule::kw_or
+        )
+    })
+}
+
+struct Builder<'d> {
+    file: FileId,
+    diags: &'d mut Diagnostics,
+    comments: Vec<Comment>,
+}
+
+impl Builder<'_> {
+    fn span(&self, pair: &Pair<Rule>) -> Span {
+        let s = pair.as_span();
+        Span::new(self.file, s.start(), s.end())
+    }
+
+    fn ident(&self, pair: Pair<Rule>) -> Ident {
+        Ident {
+            name: pair.as_str().to_string(),
+            span: self.span(&pair),
+        }
+    }
+
+    fn import(&mut self, pair: Pair<Rule>) -> Import {
+        let span = self.span(&pair);
+        let mut inner = children(pair);
+        let path_pair = inner.next().expect("grammar: import has a string");
+        let path_span = self.span(&path_pair);
+        let path = self.plain_string(path_pair);
+        let alias = inner.next().map(|p| self.ident(p));
+        Import {
+            path,
+            path_span,
+            alias,
+            span,
+        }
+    }
+
+    /// A string used as a name (an import path): interpolation is not allowed there.
+    fn plain_string(&mut self, pair: Pair<Rule>) -> String {
+        let span = self.span(&pair);
+        match self.string(pair) {
+            ExprKind::Str { parts, .. } => {
+                let mut out = String::new();
+                for part in parts {
+                    match part {
+                        StrPart::Text(t) => out.push_str(&t),
+                        StrPart::Interp(_) => self.diags.push(
+                            Diagnostic::error(Code::CannotInterpolate, span, "an import path cannot use `${...}`")
+                                .with_hint("write the path out in full"),
+                        ),
+                    }
+                }
+                out
+            }
+            _ => String::new(),
+        }
+    }
+
+    fn pipeline(&mut self, pair: Pair<Rule>) -> PipelineDecl {
+        let span = self.span(&pair);
+        let mut inner = children(pair);
+        let name = self.ident(inner.next().expect("grammar: pipeline name"));
+        let body = inner.map(|p| self.stmt(p)).collect();
+        PipelineDecl { name, body, span }
+    }
+
+    fn stmt(&mut self, pair: Pair<Rule>) -> Stmt {
+        match pair.as_rule() {
+            Rule::param => Stmt::Param(self.param(pair)),
+            Rule::for_loop => {
+                let span = self.span(&pair);
+                let mut inner = children(pair);
+                let var = self.ident(inner.next().expect("grammar: loop variable"));
+                let iter = self.expr(inner.next().expect("grammar: loop list"));
+                let body = inner.map(|p| self.stmt(p)).collect();
+                Stmt::For(ForLoop { var, iter, body, span })
+            }
+            _ => Stmt::Step(self.step_decl(pair)),
+        }
+    }
+
+    fn param(&mut self, pair: Pair<Rule>) -> ParamDecl {
+        let span = self.span(&pair);
+        let mut inner = children(pair);
+        let name = self.ident(inner.next().expect("grammar: param name"));
+        let ty = self.type_expr(inner.next().expect("grammar: param type"));
+        let default = inner.next().map(|p| self.expr(p));
+        ParamDecl {
+            name,
+            ty,
+            default,
+            span,
+        }
+    }
+
+    fn type_expr(&mut self, pair: Pair<Rule>) -> TypeExpr {
+        let span = self.span(&pair);
+        let mut inner = children(pair);
+        let name = self.ident(inner.next().expect("grammar: type name"));
+        let element = inner.next().map(|p| self.ident(p));
+        TypeExpr { name, element, span }
+    }
+
+    fn kind(&self, pair: &Pair<Rule>) -> StepKind {
+        StepKind::parse(pair.as_str()).expect("grammar: kind is one of the step kinds")
+    }
+
+    fn step_decl(&mut self, pair: Pair<Rule>) -> StepDecl {
+        let span = self.span(&pair);
+        let mut inner = children(pair);
+        let kind_pair = inner.next().expect("grammar: step kind");
+        let kind = self.kind(&kind_pair);
+        let kind_span = self.span(&kind_pair);
+        let name = self.ident(inner.next().expect("grammar: step name"));
+        let def_pair = inner.next().expect("grammar: step body or call");
+        let def = match def_pair.as_rule() {
+            Rule::step_body => StepDef::Body(self.entries(def_pair)),
+            _ => {
+                let expr = children(def_pair).next().expect("grammar: call expression");
+                StepDef::Call(self.expr(expr))
+            }
+        };
+        let when = inner.next().and_then(|p| children(p).next()).map(|p| self.expr(p));
+        StepDecl {
+            kind,
+            kind_span,
+            name,
+            def,
+            when,
+            span,
+        }
+    }
+
+    fn entries(&mut self, pair: Pair<Rule>) -> Vec<Entry> {
+        let pairs: Vec<_> = children(pair).collect();
+        pairs.into_iter().map(|p| self.entry(p)).collect()
+    }
+
+    fn entry(&mut self, pair: Pair<Rule>) -> Entry {
+        let span = self.span(&pair);
+        let mut inner = children(pair);
+        let key_pair = inner.next().expect("grammar: entry key");
+        let key_span = self.span(&key_pair);
+        let key = match key_pair.as_rule() {
+            Rule::string => Key {
+                name: self.plain_string(key_pair),
+                quoted: true,
+                span: key_span,
+            },
+            _ => Key {
+                name: key_pair.as_str().to_string(),
+                quoted: false,
+                span: key_span,
+            },
+        };
+        let value_pair = inner.next().expect("grammar: entry value");
+        let block = value_pair.as_rule() == Rule::map;
+        let value = self.expr(value_pair);
+        Entry {
+            key,
+            value,
+            block,
+            span,
+        }
+    }
+
+    fn target(&mut self, pair: Pair<Rule>) -> TargetDecl {
+        let span = self.span(&pair);
+        let mut inner = children(pair);
+        let name = self.ident(inner.next().expect("grammar: target name"));
+        let mut items = Vec::new();
+        for p in inner {
+            if p.as_rule() == Rule::target_step {
+                let span = self.span(&p);
+                let mut parts = children(p);
+                let name = self.ident(parts.next().expect("grammar: step name"));
+                let entries = self.entries(parts.next().expect("grammar: step settings"));
+                items.push(TargetItem::Step { name, entries, span });
+            } else {
+                items.push(TargetItem::Entry(self.entry(p)));
+            }
+        }
+        TargetDecl { name, items, span }
+    }
+
+    fn template(&mut self, pair: Pair<Rule>) -> TemplateDecl {
+        let span = self.span(&pair);
+        let mut inner = children(pair).peekable();
+        let kind = match inner.peek() {
+            Some(p) if p.as_rule() == Rule::kind => {
+                let p = inner.next().expect("peeked");
+                Some((self.kind(&p), self.span(&p)))
+            }
+            _ => None,
+        };
+        let name = self.ident(inner.next().expect("grammar: template name"));
+        let params_pair = inner.next().expect("grammar: template params");
+        let mut params = Vec::new();
+        for p in children(params_pair) {
+            let span = self.span(&p);
+            let mut parts = children(p);
+            let name = self.ident(parts.next().expect("grammar: template param name"));
+            let mut ty = None;
+            let mut default = None;
+            for part in parts {
+                if part.as_rule() == Rule::type_expr {
+                    ty = Some(self.type_expr(part));
+                } else {
+                    default = Some(self.expr(part));
+                }
+            }
+            params.push(TemplateParam {
+                name,
+                ty,
+                default,
+                span,
+            });
+        }
+        let body = self.entries(inner.next().expect("grammar: template body"));
+        TemplateDecl {
+            kind,
+            name,
+            params,
+            body,
+            span,
+        }
+    }
+
+    fn expr(&mut self, pair: Pair<Rule>) -> Expr {
+        let span = self.span(&pair);
+        match pair.as_rule() {
+            Rule::expr => {
+                let inner = children(pair).next().expect("grammar: expression");
+                self.expr(inner)
+            }
+            Rule::or_expr | Rule::and_expr => {
+                let op = if pair.as_rule() == Rule::or_expr {
+                    LogicOp::Or
+                } else {
+                    LogicOp::And
+                };
+                let mut parts = children(pair);
+                let mut left = self.expr(parts.next().expect("grammar: operand"));
+                for right in parts {
+                    let right = self.expr(right);
+                    let span = left.span.to(right.span);
+                    left = Expr {
+                        kind: ExprKind::Logic(op, Box::new(left), Box::new(right)),
+                        span,
+                    };
+                }
+                left
+            }
+            Rule::not_expr => {
+                let parts: Vec<_> = pair
+                    .clone()
+                    .into_inner()
+                    .filter(|p| p.as_rule() != Rule::COMMENT)
+                    .collect();
+                let (nots, rest): (Vec<_>, Vec<_>) = parts.into_iter().partition(|p| p.as_rule() == Rule::kw_not);
+                let operand = rest.into_iter().next().expect("grammar: not operand");
+                let mut expr = self.expr(operand);
+                for not in nots.iter().rev() {
+                    let s = self.span(not).to(expr.span);
+                    expr = Expr {
+                        kind: ExprKind::Not(Box::new(expr)),
+                        span: s,
+                    };
+                }
+                expr
+            }
+            Rule::cmp_expr => {
+                let mut parts = children(pair);
+                let left = self.expr(parts.next().expect("grammar: operand"));
+                match parts.next() {
+                    None => left,
+                    Some(op) => {
+                        let op = match op.as_str() {
+                            "==" => CmpOp::Eq,
+                            "!=" => CmpOp::Ne,
+                            "<" => CmpOp::Lt,
+                            "<=" => CmpOp::Le,
+                            ">" => CmpOp::Gt,
+                            _ => CmpOp::Ge,
+                        };
+                        let right = self.expr(parts.next().expect("grammar: right operand"));
+                        Expr {
+                            kind: ExprKind::Compare(op, Box::new(left), Box::new(right)),
+                            span,
+                        }
+                    }
+                }
+            }
+            Rule::postfix => {
+                let mut parts = children(pair);
+                let mut expr = self.expr(parts.next().expect("grammar: primary"));
+                for op in parts {
+                    let op_span = self.span(&op);
+                    let whole = expr.span.to(op_span);
+                    let kind = match op.as_rule() {
+                        Rule::field => {
+                            let name = self.ident(children(op).next().expect("grammar: field name"));
+                            ExprKind::Field(Box::new(expr), name)
+                        }
+                        Rule::index => {
+                            let inner = children(op).next().expect("grammar: index");
+                            let index = if inner.as_rule() == Rule::star {
+                                Expr {
+                                    kind: ExprKind::Star,
+                                    span: self.span(&inner),
+                                }
+                            } else {
+                                self.expr(inner)
+                            };
+                            ExprKind::Index(Box::new(expr), Box::new(index))
+                        }
+                        _ => {
+                            let mut args = Vec::new();
+                            for arg in children(op) {
+                                let mut parts: Vec<_> = children(arg).collect();
+                                let value = self.expr(parts.pop().expect("grammar: argument"));
+                                let name = parts.pop().map(|p| self.ident(p));
+                                args.push(Arg { name, value });
+                            }
+                            ExprKind::Call(Box::new(expr), args)
+                        }
+                    };
+                    expr = Expr { kind, span: whole };
+                }
+                expr
+            }
+            Rule::paren => {
+                let inner = children(pair).next().expect("grammar: parenthesised expression");
+                Expr {
+                    kind: ExprKind::Paren(Box::new(self.expr(inner))),
+                    span,
+                }
+            }
+            Rule::number => {
+                let text = pair.as_str().to_string();
+                let value = match literal::classify(&text) {
+                    Ok(v) => v,
+                    Err(message) => {
+                        self.diags.push(
+                            Diagnostic::error(Code::InvalidLiteral, span, message).with_hint(literal::LITERAL_HINT),
+                        );
+                        NumberValue::Invalid
+                    }
+                };
+                Expr {
+                    kind: ExprKind::Number { text, value },
+                    span,
+                }
+            }
+            Rule::string => Expr {
+                kind: self.string(pair),
+                span,
+            },
+            Rule::boolean => {
+                let text = pair.as_str().to_string();
+                let value = matches!(text.as_str(), "true" | "on");
+                Expr {
+                    kind: ExprKind::Bool { text, value },
+                    span,
+                }
+            }
+            Rule::list => {
+                let items: Vec<_> = children(pair).collect();
+                Expr {
+                    kind: ExprKind::List(items.into_iter().map(|p| self.expr(p)).collect()),
+                    span,
+                }
+            }
+            Rule::map => Expr {
+                kind: ExprKind::Map(self.entries(pair)),
+                span,
+            },
+            _ => Expr {
+                kind: ExprKind::Ident(pair.as_str().to_string()),
+                span,
+            },
+        }
+    }
+
+    fn string(&mut self, pair: Pair<Rule>) -> ExprKind {
+        let raw = pair.as_str().to_string();
+        let mut parts: Vec<StrPart> = Vec::new();
+        let mut text = String::new();
+        for part in pair.into_inner() {
+            match part.as_rule() {
+                Rule::text => text.push_str(part.as_str()),
+                Rule::dollar_escape => text.push_str("${"),
+                Rule::escape => match unescape(part.as_str()) {
+                    Some(c) => text.push(c),
+                    None => {
+                        let span = self.span(&part);
+                        self.diags.push(
+                            Diagnostic::error(
+                                Code::InvalidEscape,
+                                span,
+                                format!("unknown escape sequence `{}`", part.as_str()),
+                            )
+                            .with_hint("strings know `\\\"`, `\\\\`, `\\n`, `\\t`, `\\r` and `\\$`; write `$${` for a literal `${`"),
+                        );
+                    }
+                },
+                Rule::interp => {
+                    if !text.is_empty() {
+                        parts.push(StrPart::Text(std::mem::take(&mut text)));
+                    }
+                    let inner = children(part).next().expect("grammar: interpolated expression");
+                    parts.push(StrPart::Interp(self.expr(inner)));
+                }
+                _ => {}
+            }
+        }
+        if !text.is_empty() || parts.is_empty() {
+            parts.push(StrPart::Text(text));
+        }
+        ExprKind::Str { raw, parts }
+    }
+}
+
+fn unescape(escape: &str) -> Option<char> {
+    match escape {
+        "\\\"" => Some('"'),
+        "\\\\" => Some('\\'),
+        "\\n" => Some('\n'),
+        "\\t" => Some('\t'),
+        "\\r" => Some('\r'),
+        "\\$" => Some('$'),
+        _ => None,
+    }
+}

@@ -1,0 +1,119 @@
+//! Command-line arguments. Flag names are product surface: docs/cli.md
+//! documents each, and they do not change meaning once released.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "wharf",
+    version,
+    about = "Declarative pipelines for hybrid machine learning: write once, run on a laptop, in CI or on SageMaker",
+    after_help = "Logging goes to stderr; set RUST_LOG (e.g. RUST_LOG=wharf=debug) for more.\nDocs: docs/cli.md and docs/language.md"
+)]
+pub struct Cli {
+    /// Format of log lines on stderr.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Parse, resolve and type-check pipeline files; exit 1 if any has errors.
+    #[command(after_help = "Exit codes: 0 clean, 1 errors (or warnings with --deny warnings), 2 bad usage.")]
+    Check(CheckArgs),
+    /// Format pipeline files in the canonical style, keeping comments.
+    #[command(after_help = "Exit codes: 0 done (or already formatted with --check), 1 files need formatting, 2 a file does not parse.")]
+    Fmt(FmtArgs),
+    /// Show what would run where: the resolved steps in execution order.
+    #[command(after_help = "Exit codes: 0 done, 2 the pipeline does not compile or the target does not exist.")]
+    Plan(PlanArgs),
+    /// Draw the pipeline's DAG as DOT, Mermaid, SVG or JSON.
+    #[command(after_help = "Exit codes: 0 done, 2 the pipeline does not compile.")]
+    Graph(GraphArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DenyLevel {
+    Warnings,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Files or folders to check (folders are searched for *.wharf). Default: pipelines/ if it exists, else the current folder.
+    pub paths: Vec<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub format: OutputFormat,
+    /// Fail on warnings too.
+    #[arg(long, value_enum)]
+    pub deny: Option<DenyLevel>,
+    /// Param overrides to check with, as NAME=VALUE (repeatable).
+    #[arg(short = 'p', long = "param", value_name = "NAME=VALUE")]
+    pub params: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct FmtArgs {
+    /// Files or folders to format. Default: pipelines/ if it exists, else the current folder.
+    pub paths: Vec<PathBuf>,
+    /// Write nothing; list files that are not formatted and exit 1 if there are any.
+    #[arg(long)]
+    pub check: bool,
+    /// Print the formatted text of a single file to stdout instead of writing it.
+    #[arg(long)]
+    pub stdout: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// The pipeline file.
+    pub file: PathBuf,
+    /// The target to plan for. Default: the only target, else `local`, else the first declared.
+    #[arg(short, long)]
+    pub target: Option<String>,
+    /// Param overrides, as NAME=VALUE (repeatable).
+    #[arg(short = 'p', long = "param", value_name = "NAME=VALUE")]
+    pub params: Vec<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub format: OutputFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GraphFormat {
+    Dot,
+    Mermaid,
+    Svg,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct GraphArgs {
+    /// The pipeline file.
+    pub file: PathBuf,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = GraphFormat::Dot)]
+    pub format: GraphFormat,
+    /// Write to this file instead of stdout.
+    #[arg(short, long)]
+    pub output: Option<PathBuf>,
+    /// Param overrides, as NAME=VALUE (repeatable); they can change fan-out.
+    #[arg(short = 'p', long = "param", value_name = "NAME=VALUE")]
+    pub params: Vec<String>,
+}

@@ -1,0 +1,50 @@
+//! The `wharf` command: parses arguments, sets up logging, runs one command
+//! and turns its outcome into an exit code. Commands live in `commands/`,
+//! output formats in `render/` and `graph/`.
+
+mod cli;
+mod commands;
+mod fs_world;
+mod graph;
+mod render;
+
+use clap::Parser;
+use std::process::ExitCode;
+
+/// How a command ended, as the shell sees it (docs/cli.md lists the codes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// 0: done, nothing wrong.
+    Success,
+    /// 1: the command did its job and found problems (check errors, unformatted files).
+    Findings,
+    /// 2: the command could not do its job: bad usage or a pipeline that does not compile.
+    Unusable,
+}
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    init_logging(cli.log_format);
+    let outcome = match commands::run(cli.command) {
+        Ok(outcome) => outcome,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            Outcome::Unusable
+        }
+    };
+    match outcome {
+        Outcome::Success => ExitCode::SUCCESS,
+        Outcome::Findings => ExitCode::from(1),
+        Outcome::Unusable => ExitCode::from(2),
+    }
+}
+
+fn init_logging(format: cli::LogFormat) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        cli::LogFormat::Json => builder.json().init(),
+        cli::LogFormat::Text => builder.init(),
+    }
+}

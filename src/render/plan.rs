@@ -1,0 +1,295 @@
+//! The plan of a pipeline on a target, as a serializable view and as text.
+//! `plan --format json` is the view as JSON; its field names are product surface.
+
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use wharf_compiler::display;
+use wharf_compiler::pipeline::{EnvValue, KindSpec, OutputShape, Pipeline, Setting, Target};
+use wharf_compiler::placement;
+use wharf_compiler::syntax::literal::{format_duration, format_size};
+use wharf_compiler::types::BackendKind;
+
+#[derive(Serialize)]
+pub struct PlanView {
+    pub pipeline: String,
+    pub target: TargetView,
+    pub params: Vec<ParamView>,
+    pub steps: Vec<StepView>,
+}
+
+#[derive(Serialize)]
+pub struct TargetView {
+    pub name: String,
+    pub backend: BackendKind,
+    pub implicit: bool,
+    pub settings: BTreeMap<String, String>,
+}
+
+#[derive(Serialize)]
+pub struct ParamView {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub ty: String,
+    pub value: serde_json::Value,
+    pub source: String,
+}
+
+#[derive(Serialize)]
+pub struct StepView {
+    pub name: String,
+    pub kind: String,
+    pub backend: BackendKind,
+    pub image: Option<String>,
+    pub command: Option<Vec<String>>,
+    pub env: BTreeMap<String, String>,
+    pub inputs: BTreeMap<String, String>,
+    pub outputs: BTreeMap<String, String>,
+    pub hyperparameters: BTreeMap<String, String>,
+    pub resources: BTreeMap<String, String>,
+    pub retry: Option<String>,
+    pub timeout: Option<String>,
+    pub cache: bool,
+    pub when: Option<String>,
+    pub depends_on: Vec<String>,
+    /// Kind-specific settings (tune ranges, deploy endpoint, ...), as resolved.
+    pub spec: serde_json::Value,
+}
+
+fn setting(s: &Setting) -> String {
+    match s {
+        Setting::Text(t) => t.clone(),
+        Setting::Env(var) => match std::env::var(var) {
+            Ok(value) => format!("{value} (from ${var})"),
+            Err(_) => format!("env(\"{var}\") (not set)"),
+        },
+    }
+}
+
+pub fn build(pipeline: &Pipeline, target: &Target) -> PlanView {
+    let mut settings = BTreeMap::new();
+    let s = &target.settings;
+    for (key, value) in [
+        ("role", &s.role),
+        ("region", &s.region),
+        ("bucket", &s.bucket),
+        ("profile", &s.profile),
+        ("endpoint_url", &s.endpoint_url),
+    ] {
+        if let Some(v) = value {
+            settings.insert(key.to_string(), setting(v));
+        }
+    }
+    if let Some(i) = &s.instance {
+        settings.insert("instance".into(), i.clone());
+    }
+    if let Some(m) = s.max_jobs {
+        settings.insert("max_jobs".into(), m.to_string());
+    }
+    let params = pipeline
+        .params
+        .iter()
+        .map(|p| ParamView {
+            name: p.name.clone(),
+            ty: p.ty.to_string(),
+            value: serde_json::to_value(&p.value).unwrap_or_default(),
+            source: format!("{:?}", p.source).to_lowercase(),
+        })
+        .collect();
+    let steps = pipeline
+        .order
+        .iter()
+        .map(|&id| {
+            let step = &pipeline.steps[id];
+            let backend = placement::backend_for(target, step);
+            let env = step
+                .env
+                .iter()
+                .map(|(k, v)| {
+                    let shown = match v {
+                        EnvValue::Text(t) => t.clone(),
+                        EnvValue::Env(var) => format!("env(\"{var}\")"),
+                        EnvValue::Secret(var) => format!("secret(\"{var}\")"),
+                    };
+                    (k.clone(), shown)
+                })
+                .collect();
+            let inputs = step
+                .inputs
+                .iter()
+                .map(|i| (i.name.clone(), display::input_source(pipeline, &i.source)))
+                .collect();
+            let outputs = step
+                .outputs
+                .iter()
+                .map(|o| {
+                    let mut shape = match &o.shape {
+                        OutputShape::Dir => "dir".to_string(),
+                        OutputShape::File { name } => format!("file {name}"),
+                    };
+                    if let Some(export) = &o.export {
+                        let _ = write!(shape, " -> {export}");
+                    }
+                    (o.name.clone(), shape)
+                })
+                .collect();
+            let hyperparameters =
+                step.hyperparameters.iter().map(|(k, v)| (k.clone(), display::hyperparameter(v))).collect();
+            let mut resources = BTreeMap::new();
+            let r = &step.resources;
+            if backend == BackendKind::Sagemaker {
+                resources.insert("instance".to_string(), placement::instance_for(target, step));
+                resources.insert("count".to_string(), r.count.unwrap_or(1).to_string());
+            } else if let Some(i) = &r.instance {
+                resources.insert("instance".to_string(), i.clone());
+            }
+            if let Some(c) = r.cpus {
+                resources.insert("cpus".into(), c.to_string());
+            }
+            if let Some(m) = r.memory {
+                resources.insert("memory".into(), format_size(m));
+            }
+            if let Some(g) = r.gpus {
+                resources.insert("gpus".into(), g.to_string());
+            }
+            if let Some(v) = r.volume {
+                resources.insert("volume".into(), format_size(v));
+            }
+            StepView {
+                name: step.name.clone(),
+                kind: step.kind.to_string(),
+                backend,
+                image: step.image.as_ref().map(|i| display::image(pipeline, i)),
+                command: step.command.clone(),
+                env,
+                inputs,
+                outputs,
+                hyperparameters,
+                resources,
+                retry: (step.retry.attempts > 1)
+                    .then(|| format!("{} attempts, backoff {}", step.retry.attempts, format_duration(step.retry.backoff))),
+                timeout: step.timeout.map(format_duration),
+                cache: step.cache,
+                when: step.when.as_ref().map(|c| display::condition(pipeline, c)),
+                depends_on: pipeline.dependencies(id).into_iter().map(|d| pipeline.steps[d].name.clone()).collect(),
+                spec: match &step.spec {
+                    KindSpec::None | KindSpec::Train { .. } if !matches!(&step.spec, KindSpec::Train { metrics, checkpoints } if !metrics.is_empty() || *checkpoints) => {
+                        serde_json::Value::Null
+                    }
+                    other => spec_json(pipeline, other),
+                },
+            }
+        })
+        .collect();
+    PlanView {
+        pipeline: pipeline.name.clone(),
+        target: TargetView {
+            name: target.name.clone(),
+            backend: target.backend,
+            implicit: target.implicit,
+            settings,
+        },
+        params,
+        steps,
+    }
+}
+
+/// Kind settings as JSON, with step ids replaced by step names.
+fn spec_json(pipeline: &Pipeline, spec: &KindSpec) -> serde_json::Value {
+    let mut value = serde_json::to_value(spec).unwrap_or_default();
+    if let serde_json::Value::Object(map) = &mut value {
+        for key in ["train", "endpoint"] {
+            if let Some(serde_json::Value::Number(n)) = map.get(key)
+                && let Some(step) = n.as_u64().and_then(|i| pipeline.steps.get(i as usize))
+            {
+                map.insert(key.into(), serde_json::Value::String(step.name.clone()));
+            }
+        }
+    }
+    value
+}
+
+pub fn text(plan: &PlanView) -> String {
+    let mut out = String::new();
+    let t = &plan.target;
+    let target = if t.implicit {
+        format!("the {} backend (no target declared)", t.backend)
+    } else {
+        format!("target `{}` ({})", t.name, t.backend)
+    };
+    let _ = writeln!(out, "pipeline `{}` on {target}: {} steps", plan.pipeline, plan.steps.len());
+    for (k, v) in &t.settings {
+        let _ = writeln!(out, "  {k}: {v}");
+    }
+    if !plan.params.is_empty() {
+        let _ = writeln!(out, "\nparams");
+        let width = plan.params.iter().map(|p| p.name.len()).max().unwrap_or(0);
+        for p in &plan.params {
+            let _ = writeln!(out, "  {:width$} = {}  ({}, {})", p.name, p.value, p.ty, p.source);
+        }
+    }
+    for (i, s) in plan.steps.iter().enumerate() {
+        let _ = writeln!(out, "\n{}. {} [{}] on {}", i + 1, s.name, s.kind, s.backend);
+        let mut line = |key: &str, value: String| {
+            let _ = writeln!(out, "     {key:<12}{value}");
+        };
+        if let Some(image) = &s.image {
+            line("image", image.clone());
+        }
+        if let Some(command) = &s.command {
+            line("command", shell_words(command));
+        }
+        if !s.depends_on.is_empty() {
+            line("after", s.depends_on.join(", "));
+        }
+        if let Some(when) = &s.when {
+            line("when", when.clone());
+        }
+        for (name, from) in &s.inputs {
+            line("input", format!("{name} <- {from}"));
+        }
+        for (name, shape) in &s.outputs {
+            line("output", format!("{name} ({shape})"));
+        }
+        if !s.hyperparameters.is_empty() {
+            line("hyperparams", join_map(&s.hyperparameters));
+        }
+        if !s.env.is_empty() {
+            line("env", join_map(&s.env));
+        }
+        if !s.resources.is_empty() {
+            line("resources", join_map(&s.resources));
+        }
+        if let Some(retry) = &s.retry {
+            line("retry", retry.clone());
+        }
+        if let Some(timeout) = &s.timeout {
+            line("timeout", timeout.clone());
+        }
+        if !s.cache {
+            line("cache", "off".into());
+        }
+        if !s.spec.is_null() {
+            line("settings", s.spec.to_string());
+        }
+    }
+    out
+}
+
+fn join_map(map: &BTreeMap<String, String>) -> String {
+    map.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(", ")
+}
+
+/// The command as a shell would read it, quoting only where needed.
+fn shell_words(args: &[String]) -> String {
+    args.iter()
+        .map(|a| {
+            if !a.is_empty() && a.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:,@%+".contains(c)) {
+                a.clone()
+            } else {
+                format!("'{}'", a.replace('\'', "'\\''"))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
