@@ -81,6 +81,7 @@ fn escape(s: &str) -> String {
             '&' => out.push_str("#amp;"),
             '|' => out.push_str("#124;"),
             '`' => out.push_str("#96;"),
+            '\\' => out.push_str("#92;"),
             '\n' | '\r' | '\t' => out.push(' '),
             c if c.is_control() => {}
             c => out.push(c),
@@ -153,7 +154,7 @@ mod tests {
 
     #[test]
     fn hostile_labels_are_escaped() {
-        let hostile = "a\"b\n<script>alert('x')</script>|#quot;&`";
+        let hostile = "a\"b\n<script>alert('x')</script>|#quot;&`\\";
         let mut n = node(hostile, "??");
         n.detail = Some("\"]; click n0 call evil()".into());
         let view = GraphView {
@@ -163,7 +164,7 @@ mod tests {
         };
         let m = render(&view);
         assert!(m.contains(
-            "n0[\"a#quot;b #lt;script#gt;alert('x')#lt;/script#gt;#124;#35;quot;#amp;#96;<br/><small>#quot;]; click n0 call evil()</small>\"]"
+            "n0[\"a#quot;b #lt;script#gt;alert('x')#lt;/script#gt;#124;#35;quot;#amp;#96;#92;<br/><small>#quot;]; click n0 call evil()</small>\"]"
         ));
         assert!(m.contains("n0 -->|\"o#124;u#quot;t\"| n1"));
         assert!(m.contains("title: \"x\\\" y\""));

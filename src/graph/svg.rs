@@ -10,7 +10,7 @@ use super::{
     GraphView,
     layout::{Layout, LayoutConfig, Point, layout},
     style::{kinds_present, style_for},
-    text::{text_width, truncate, xml_escape},
+    text::{single_line, text_width, truncate, xml_escape},
     valid_edges,
 };
 
@@ -123,7 +123,7 @@ fn header_svg(out: &mut String, view: &GraphView, legend: &[Vec<(f64, &str, f64)
     let _ = writeln!(
         out,
         "<text class=\"title\" x=\"{MARGIN}\" y=\"{y}\" font-size=\"{TITLE_SIZE}\" font-weight=\"bold\" fill=\"#111827\">{}</text>",
-        xml_escape(&view.title)
+        xml_escape(&single_line(&view.title))
     );
     let steps = view.nodes.len();
     let deps = valid_edges(view).count();
@@ -147,7 +147,7 @@ fn header_svg(out: &mut String, view: &GraphView, legend: &[Vec<(f64, &str, f64)
                 style.accent,
                 MARGIN + x + 20.0,
                 top + 11.5,
-                xml_escape(kind)
+                xml_escape(&single_line(kind))
             );
         }
     }
@@ -360,7 +360,7 @@ mod tests {
         // Legend lists exactly the kinds present.
         let legend = &svg[svg.find("<g class=\"legend\">").expect("legend")..];
         let legend = &legend[..legend.find("</g>").expect("legend end")];
-        assert_eq!(legend.matches("<rect").count(), 3 + 1);
+        assert_eq!(legend.matches("<rect").count(), 4);
         assert!(!legend.contains(">step<"));
     }
 

@@ -47,10 +47,22 @@ pub(super) fn text_width(s: &str, font_size: f64, bold: bool) -> f64 {
     s.chars().map(|c| char_em(c, bold)).sum::<f64>() * font_size
 }
 
-/// `s` cut to fit `max_width`, ending in an ellipsis when cut.
-pub(super) fn truncate(s: &str, max_width: f64, font_size: f64, bold: bool) -> Cow<'_, str> {
-    if text_width(s, font_size, bold) <= max_width {
-        return Cow::Borrowed(s);
+/// `s` as one line of SVG text: SVG deletes newlines instead of turning
+/// them into spaces, which would glue words together.
+pub(super) fn single_line(s: &str) -> Cow<'_, str> {
+    if s.chars().any(char::is_control) {
+        Cow::Owned(s.chars().map(|c| if c.is_control() { ' ' } else { c }).collect())
+    } else {
+        Cow::Borrowed(s)
+    }
+}
+
+/// `s` on one line, cut to fit `max_width` and ending in an ellipsis when
+/// cut.
+pub(super) fn truncate(s: &str, max_width: f64, font_size: f64, bold: bool) -> String {
+    let s = single_line(s);
+    if text_width(&s, font_size, bold) <= max_width {
+        return s.into_owned();
     }
     let budget = max_width - text_width("…", font_size, bold);
     let mut used = 0.0;
@@ -64,7 +76,7 @@ pub(super) fn truncate(s: &str, max_width: f64, font_size: f64, bold: bool) -> C
     }
     out.truncate(out.trim_end().len());
     out.push('…');
-    Cow::Owned(out)
+    out
 }
 
 /// Test helper shared with the SVG renderer's tests.
@@ -155,6 +167,7 @@ mod tests {
         assert!(text_width(&cut, 13.0, true) <= 120.0);
         assert!(long.starts_with(cut.trim_end_matches('…')));
         assert_eq!(truncate("fit", 120.0, 13.0, true), "fit");
+        assert_eq!(truncate("two\nlines", 120.0, 13.0, true), "two lines");
         // Multi-byte characters are cut on char boundaries.
         let cjk = truncate("训练模型训练模型训练模型训练模型", 60.0, 12.0, false);
         assert!(cjk.ends_with('…'));

@@ -36,6 +36,7 @@ pub struct Resolved {
 
 struct ParamSlot {
     param: Param,
+    name_span: Span,
     used: bool,
 }
 
@@ -343,7 +344,7 @@ impl<'p> Resolver<'p> {
                 self.diags.push(
                     Diagnostic::warning(
                         Code::UnusedParam,
-                        slot.param.span,
+                        slot.name_span,
                         format!("param `{}` is never read", slot.param.name),
                     )
                     .with_hint("read it as `params.NAME`, or remove it"),

@@ -107,6 +107,7 @@ impl Resolver<'_> {
                     source,
                     span: decl.span,
                 },
+                name_span: decl.name.span,
                 used: false,
             });
         }

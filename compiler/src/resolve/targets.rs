@@ -39,13 +39,13 @@ pub const MAX_SAGEMAKER_STEP_NAME: usize = 63 - 1 - 8 - 1 - 3;
 
 impl Resolver<'_> {
     pub(super) fn resolve_targets(&mut self, steps: &[Step]) -> Vec<Target> {
-        let mut targets: Vec<Target> = Vec::new();
+        let mut targets: Vec<(Target, bool)> = Vec::new();
         let mut from_import: Vec<bool> = Vec::new();
         for (module_id, module) in self.program.modules.iter().enumerate() {
             for item in &module.ast.items {
                 let Item::Target(decl) = item else { continue };
                 let target = self.target(decl, module_id, steps);
-                if let Some(i) = targets.iter().position(|t| t.name == target.name) {
+                if let Some(i) = targets.iter().position(|(t, _)| t.name == target.0.name) {
                     if module_id != 0 && !from_import[i] {
                         continue; // the entry file's own target wins over an imported one
                     }
@@ -53,9 +53,9 @@ impl Resolver<'_> {
                         Diagnostic::error(
                             Code::DuplicateName,
                             decl.name.span,
-                            format!("target `{}` is declared twice", target.name),
+                            format!("target `{}` is declared twice", target.0.name),
                         )
-                        .with_label(targets[i].span, "first declared here"),
+                        .with_label(targets[i].0.span, "first declared here"),
                     );
                     continue;
                 }
@@ -67,28 +67,39 @@ impl Resolver<'_> {
             let span = steps
                 .first()
                 .map_or(Span::new(crate::source::FileId(0), 0, 0), |s| s.span);
-            targets.push(Target {
-                name: "default".into(),
-                backend: BackendKind::Process,
-                settings: TargetSettings::default(),
-                steps: Vec::new(),
-                implicit: true,
-                span,
-            });
+            targets.push((
+                Target {
+                    name: "default".into(),
+                    backend: BackendKind::Process,
+                    settings: TargetSettings::default(),
+                    steps: Vec::new(),
+                    implicit: true,
+                    span,
+                },
+                true,
+            ));
         }
-        for target in &targets {
-            self.check_placement(target, steps);
+        for (target, valid) in &targets {
+            // A target whose backend is wrong was reported; checking where it
+            // puts steps would only repeat that error in other words.
+            if *valid {
+                self.check_placement(target, steps);
+            }
         }
-        targets
+        targets.into_iter().map(|(t, _)| t).collect()
     }
 
-    fn target(&mut self, decl: &crate::syntax::ast::TargetDecl, module: usize, steps: &[Step]) -> Target {
+    fn target(&mut self, decl: &crate::syntax::ast::TargetDecl, module: usize, steps: &[Step]) -> (Target, bool) {
         let mut backend = None;
+        let mut backend_written = false;
         let mut settings = TargetSettings::default();
         let mut overrides = Vec::new();
         for item in &decl.items {
             match item {
-                TargetItem::Entry(entry) if entry.key.name == "backend" => backend = self.backend(entry),
+                TargetItem::Entry(entry) if entry.key.name == "backend" => {
+                    backend_written = true;
+                    backend = self.backend(entry);
+                }
                 TargetItem::Entry(entry) => self.setting(entry, module, &mut settings, true),
                 TargetItem::Step { name, entries, span } => {
                     if !steps.iter().any(|s| s.base == name.name) {
@@ -132,7 +143,11 @@ impl Resolver<'_> {
                 }
             }
         }
+        let valid = backend.is_some();
         let backend = backend.unwrap_or_else(|| {
+            if backend_written {
+                return BackendKind::Process;
+            }
             self.diags.push(
                 Diagnostic::error(
                     Code::MissingAttribute,
@@ -151,6 +166,7 @@ impl Resolver<'_> {
             implicit: false,
             span: decl.name.span,
         }
+        .checked(valid)
     }
 
     fn backend(&mut self, entry: &Entry) -> Option<BackendKind> {
@@ -321,3 +337,11 @@ impl Resolver<'_> {
         }
     }
 }
+
+trait Checked: Sized {
+    fn checked(self, valid: bool) -> (Self, bool) {
+        (self, valid)
+    }
+}
+
+impl Checked for Target {}

@@ -236,9 +236,36 @@ struct Builder<'d> {
 }
 
 impl Builder<'_> {
+    /// The pair's span without the whitespace and comments pest lets a rule
+    /// swallow after its last token (when an optional tail did not match).
     fn span(&self, pair: &Pair<Rule>) -> Span {
         let s = pair.as_span();
-        Span::new(self.file, s.start(), s.end())
+        let (start, mut end) = (s.start(), s.end());
+        let text = pair.as_str();
+        let last_child_end = pair
+            .clone()
+            .into_inner()
+            .filter(|p| p.as_rule() != Rule::COMMENT)
+            .map(|p| p.as_span().end())
+            .max()
+            .unwrap_or(start);
+        let comments: Vec<(usize, usize)> = pair
+            .clone()
+            .into_inner()
+            .filter(|p| p.as_rule() == Rule::COMMENT && p.as_span().start() >= last_child_end)
+            .map(|p| (p.as_span().start(), p.as_span().end()))
+            .collect();
+        while end > last_child_end {
+            let byte = text.as_bytes()[end - 1 - start];
+            if byte.is_ascii_whitespace() {
+                end -= 1;
+            } else if let Some(&(c_start, _)) = comments.iter().find(|(cs, ce)| *cs < end && end <= *ce) {
+                end = c_start;
+            } else {
+                break;
+            }
+        }
+        Span::new(self.file, start, end)
     }
 
     fn ident(&self, pair: Pair<Rule>) -> Ident {

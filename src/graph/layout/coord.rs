@@ -130,7 +130,8 @@ fn straighten(p: &Proper, seps: &[Vec<f64>], y: &mut [f64]) {
             if run.len() > 1 {
                 let mut ys: Vec<f64> = run.iter().map(|&d| y[d]).collect();
                 ys.sort_by(f64::total_cmp);
-                let level = ys[ys.len() / 2].clamp(lo, hi);
+                // max/min rather than clamp: rounding can leave lo a hair above hi.
+                let level = ys[ys.len() / 2].max(lo).min(hi);
                 for &d in run {
                     y[d] = level;
                 }
