@@ -32,7 +32,9 @@ pub enum Command {
     #[command(after_help = "Exit codes: 0 clean, 1 errors (or warnings with --deny warnings), 2 bad usage.")]
     Check(CheckArgs),
     /// Format pipeline files in the canonical style, keeping comments.
-    #[command(after_help = "Exit codes: 0 done (or already formatted with --check), 1 files need formatting, 2 a file does not parse.")]
+    #[command(
+        after_help = "Exit codes: 0 done (or already formatted with --check), 1 files need formatting, 2 a file does not parse."
+    )]
     Fmt(FmtArgs),
     /// Show what would run where: the resolved steps in execution order.
     #[command(after_help = "Exit codes: 0 done, 2 the pipeline does not compile or the target does not exist.")]

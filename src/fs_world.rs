@@ -13,7 +13,12 @@ impl World for FsWorld {
             _ if path.is_dir() => "it is a folder".to_string(),
             _ => e.to_string(),
         })?;
-        String::from_utf8(bytes).map_err(|e| format!("not UTF-8 text (invalid byte at offset {})", e.utf8_error().valid_up_to()))
+        String::from_utf8(bytes).map_err(|e| {
+            format!(
+                "not UTF-8 text (invalid byte at offset {})",
+                e.utf8_error().valid_up_to()
+            )
+        })
     }
 
     fn env(&self, name: &str) -> Option<String> {

@@ -30,6 +30,7 @@ codes! {
     TooDeeplyNested = "too-deeply-nested": "Brackets nest deeper than the compiler accepts (256 levels).",
     InvalidLiteral = "invalid-literal": "A number, duration or size literal is malformed or out of range.",
     InvalidEscape = "invalid-escape": "A string holds an escape sequence the language does not define.",
+    UnknownKind = "unknown-kind": "A step is declared with a kind that does not exist.",
     UnknownType = "unknown-type": "A param or template argument names a type that does not exist.",
     ImportNotFound = "import-not-found": "An imported file does not exist or cannot be read.",
     ImportCycle = "import-cycle": "Files import each other in a cycle.",

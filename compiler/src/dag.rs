@@ -85,7 +85,10 @@ fn report_cycles(graph: &DiGraph<StepId, Edge>, spans: &[Span], steps: &[Step], 
         let mut diag = Diagnostic::error(
             Code::Cycle,
             last_span,
-            format!("steps depend on each other in a cycle: {} (each feeds the next)", names.join(" -> ")),
+            format!(
+                "steps depend on each other in a cycle: {} (each feeds the next)",
+                names.join(" -> ")
+            ),
         )
         .with_hint("a step cannot read, directly or through others, what it writes; remove one of these references");
         for &(span, from, to) in &edge_spans[..edge_spans.len() - 1] {

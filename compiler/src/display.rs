@@ -43,8 +43,10 @@ pub fn input_source(pipeline: &Pipeline, source: &InputSource) -> String {
     match source {
         InputSource::Output { step, output } => format!("{}.{output}", pipeline.steps[*step].name),
         InputSource::Gather { outputs } => {
-            let parts: Vec<String> =
-                outputs.iter().map(|(s, o)| format!("{}.{o}", pipeline.steps[*s].name)).collect();
+            let parts: Vec<String> = outputs
+                .iter()
+                .map(|(s, o)| format!("{}.{o}", pipeline.steps[*s].name))
+                .collect();
             format!("[{}]", parts.join(", "))
         }
         InputSource::Local { path } => path.clone(),
@@ -58,7 +60,11 @@ pub fn image(pipeline: &Pipeline, image: &ImageRef) -> String {
         ImageRef::Built(step) => format!("built by `{}`", pipeline.steps[*step].name),
         ImageRef::FromModel(step) => match &pipeline.steps[*step].image {
             Some(ImageRef::FromModel(_)) | None => format!("the image of `{}`", pipeline.steps[*step].name),
-            Some(inner) => format!("{} (from `{}`)", self::image(pipeline, inner), pipeline.steps[*step].name),
+            Some(inner) => format!(
+                "{} (from `{}`)",
+                self::image(pipeline, inner),
+                pipeline.steps[*step].name
+            ),
         },
     }
 }
@@ -66,9 +72,7 @@ pub fn image(pipeline: &Pipeline, image: &ImageRef) -> String {
 /// A hyperparameter as SageMaker receives it: always a string.
 pub fn hyperparameter(value: &Value) -> String {
     match value {
-        Value::List(_) | Value::Map(_) => {
-            serde_json::to_string(value).unwrap_or_else(|_| value.to_string())
-        }
+        Value::List(_) | Value::Map(_) => serde_json::to_string(value).unwrap_or_else(|_| value.to_string()),
         other => other.to_text(),
     }
 }

@@ -50,7 +50,10 @@ pub fn run(args: CheckArgs) -> anyhow::Result<Outcome> {
             OutputFormat::Json => report.files.push(JsonFile {
                 path: file.display().to_string(),
                 ok: file_errors == 0,
-                diagnostics: list.iter().map(|d| diagnostics::to_json(&compilation.sources, d)).collect(),
+                diagnostics: list
+                    .iter()
+                    .map(|d| diagnostics::to_json(&compilation.sources, d))
+                    .collect(),
             }),
         }
     }

@@ -15,15 +15,22 @@ pub fn run(args: FmtArgs) -> anyhow::Result<Outcome> {
     let mut unformatted = 0;
     let mut broken = 0;
     for file in &files {
-        let text = std::fs::read_to_string(file).map_err(|e| anyhow::anyhow!("cannot read `{}`: {e}", file.display()))?;
-        let formatted = match Ok::<String, wharf_compiler::Diagnostics>(text.clone()) { // TEMP
+        let text =
+            std::fs::read_to_string(file).map_err(|e| anyhow::anyhow!("cannot read `{}`: {e}", file.display()))?;
+        let formatted = match Ok::<String, wharf_compiler::Diagnostics>(text.clone()) {
+            // TEMP
             Ok(f) => f,
             Err(diags) => {
                 broken += 1;
                 let mut sources = SourceMap::default();
                 sources.add(SourceFile::new(file.display().to_string(), text));
                 let stderr = std::io::stderr();
-                diagnostics::write_text(&mut stderr.lock(), &sources, &diags.sorted(), diagnostics::stderr_color())?;
+                diagnostics::write_text(
+                    &mut stderr.lock(),
+                    &sources,
+                    &diags.sorted(),
+                    diagnostics::stderr_color(),
+                )?;
                 continue;
             }
         };

@@ -14,7 +14,10 @@ pub fn run(args: GraphArgs) -> anyhow::Result<Outcome> {
     let Some(compilation) = compile_for_use(&args.file, &args.params)? else {
         return Ok(Outcome::Unusable);
     };
-    let pipeline = compilation.pipeline.as_ref().expect("compile_for_use returns only compiled pipelines");
+    let pipeline = compilation
+        .pipeline
+        .as_ref()
+        .expect("compile_for_use returns only compiled pipelines");
     let text = match args.format {
         GraphFormat::Json => serde_json::to_string_pretty(&json_view(pipeline))? + "\n",
         GraphFormat::Dot => graph::render(&view(pipeline), graph::GraphFormat::Dot),
@@ -22,7 +25,9 @@ pub fn run(args: GraphArgs) -> anyhow::Result<Outcome> {
         GraphFormat::Svg => graph::render(&view(pipeline), graph::GraphFormat::Svg),
     };
     match &args.output {
-        Some(path) => std::fs::write(path, text).map_err(|e| anyhow::anyhow!("cannot write `{}`: {e}", path.display()))?,
+        Some(path) => {
+            std::fs::write(path, text).map_err(|e| anyhow::anyhow!("cannot write `{}`: {e}", path.display()))?
+        }
         None => print!("{text}"),
     }
     Ok(Outcome::Success)
@@ -46,7 +51,9 @@ pub fn view(pipeline: &Pipeline) -> GraphView {
         .collect();
     let mut labels: BTreeMap<(usize, usize), Vec<String>> = BTreeMap::new();
     for edge in pipeline.graph.edge_indices() {
-        let Some((from, to)) = pipeline.graph.edge_endpoints(edge) else { continue };
+        let Some((from, to)) = pipeline.graph.edge_endpoints(edge) else {
+            continue;
+        };
         let label = match &pipeline.graph[edge] {
             Edge::Data { output, .. } | Edge::Tune { output, .. } => Some(output.clone()),
             Edge::Condition { output } => Some(format!("{output}?")),
@@ -54,7 +61,9 @@ pub fn view(pipeline: &Pipeline) -> GraphView {
             Edge::Endpoint => Some("endpoint".into()),
             Edge::After => None,
         };
-        let entry = labels.entry((position[&from.index()], position[&to.index()])).or_default();
+        let entry = labels
+            .entry((position[&from.index()], position[&to.index()]))
+            .or_default();
         if let Some(label) = label
             && !entry.contains(&label)
         {

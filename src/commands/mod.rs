@@ -43,11 +43,20 @@ pub fn compile_for_use(file: &Path, raw_params: &[String]) -> anyhow::Result<Opt
     let list: Vec<_> = compilation.diagnostics.clone().sorted();
     if !list.is_empty() {
         let stderr = std::io::stderr();
-        diagnostics::write_text(&mut stderr.lock(), &compilation.sources, &list, diagnostics::stderr_color())?;
+        diagnostics::write_text(
+            &mut stderr.lock(),
+            &compilation.sources,
+            &list,
+            diagnostics::stderr_color(),
+        )?;
     }
     if compilation.pipeline.is_none() {
         let errors = compilation.diagnostics.error_count();
-        eprintln!("error: `{}` does not compile ({errors} error{})", file.display(), if errors == 1 { "" } else { "s" });
+        eprintln!(
+            "error: `{}` does not compile ({errors} error{})",
+            file.display(),
+            if errors == 1 { "" } else { "s" }
+        );
         return Ok(None);
     }
     Ok(Some(compilation))
@@ -58,7 +67,11 @@ pub fn compile_for_use(file: &Path, raw_params: &[String]) -> anyhow::Result<Opt
 pub fn collect_files(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
     let defaults;
     let paths = if paths.is_empty() {
-        defaults = vec![if Path::new("pipelines").is_dir() { PathBuf::from("pipelines") } else { PathBuf::from(".") }];
+        defaults = vec![if Path::new("pipelines").is_dir() {
+            PathBuf::from("pipelines")
+        } else {
+            PathBuf::from(".")
+        }];
         &defaults
     } else {
         paths

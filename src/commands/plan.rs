@@ -11,16 +11,29 @@ pub fn run(args: PlanArgs) -> anyhow::Result<Outcome> {
     let Some(compilation) = compile_for_use(&args.file, &args.params)? else {
         return Ok(Outcome::Unusable);
     };
-    let pipeline = compilation.pipeline.as_ref().expect("compile_for_use returns only compiled pipelines");
+    let pipeline = compilation
+        .pipeline
+        .as_ref()
+        .expect("compile_for_use returns only compiled pipelines");
     let target = match &args.target {
         Some(name) => match pipeline.target(name) {
             Some(t) => t,
             None => {
-                let names: Vec<&str> = pipeline.targets.iter().filter(|t| !t.implicit).map(|t| t.name.as_str()).collect();
-                eprintln!("error[unknown-target]: `{}` declares no target `{name}`", args.file.display());
+                let names: Vec<&str> = pipeline
+                    .targets
+                    .iter()
+                    .filter(|t| !t.implicit)
+                    .map(|t| t.name.as_str())
+                    .collect();
+                eprintln!(
+                    "error[unknown-target]: `{}` declares no target `{name}`",
+                    args.file.display()
+                );
                 match did_you_mean(name, names.iter().copied()) {
                     Some(hint) => eprintln!("  = help: {hint}"),
-                    None if names.is_empty() => eprintln!("  = help: the file declares no targets; omit --target to use the process backend"),
+                    None if names.is_empty() => {
+                        eprintln!("  = help: the file declares no targets; omit --target to use the process backend")
+                    }
                     None => eprintln!("  = help: its targets are {}", names.join(", ")),
                 }
                 return Ok(Outcome::Unusable);

@@ -11,8 +11,15 @@ pub fn stderr_color() -> bool {
 }
 
 /// Writes each diagnostic with its source snippet, labels and hints.
-pub fn write_text(out: &mut dyn Write, sources: &SourceMap, diagnostics: &[Diagnostic], color: bool) -> std::io::Result<()> {
+pub fn write_text(
+    out: &mut dyn Write,
+    sources: &SourceMap,
+    diagnostics: &[Diagnostic],
+    color: bool,
+) -> std::io::Result<()> {
     use ariadne::{Config, IndexType, Label, Report, ReportKind};
+    // One cache for all reports: building it copies every source text.
+    let mut cache = ariadne::sources(sources.files().map(|(_, f)| (f.name.clone(), f.text.clone())));
     for d in diagnostics {
         let kind = match d.severity {
             Severity::Error => ReportKind::Error,
@@ -47,8 +54,7 @@ pub fn write_text(out: &mut dyn Write, sources: &SourceMap, diagnostics: &[Diagn
         for hint in &d.hints {
             report = report.with_help(hint);
         }
-        let cache = ariadne::sources(sources.files().map(|(_, f)| (f.name.clone(), f.text.clone())));
-        report.finish().write(cache, &mut *out)?;
+        report.finish().write(&mut cache, &mut *out)?;
     }
     Ok(())
 }
@@ -91,7 +97,11 @@ pub fn to_json(sources: &SourceMap, d: &Diagnostic) -> JsonDiagnostic {
     let (file, start, end) = match d.span {
         Some(span) => {
             let f = sources.get(span.file);
-            (Some(f.name.clone()), Some(f.line_col(span.start)), Some(f.line_col(span.end)))
+            (
+                Some(f.name.clone()),
+                Some(f.line_col(span.start)),
+                Some(f.line_col(span.end)),
+            )
         }
         None => (None, None, None),
     };

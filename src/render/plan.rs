@@ -217,7 +217,12 @@ pub fn text(plan: &PlanView) -> String {
     } else {
         format!("target `{}` ({})", t.name, t.backend)
     };
-    let _ = writeln!(out, "pipeline `{}` on {target}: {} steps", plan.pipeline, plan.steps.len());
+    let _ = writeln!(
+        out,
+        "pipeline `{}` on {target}: {} steps",
+        plan.pipeline,
+        plan.steps.len()
+    );
     for (k, v) in &t.settings {
         let _ = writeln!(out, "  {k}: {v}");
     }
@@ -277,7 +282,10 @@ pub fn text(plan: &PlanView) -> String {
 }
 
 fn join_map(map: &BTreeMap<String, String>) -> String {
-    map.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(", ")
+    map.iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The command as a shell would read it, quoting only where needed.

@@ -18,6 +18,7 @@ pub(super) struct Want(pub &'static str, pub &'static str);
 impl Resolver<'_> {
     pub(super) fn mismatch(&mut self, value: &Spanned, what: &str, want: Want) {
         if matches!(value.value, RValue::Error) {
+            self.silent_errors += 1;
             return;
         }
         self.diags.push(
@@ -162,6 +163,7 @@ impl Resolver<'_> {
                 }
             }
             "outputs" => {
+                let errors_before = self.diags.error_count() + self.silent_errors;
                 for (name, name_span, v) in self.want_map(
                     value,
                     "`outputs`",
@@ -204,6 +206,9 @@ impl Resolver<'_> {
                         export,
                         implicit: false,
                     });
+                }
+                if self.diags.error_count() + self.silent_errors > errors_before {
+                    self.broken_outputs.insert(id);
                 }
             }
             "hyperparameters" => {

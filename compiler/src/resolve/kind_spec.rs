@@ -77,6 +77,7 @@ impl Resolver<'_> {
                 };
                 let objective = take("objective").map(|v| {
                     let mut metric = None;
+                    let mut metric_span = span;
                     let mut goal = "maximize".to_string();
                     for (k, ks, e) in self.want_map(
                         v,
@@ -84,7 +85,10 @@ impl Resolver<'_> {
                         "objective { metric = \"validation:auc\", goal = \"maximize\" }",
                     ) {
                         match k.as_str() {
-                            "metric" => metric = self.want_str(&e, "`objective.metric`", "metric = \"validation:auc\""),
+                            "metric" => {
+                                metric_span = e.span;
+                                metric = self.want_str(&e, "`objective.metric`", "metric = \"validation:auc\"");
+                            }
                             "goal" => match self.want_str(&e, "`objective.goal`", "goal = \"maximize\"") {
                                 Some(g) if g == "maximize" || g == "minimize" => goal = g,
                                 Some(g) => self.error(
@@ -97,7 +101,7 @@ impl Resolver<'_> {
                             other => self.unknown_key(other, ks, "objective", &["metric", "goal"]),
                         }
                     }
-                    (metric, goal)
+                    (metric, goal, metric_span)
                 });
                 let mut ranges = BTreeMap::new();
                 if let Some(v) = take("ranges") {
@@ -143,13 +147,13 @@ impl Resolver<'_> {
                             .with_hint("use `choice(...)` or `int(...)` ranges, or another strategy"),
                     );
                 }
-                let (metric, goal) = objective.unwrap_or((None, "maximize".into()));
+                let (metric, goal, metric_span) = objective.unwrap_or((None, "maximize".into(), span));
                 match (train, metric) {
-                    (Some((train, train_span)), Some(metric)) => {
+                    (Some((train, _)), Some(metric)) => {
                         self.deferred.push(Deferred::Tune {
                             tune: id,
                             train,
-                            span: train_span,
+                            span: metric_span,
                             metric: metric.clone(),
                         });
                         KindSpec::Tune {

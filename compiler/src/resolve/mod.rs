@@ -38,6 +38,8 @@ struct ParamSlot {
     param: Param,
     name_span: Span,
     used: bool,
+    /// The declaration had errors; do not also warn that it is unused.
+    broken: bool,
 }
 
 /// A step declaration, shared by all instances its loops make.
@@ -77,6 +79,14 @@ struct Resolver<'p> {
     edges: Vec<(StepId, StepId, Edge, Span)>,
     used_imports: HashSet<(ModuleId, String)>,
     deferred: Vec<Deferred>,
+    /// Steps whose definition had errors: later checks skip them rather
+    /// than report consequences of the same mistake.
+    broken: HashSet<StepId>,
+    /// Steps whose `outputs` had errors: references to their outputs are not checked.
+    broken_outputs: HashSet<StepId>,
+    /// Values found to be invalid because of an error reported earlier
+    /// (counted so that a step built from them counts as broken).
+    silent_errors: usize,
 }
 
 /// Resolves the entry module's pipeline. With `allow_library`, an entry file
@@ -143,6 +153,9 @@ pub fn resolve(
         edges: Vec::new(),
         used_imports: HashSet::new(),
         deferred: Vec::new(),
+        broken: HashSet::new(),
+        broken_outputs: HashSet::new(),
+        silent_errors: 0,
     };
     resolver.check_templates();
     resolver.resolve_params(&pipeline.body, overrides);
@@ -289,6 +302,9 @@ impl<'p> Resolver<'p> {
         let checks = std::mem::take(&mut self.output_checks);
         let mut reported: HashSet<(StepId, String, Span)> = HashSet::new();
         for check in checks {
+            if self.broken_outputs.contains(&check.step) {
+                continue;
+            }
             let step = &steps[check.step];
             match step.output(&check.output) {
                 None => {
@@ -340,7 +356,7 @@ impl<'p> Resolver<'p> {
 
     fn warn_unused(&mut self) {
         for slot in &self.params {
-            if !slot.used {
+            if !slot.used && !slot.broken {
                 self.diags.push(
                     Diagnostic::warning(
                         Code::UnusedParam,

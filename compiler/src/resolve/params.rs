@@ -43,6 +43,7 @@ impl Resolver<'_> {
                 );
                 continue;
             }
+            let errors_before = self.diags.error_count();
             let ty = self.parse_type(&decl.ty);
             if matches!(ty, Some(Type::Output)) {
                 self.error(
@@ -78,6 +79,7 @@ impl Resolver<'_> {
                     }
                 }
             });
+            let has_default = default.is_some();
             let over = overrides.iter().rev().find(|(k, _)| k == name);
             let (value, source) = match (over, &ty) {
                 (Some((_, text)), Some(ty)) => match Value::parse_as(text, ty) {
@@ -109,6 +111,7 @@ impl Resolver<'_> {
                 },
                 name_span: decl.name.span,
                 used: false,
+                broken: self.diags.error_count() > errors_before || (decl.default.is_some() && !has_default),
             });
         }
         for (name, _) in overrides {

@@ -20,6 +20,7 @@ pub(super) type Attr = (String, Span, Spanned);
 
 impl Resolver<'_> {
     pub(super) fn build_step(&mut self, id: StepId) -> Step {
+        let errors_before = self.diags.error_count() + self.silent_errors;
         let decl_id = self.instances[id].decl;
         let decl = self.decls[decl_id].ast;
         let kind = self.decls[decl_id].kind;
@@ -70,11 +71,16 @@ impl Resolver<'_> {
                 continue;
             }
             if matches!(value.value, RValue::Error) {
+                self.silent_errors += 1;
                 continue;
             }
             self.apply_attr(id, &mut step, &key, key_span, value, &mut spec_attrs);
         }
-        for required in schema::required(kind) {
+        let attrs_failed = self.diags.error_count() + self.silent_errors > errors_before;
+        if attrs_failed {
+            self.broken.insert(id);
+        }
+        for required in schema::required(kind).iter().filter(|_| !attrs_failed) {
             if !spec_attrs.iter().any(|(k, _, _)| k == required) {
                 self.diags.push(
                     Diagnostic::error(
@@ -86,7 +92,7 @@ impl Resolver<'_> {
                 );
             }
         }
-        for required in schema::required_inputs(kind) {
+        for required in schema::required_inputs(kind).iter().filter(|_| !attrs_failed) {
             if !step.inputs.iter().any(|i| i.name == *required) {
                 self.diags.push(
                     Diagnostic::error(

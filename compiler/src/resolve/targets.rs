@@ -280,7 +280,10 @@ impl Resolver<'_> {
     /// Every step must be runnable where `target` puts it.
     fn check_placement(&mut self, target: &Target, steps: &[Step]) {
         let mut name_checked = std::collections::HashSet::new();
-        for step in steps {
+        for (id, step) in steps.iter().enumerate() {
+            if self.broken.contains(&id) {
+                continue;
+            }
             let placed = target.steps.iter().find(|o| o.step == step.base);
             let backend = placed.and_then(|o| o.backend).unwrap_or(target.backend);
             let where_ = if target.implicit {

@@ -39,20 +39,17 @@ pub fn parse(file: FileId, text: &str, diags: &mut Diagnostics) -> Option<Module
             return None;
         }
     };
+    let comments = scan_comments(file, text);
     let mut builder = Builder {
         file,
+        text,
         diags,
-        comments: Vec::new(),
+        comment_ranges: comments
+            .iter()
+            .map(|c| (c.span.start as usize, c.span.end as usize))
+            .collect(),
     };
     let mut items = Vec::new();
-    for pair in pairs.clone().flatten() {
-        if pair.as_rule() == Rule::COMMENT {
-            builder.comments.push(Comment {
-                text: pair.as_str().trim_end_matches('\r').to_string(),
-                span: builder.span(&pair),
-            });
-        }
-    }
     let root = pairs.into_iter().next()?;
     for pair in children(root) {
         match pair.as_rule() {
@@ -63,7 +60,6 @@ pub fn parse(file: FileId, text: &str, diags: &mut Diagnostics) -> Option<Module
             _ => {}
         }
     }
-    let comments = std::mem::take(&mut builder.comments);
     Some(Module { items, comments })
 }
 
@@ -187,9 +183,7 @@ fn rule_name(rule: Rule) -> Option<&'static str> {
         Rule::ident => "a name",
         Rule::string => "a string",
         Rule::number => "a number",
-        Rule::expr | Rule::or_expr | Rule::and_expr | Rule::not_expr | Rule::cmp_expr | Rule::postfix => {
-            "an expression"
-        }
+        Rule::expr | Rule::operand => "an expression",
         Rule::kind => "a step kind (step, train, tune, transform, deploy, monitor, build)",
         Rule::item | Rule::import | Rule::pipeline | Rule::target | Rule::template => {
             "`import`, `pipeline`, `target` or `template`"
@@ -206,13 +200,12 @@ fn rule_name(rule: Rule) -> Option<&'static str> {
     })
 }
 
-/// The children of a pair that carry meaning: comments and keywords dropped.
+/// The children of a pair that carry meaning: keywords dropped.
 fn children<'i>(pair: Pair<'i, Rule>) -> impl Iterator<Item = Pair<'i, Rule>> {
     pair.into_inner().filter(|p| {
         !matches!(
             p.as_rule(),
-            Rule::COMMENT
-                | Rule::EOI
+            Rule::EOI
                 | Rule::kw_import
                 | Rule::kw_as
                 | Rule::kw_pipeline
@@ -223,16 +216,16 @@ fn children<'i>(pair: Pair<'i, Rule>) -> impl Iterator<Item = Pair<'i, Rule>> {
                 | Rule::kw_in
                 | Rule::kw_when
                 | Rule::kw_step
-                | Rule::kw_and
-                | Rule::kw_or
         )
     })
 }
 
 struct Builder<'d> {
     file: FileId,
+    text: &'d str,
     diags: &'d mut Diagnostics,
-    comments: Vec<Comment>,
+    /// Byte ranges of comments, sorted, for trimming spans.
+    comment_ranges: Vec<(usize, usize)>,
 }
 
 impl Builder<'_> {
@@ -241,28 +234,17 @@ impl Builder<'_> {
     fn span(&self, pair: &Pair<Rule>) -> Span {
         let s = pair.as_span();
         let (start, mut end) = (s.start(), s.end());
-        let text = pair.as_str();
-        let last_child_end = pair
-            .clone()
-            .into_inner()
-            .filter(|p| p.as_rule() != Rule::COMMENT)
-            .map(|p| p.as_span().end())
-            .max()
-            .unwrap_or(start);
-        let comments: Vec<(usize, usize)> = pair
-            .clone()
-            .into_inner()
-            .filter(|p| p.as_rule() == Rule::COMMENT && p.as_span().start() >= last_child_end)
-            .map(|p| (p.as_span().start(), p.as_span().end()))
-            .collect();
-        while end > last_child_end {
-            let byte = text.as_bytes()[end - 1 - start];
-            if byte.is_ascii_whitespace() {
+        let bytes = self.text.as_bytes();
+        while end > start {
+            if bytes[end - 1].is_ascii_whitespace() {
                 end -= 1;
-            } else if let Some(&(c_start, _)) = comments.iter().find(|(cs, ce)| *cs < end && end <= *ce) {
-                end = c_start;
-            } else {
-                break;
+                continue;
+            }
+            // Inside a comment? Comments are sorted and do not overlap.
+            let i = self.comment_ranges.partition_point(|&(cs, _)| cs < end);
+            match i.checked_sub(1).map(|i| self.comment_ranges[i]) {
+                Some((cs, ce)) if end <= ce && cs >= start => end = cs,
+                _ => break,
             }
         }
         Span::new(self.file, start, end)
@@ -356,8 +338,19 @@ impl Builder<'_> {
         TypeExpr { name, element, span }
     }
 
-    fn kind(&self, pair: &Pair<Rule>) -> StepKind {
-        StepKind::parse(pair.as_str()).expect("grammar: kind is one of the step kinds")
+    fn kind(&mut self, pair: &Pair<Rule>) -> StepKind {
+        let word = pair.as_str();
+        StepKind::parse(word).unwrap_or_else(|| {
+            let kinds = StepKind::ALL.map(StepKind::as_str);
+            let span = self.span(pair);
+            self.diags.push(
+                Diagnostic::error(Code::UnknownKind, span, format!("`{word}` is not a step kind")).with_hint(
+                    crate::suggest::did_you_mean(word, kinds)
+                        .unwrap_or_else(|| format!("steps are declared as {}, followed by a name", kinds.join(", "))),
+                ),
+            );
+            StepKind::Step
+        })
     }
 
     fn step_decl(&mut self, pair: Pair<Rule>) -> StepDecl {
@@ -484,106 +477,7 @@ impl Builder<'_> {
     fn expr(&mut self, pair: Pair<Rule>) -> Expr {
         let span = self.span(&pair);
         match pair.as_rule() {
-            Rule::expr => {
-                let inner = children(pair).next().expect("grammar: expression");
-                self.expr(inner)
-            }
-            Rule::or_expr | Rule::and_expr => {
-                let op = if pair.as_rule() == Rule::or_expr {
-                    LogicOp::Or
-                } else {
-                    LogicOp::And
-                };
-                let mut parts = children(pair);
-                let mut left = self.expr(parts.next().expect("grammar: operand"));
-                for right in parts {
-                    let right = self.expr(right);
-                    let span = left.span.to(right.span);
-                    left = Expr {
-                        kind: ExprKind::Logic(op, Box::new(left), Box::new(right)),
-                        span,
-                    };
-                }
-                left
-            }
-            Rule::not_expr => {
-                let parts: Vec<_> = pair
-                    .clone()
-                    .into_inner()
-                    .filter(|p| p.as_rule() != Rule::COMMENT)
-                    .collect();
-                let (nots, rest): (Vec<_>, Vec<_>) = parts.into_iter().partition(|p| p.as_rule() == Rule::kw_not);
-                let operand = rest.into_iter().next().expect("grammar: not operand");
-                let mut expr = self.expr(operand);
-                for not in nots.iter().rev() {
-                    let s = self.span(not).to(expr.span);
-                    expr = Expr {
-                        kind: ExprKind::Not(Box::new(expr)),
-                        span: s,
-                    };
-                }
-                expr
-            }
-            Rule::cmp_expr => {
-                let mut parts = children(pair);
-                let left = self.expr(parts.next().expect("grammar: operand"));
-                match parts.next() {
-                    None => left,
-                    Some(op) => {
-                        let op = match op.as_str() {
-                            "==" => CmpOp::Eq,
-                            "!=" => CmpOp::Ne,
-                            "<" => CmpOp::Lt,
-                            "<=" => CmpOp::Le,
-                            ">" => CmpOp::Gt,
-                            _ => CmpOp::Ge,
-                        };
-                        let right = self.expr(parts.next().expect("grammar: right operand"));
-                        Expr {
-                            kind: ExprKind::Compare(op, Box::new(left), Box::new(right)),
-                            span,
-                        }
-                    }
-                }
-            }
-            Rule::postfix => {
-                let mut parts = children(pair);
-                let mut expr = self.expr(parts.next().expect("grammar: primary"));
-                for op in parts {
-                    let op_span = self.span(&op);
-                    let whole = expr.span.to(op_span);
-                    let kind = match op.as_rule() {
-                        Rule::field => {
-                            let name = self.ident(children(op).next().expect("grammar: field name"));
-                            ExprKind::Field(Box::new(expr), name)
-                        }
-                        Rule::index => {
-                            let inner = children(op).next().expect("grammar: index");
-                            let index = if inner.as_rule() == Rule::star {
-                                Expr {
-                                    kind: ExprKind::Star,
-                                    span: self.span(&inner),
-                                }
-                            } else {
-                                self.expr(inner)
-                            };
-                            ExprKind::Index(Box::new(expr), Box::new(index))
-                        }
-                        _ => {
-                            let mut args = Vec::new();
-                            for arg in children(op) {
-                                let mut parts: Vec<_> = children(arg).collect();
-                                let value = self.expr(parts.pop().expect("grammar: argument"));
-                                let name = parts.pop().map(|p| self.ident(p));
-                                args.push(Arg { name, value });
-                            }
-                            ExprKind::Call(Box::new(expr), args)
-                        }
-                    };
-                    expr = Expr { kind, span: whole };
-                }
-                expr
-            }
+            Rule::expr => self.expr_run(pair),
             Rule::paren => {
                 let inner = children(pair).next().expect("grammar: parenthesised expression");
                 Expr {
@@ -611,14 +505,6 @@ impl Builder<'_> {
                 kind: self.string(pair),
                 span,
             },
-            Rule::boolean => {
-                let text = pair.as_str().to_string();
-                let value = matches!(text.as_str(), "true" | "on");
-                Expr {
-                    kind: ExprKind::Bool { text, value },
-                    span,
-                }
-            }
             Rule::list => {
                 let items: Vec<_> = children(pair).collect();
                 Expr {
@@ -630,11 +516,106 @@ impl Builder<'_> {
                 kind: ExprKind::Map(self.entries(pair)),
                 span,
             },
-            _ => Expr {
-                kind: ExprKind::Ident(pair.as_str().to_string()),
-                span,
-            },
+            _ => {
+                let text = pair.as_str();
+                let kind = match text {
+                    "true" | "false" | "on" | "off" => ExprKind::Bool {
+                        text: text.to_string(),
+                        value: matches!(text, "true" | "on"),
+                    },
+                    _ => ExprKind::Ident(text.to_string()),
+                };
+                Expr { kind, span }
+            }
         }
+    }
+
+    /// Applies precedence to the flat run `operand (op operand)*` of an `expr`.
+    fn expr_run(&mut self, pair: Pair<Rule>) -> Expr {
+        let mut tokens: Vec<Token> = Vec::new();
+        let mut operand: Option<Expr> = None;
+        let mut nots: Vec<Span> = Vec::new();
+        for p in children(pair) {
+            match p.as_rule() {
+                Rule::kw_not => nots.push(self.span(&p)),
+                Rule::field | Rule::index | Rule::args => {
+                    if let Some(base) = operand.take() {
+                        operand = Some(self.postfix(base, p));
+                    }
+                }
+                Rule::cmp_op | Rule::kw_and | Rule::kw_or => {
+                    if let Some(e) = operand.take() {
+                        tokens.push(Token::Operand(std::mem::take(&mut nots), e));
+                    }
+                    if p.as_str() == "=" {
+                        let span = self.span(&p);
+                        self.diags.push(
+                            Diagnostic::error(Code::SyntaxError, span, "`=` cannot appear inside an expression")
+                                .with_hint(
+                                    "compare with `==`; a new attribute starts on its own line as `name = value`",
+                                ),
+                        );
+                    }
+                    let op = match p.as_str() {
+                        "and" => Op::And,
+                        "or" => Op::Or,
+                        "==" => Op::Cmp(CmpOp::Eq),
+                        "!=" => Op::Cmp(CmpOp::Ne),
+                        "<" => Op::Cmp(CmpOp::Lt),
+                        "<=" => Op::Cmp(CmpOp::Le),
+                        ">" => Op::Cmp(CmpOp::Gt),
+                        _ => Op::Cmp(CmpOp::Ge),
+                    };
+                    tokens.push(Token::Op(op));
+                }
+                _ => operand = Some(self.expr(p)),
+            }
+        }
+        if let Some(e) = operand.take() {
+            tokens.push(Token::Operand(nots, e));
+        }
+        let mut tokens = tokens.into_iter().peekable();
+        parse_or(&mut tokens).unwrap_or(Expr {
+            kind: ExprKind::Bool {
+                text: "false".into(),
+                value: false,
+            },
+            span: Span::new(self.file, 0, 0),
+        })
+    }
+
+    fn postfix(&mut self, base: Expr, op: Pair<Rule>) -> Expr {
+        let op_span = self.span(&op);
+        let whole = base.span.to(op_span);
+        let kind = match op.as_rule() {
+            Rule::field => {
+                let name = self.ident(children(op).next().expect("grammar: field name"));
+                ExprKind::Field(Box::new(base), name)
+            }
+            Rule::index => {
+                let inner = children(op).next().expect("grammar: index");
+                let index = if inner.as_rule() == Rule::star {
+                    Expr {
+                        kind: ExprKind::Star,
+                        span: self.span(&inner),
+                    }
+                } else {
+                    self.expr(inner)
+                };
+                ExprKind::Index(Box::new(base), Box::new(index))
+            }
+            _ => {
+                let mut args = Vec::new();
+                for arg in children(op) {
+                    let mut parts: Vec<_> = children(arg).collect();
+                    let value = self.expr(parts.pop().expect("grammar: argument"));
+                    let name = parts.pop().map(|p| self.ident(p));
+                    args.push(Arg { name, value });
+                }
+                ExprKind::Call(Box::new(base), args)
+            }
+        };
+        Expr { kind, span: whole }
     }
 
     fn string(&mut self, pair: Pair<Rule>) -> ExprKind {
@@ -643,7 +624,7 @@ impl Builder<'_> {
         let mut text = String::new();
         for part in pair.into_inner() {
             match part.as_rule() {
-                Rule::text => text.push_str(part.as_str()),
+                Rule::text | Rule::dollar => text.push_str(part.as_str()),
                 Rule::dollar_escape => text.push_str("${"),
                 Rule::escape => match unescape(part.as_str()) {
                     Some(c) => text.push(c),
@@ -686,4 +667,152 @@ fn unescape(escape: &str) -> Option<char> {
         "\\$" => Some('$'),
         _ => None,
     }
+}
+
+#[derive(Clone, Copy)]
+enum Op {
+    Or,
+    And,
+    Cmp(CmpOp),
+}
+
+enum Token {
+    /// An operand with the `not`s written before it.
+    Operand(Vec<Span>, Expr),
+    Op(Op),
+}
+
+type Tokens = std::iter::Peekable<std::vec::IntoIter<Token>>;
+
+fn parse_or(tokens: &mut Tokens) -> Option<Expr> {
+    let mut left = parse_and(tokens)?;
+    while matches!(tokens.peek(), Some(Token::Op(Op::Or))) {
+        tokens.next();
+        let right = parse_and(tokens)?;
+        let span = left.span.to(right.span);
+        left = Expr {
+            kind: ExprKind::Logic(LogicOp::Or, Box::new(left), Box::new(right)),
+            span,
+        };
+    }
+    Some(left)
+}
+
+fn parse_and(tokens: &mut Tokens) -> Option<Expr> {
+    let mut left = parse_not(tokens)?;
+    while matches!(tokens.peek(), Some(Token::Op(Op::And))) {
+        tokens.next();
+        let right = parse_not(tokens)?;
+        let span = left.span.to(right.span);
+        left = Expr {
+            kind: ExprKind::Logic(LogicOp::And, Box::new(left), Box::new(right)),
+            span,
+        };
+    }
+    Some(left)
+}
+
+/// `not` binds looser than a comparison: `not a == b` is `not (a == b)`.
+fn parse_not(tokens: &mut Tokens) -> Option<Expr> {
+    let nots = match tokens.peek_mut() {
+        Some(Token::Operand(nots, _)) => std::mem::take(nots),
+        _ => return None,
+    };
+    let mut expr = parse_cmp(tokens)?;
+    for not in nots.into_iter().rev() {
+        let span = not.to(expr.span);
+        expr = Expr {
+            kind: ExprKind::Not(Box::new(expr)),
+            span,
+        };
+    }
+    Some(expr)
+}
+
+fn parse_cmp(tokens: &mut Tokens) -> Option<Expr> {
+    let mut left = match tokens.next()? {
+        Token::Operand(_, e) => e,
+        Token::Op(_) => return None,
+    };
+    while let Some(Token::Op(Op::Cmp(op))) = tokens.peek() {
+        let op = *op;
+        tokens.next();
+        let right = match tokens.next()? {
+            // `a == not b` would need parentheses; the grammar gives the `not`s
+            // to this operand, so apply them here.
+            Token::Operand(nots, e) => nots.into_iter().rev().fold(e, |e, not| {
+                let span = not.to(e.span);
+                Expr {
+                    kind: ExprKind::Not(Box::new(e)),
+                    span,
+                }
+            }),
+            Token::Op(_) => return None,
+        };
+        let span = left.span.to(right.span);
+        left = Expr {
+            kind: ExprKind::Compare(op, Box::new(left), Box::new(right)),
+            span,
+        };
+    }
+    Some(left)
+}
+
+/// Every `#` comment, found with a small scan that knows strings and
+/// `${...}` interpolations (where a `#` is not a comment, or is, respectively).
+fn scan_comments(file: FileId, text: &str) -> Vec<Comment> {
+    #[derive(PartialEq)]
+    enum Mode {
+        Code,
+        Str,
+    }
+    let bytes = text.as_bytes();
+    let mut out = Vec::new();
+    // Each level: the mode, and for code inside `${`, the brace depth.
+    let mut stack: Vec<(Mode, usize)> = vec![(Mode::Code, 0)];
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        let top = stack.len() - 1;
+        match stack[top].0 {
+            Mode::Str => match b {
+                b'\\' => i += 1,
+                b'"' => {
+                    stack.pop();
+                }
+                b'$' if bytes.get(i + 1) == Some(&b'$') && bytes.get(i + 2) == Some(&b'{') => i += 2,
+                b'$' if bytes.get(i + 1) == Some(&b'{') => {
+                    stack.push((Mode::Code, 0));
+                    i += 1;
+                }
+                _ => {}
+            },
+            Mode::Code => match b {
+                b'"' => stack.push((Mode::Str, 0)),
+                b'#' => {
+                    let start = i;
+                    while i < bytes.len() && bytes[i] != b'\n' {
+                        i += 1;
+                    }
+                    let comment = text[start..i].trim_end_matches('\r');
+                    out.push(Comment {
+                        text: comment.to_string(),
+                        span: Span::new(file, start, start + comment.len()),
+                    });
+                    continue;
+                }
+                b'{' => stack[top].1 += 1,
+                b'}' if stack[top].1 == 0 && stack.len() > 1 => {
+                    stack.pop();
+                }
+                b'}' => stack[top].1 = stack[top].1.saturating_sub(1),
+                _ => {}
+            },
+        }
+        if stack.is_empty() {
+            stack.push((Mode::Code, 0));
+        }
+        i += 1;
+    }
+    out
 }

@@ -157,9 +157,7 @@ fn transpose(p: &mut Proper, pos: &mut [usize]) {
                     p.layers[l][i] = old[s];
                     pos[old[s]] = i;
                 }
-                for d in l.saturating_sub(1)..(l + 2).min(count) {
-                    next_dirty[d] = true;
-                }
+                next_dirty[l.saturating_sub(1)..(l + 2).min(count)].fill(true);
             }
         }
         if !next_dirty.contains(&true) {
