@@ -45,6 +45,7 @@ fn check(path: &Path) -> Result<(), String> {
     let options = Options {
         params,
         allow_library: false,
+        allow_missing_params: false,
     };
     let compilation = wharf_compiler::compile(&world, Path::new("main.wharf"), &options);
     let mut actual = Expected::new();

@@ -23,6 +23,9 @@ pub struct Options {
     pub params: Vec<(String, String)>,
     /// Accept a file with no pipeline (only templates and targets) as a library.
     pub allow_library: bool,
+    /// Accept params that have no default and no `-p` value (for `check`,
+    /// which validates a file without running it). Otherwise they are errors.
+    pub allow_missing_params: bool,
 }
 
 /// Compiles the pipeline file at `entry`.
@@ -39,7 +42,7 @@ pub fn compile(world: &dyn World, entry: &Path, options: &Options) -> Compilatio
 }
 
 fn build(program: &Program, options: &Options, diags: &mut Diagnostics) -> Option<Pipeline> {
-    let resolved = resolve::resolve(program, &options.params, options.allow_library, diags)?;
+    let resolved = resolve::resolve(program, options, diags)?;
     let (graph, order) = dag::build(&resolved.steps, resolved.edges, diags);
     Some(Pipeline {
         name: resolved.pipeline_name,

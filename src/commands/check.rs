@@ -28,6 +28,7 @@ pub fn run(args: CheckArgs) -> anyhow::Result<Outcome> {
     let options = Options {
         params: parse_overrides(&args.params)?,
         allow_library: true,
+        allow_missing_params: true,
     };
     let (mut errors, mut warnings) = (0, 0);
     let mut report = JsonReport {

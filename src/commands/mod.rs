@@ -38,6 +38,7 @@ pub fn compile_for_use(file: &Path, raw_params: &[String]) -> anyhow::Result<Opt
     let options = Options {
         params: parse_overrides(raw_params)?,
         allow_library: false,
+        allow_missing_params: false,
     };
     let compilation = wharf_compiler::compile(&FsWorld, file, &options);
     let list: Vec<_> = compilation.diagnostics.clone().sorted();

@@ -521,7 +521,26 @@ impl Resolver<'_> {
                     .collect();
                 return self.builtin(name, values, span);
             }
-            if scope.args.is_none() && self.template_decl(scope.module, name).is_some() {
+            let in_scope = scope.args.is_some_and(|a| a.contains_key(name))
+                || scope.bindings.iter().any(|(_, v, _)| v == name)
+                || self.decl_index.contains_key(name.as_str())
+                || self.program.modules[scope.module].imports.contains_key(name);
+            let is_template = self.template_decl(scope.module, name).is_some();
+            if !in_scope && !is_template {
+                let mut names = vec!["dir", "file", "env", "secret", "int", "float", "choice"];
+                names.extend(self.program.modules[scope.module].ast.items.iter().filter_map(|i| match i {
+                    crate::syntax::ast::Item::Template(t) => Some(t.name.name.as_str()),
+                    _ => None,
+                }));
+                self.diags.push(
+                    Diagnostic::error(Code::UnknownFunction, callee.span, format!("there is no function or template `{name}`"))
+                        .with_hint(did_you_mean(name, names).unwrap_or_else(|| {
+                            "functions are dir, file, env, secret, and int, float, choice in `ranges`".into()
+                        })),
+                );
+                return RValue::Error;
+            }
+            if scope.args.is_none() && is_template {
                 self.error(
                     Code::TypeMismatch,
                     span,

@@ -92,12 +92,8 @@ struct Resolver<'p> {
 /// Resolves the entry module's pipeline. With `allow_library`, an entry file
 /// that declares no pipeline but other items (templates, targets) is accepted
 /// as a library and yields `None` without an error.
-pub fn resolve(
-    program: &Program,
-    overrides: &[(String, String)],
-    allow_library: bool,
-    diags: &mut Diagnostics,
-) -> Option<Resolved> {
+pub fn resolve(program: &Program, options: &crate::compile::Options, diags: &mut Diagnostics) -> Option<Resolved> {
+    let allow_library = options.allow_library;
     let entry = program.modules.first()?;
     let mut pipelines = entry.ast.items.iter().filter_map(|item| match item {
         Item::Pipeline(p) => Some(p),
@@ -158,7 +154,7 @@ pub fn resolve(
         silent_errors: 0,
     };
     resolver.check_templates();
-    resolver.resolve_params(&pipeline.body, overrides);
+    resolver.resolve_params(&pipeline.body, &options.params, options.allow_missing_params);
     resolver.register_decls(&pipeline.body);
     resolver.expand(&pipeline.body);
     let mut steps = Vec::with_capacity(resolver.instances.len());
@@ -399,3 +395,6 @@ enum Deferred {
         span: Span,
     },
 }
+
+#[cfg(test)]
+mod tests;

@@ -27,7 +27,7 @@ impl Resolver<'_> {
         }
     }
 
-    pub(super) fn resolve_params(&mut self, body: &[Stmt], overrides: &[(String, String)]) {
+    pub(super) fn resolve_params(&mut self, body: &[Stmt], overrides: &[(String, String)], allow_missing: bool) {
         for stmt in body {
             let Stmt::Param(decl) = stmt else { continue };
             let name = &decl.name.name;
@@ -98,7 +98,15 @@ impl Resolver<'_> {
                     }
                 },
                 (None, _) if default.is_some() => (default, ParamSource::Default),
-                (None, _) => (None, ParamSource::Missing),
+                (None, _) => {
+                    if !allow_missing && decl.default.is_none() {
+                        self.diags.push(
+                            Diagnostic::error(Code::MissingParam, decl.name.span, format!("param `{name}` has no default and no value"))
+                                .with_hint(format!("pass it with `-p {name}=VALUE`, or give it a default")),
+                        );
+                    }
+                    (None, ParamSource::Missing)
+                }
                 (Some(_), None) => (None, ParamSource::Missing),
             };
             self.params.push(ParamSlot {

@@ -67,7 +67,10 @@ fn is_float(s: &str) -> bool {
         None => !mantissa.is_empty() && mantissa.chars().all(|c| c.is_ascii_digit()),
     };
     let exponent_ok = match exponent {
-        Some(e) => !e.is_empty() && e.chars().all(|c| c.is_ascii_digit()),
+        Some(e) => {
+            let digits = e.strip_prefix(['+', '-']).unwrap_or(e);
+            !digits.is_empty() && digits.chars().all(|c| c.is_ascii_digit())
+        }
         None => mantissa.contains('.'),
     };
     mantissa_ok && exponent_ok

@@ -2,7 +2,11 @@
 //! types or steps beyond their shape.
 
 pub mod ast;
+pub mod format;
 pub mod literal;
 pub mod parser;
 
 pub use parser::parse;
+
+#[cfg(test)]
+mod tests;

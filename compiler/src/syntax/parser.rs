@@ -111,10 +111,18 @@ fn syntax_error(file: FileId, text: &str) -> Diagnostic {
     let Err(error) = result else {
         return Diagnostic::error(Code::SyntaxError, Span::new(file, 0, 0), "syntax error");
     };
-    let offset = match error.location {
+    let mut offset = match error.location {
         pest::error::InputLocation::Pos(p) => p,
         pest::error::InputLocation::Span((s, _)) => s,
     };
+    if let Some(attempts) = error.parse_attempts()
+        && attempts.max_position >= offset
+    {
+        offset = attempts.max_position.min(text.len());
+    }
+    while !text.is_char_boundary(offset) {
+        offset -= 1;
+    }
     let mut expected: Vec<String> = Vec::new();
     if let Some(attempts) = error.parse_attempts() {
         for token in attempts.expected_tokens() {
@@ -137,8 +145,13 @@ fn syntax_error(file: FileId, text: &str) -> Diagnostic {
     }
     expected.sort();
     expected.dedup();
-    // Keywords such as `step` are offered through `a step kind`; drop noise.
-    expected.retain(|e| e != "`_`");
+    // Comments and the byte-order mark can go anywhere: naming them is noise.
+    // So are the first characters of an expression once "an expression" is said.
+    let says_expression = expected.iter().any(|e| e == "an expression");
+    expected.retain(|e| {
+        let starts_expression = ["`\"`", "`(`", "`-`", "`[`", "`{`", "`not`"].contains(&e.as_str());
+        e != "`_`" && e != "`#`" && e != "`\u{feff}`" && !(says_expression && starts_expression)
+    });
     let found = describe_found(&text[offset..]);
     let message = if expected.is_empty() {
         format!("unexpected {found}")
@@ -147,6 +160,16 @@ fn syntax_error(file: FileId, text: &str) -> Diagnostic {
     };
     let end = offset + text[offset..].chars().next().map_or(0, char::len_utf8);
     let mut diag = Diagnostic::error(Code::SyntaxError, Span::new(file, offset, end), message);
+    let word: String = text[offset..].chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
+    let keywords = [
+        "import", "pipeline", "target", "template", "param", "for", "when", "step", "train", "tune", "transform",
+        "deploy", "monitor", "build",
+    ];
+    if !word.is_empty()
+        && let Some(hint) = crate::suggest::did_you_mean(&word, keywords)
+    {
+        diag = diag.with_hint(hint);
+    }
     if text[offset..].starts_with(':') {
         diag = diag.with_hint("attributes are set with `=`, as in `image = \"name:tag\"`");
     }

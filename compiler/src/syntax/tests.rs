@@ -1,0 +1,130 @@
+//! Table-driven parser tests: precedence, literals, strings, spans and
+//! syntax error messages.
+
+use super::ast::*;
+use crate::diagnostic::Diagnostics;
+use crate::source::FileId;
+
+/// A fully parenthesised rendering, to make precedence visible.
+fn show(e: &Expr) -> String {
+    match &e.kind {
+        ExprKind::Number { text, .. } => text.clone(),
+        ExprKind::Bool { value, .. } => value.to_string(),
+        ExprKind::Str { parts, .. } => {
+            let inner: Vec<String> = parts
+                .iter()
+                .map(|p| match p {
+                    StrPart::Text(t) => format!("{t:?}"),
+                    StrPart::Interp(e) => format!("${{{}}}", show(e)),
+                })
+                .collect();
+            format!("str({})", inner.join(" "))
+        }
+        ExprKind::List(items) => format!("[{}]", items.iter().map(show).collect::<Vec<_>>().join(" ")),
+        ExprKind::Map(entries) => format!(
+            "{{{}}}",
+            entries.iter().map(|e| format!("{}={}", e.key.name, show(&e.value))).collect::<Vec<_>>().join(" ")
+        ),
+        ExprKind::Ident(n) => n.clone(),
+        ExprKind::Field(b, f) => format!("{}.{}", show(b), f.name),
+        ExprKind::Index(b, i) => format!("{}[{}]", show(b), show(i)),
+        ExprKind::Star => "*".into(),
+        ExprKind::Call(c, args) => format!(
+            "{}({})",
+            show(c),
+            args.iter()
+                .map(|a| match &a.name {
+                    Some(n) => format!("{}={}", n.name, show(&a.value)),
+                    None => show(&a.value),
+                })
+                .collect::<Vec<_>>()
+                .join(" ")
+        ),
+        ExprKind::Compare(op, l, r) => format!("({} {} {})", show(l), op.as_str(), show(r)),
+        ExprKind::Logic(op, l, r) => {
+            format!("({} {} {})", show(l), if *op == LogicOp::And { "and" } else { "or" }, show(r))
+        }
+        ExprKind::Not(e) => format!("(not {})", show(e)),
+        ExprKind::Paren(e) => show(e),
+    }
+}
+
+fn parse_expr(src: &str) -> Result<String, Vec<String>> {
+    let text = format!("pipeline p {{ param x : any = {src} }}");
+    let mut diags = Diagnostics::default();
+    let module = super::parse(FileId(0), &text, &mut diags);
+    if !diags.is_empty() {
+        return Err(diags.iter().map(|d| format!("{}: {}", d.code, d.message)).collect());
+    }
+    let Some(Item::Pipeline(p)) = module.and_then(|m| m.items.into_iter().next()) else {
+        return Err(vec!["no pipeline".into()]);
+    };
+    match p.body.into_iter().next() {
+        Some(Stmt::Param(param)) => Ok(show(&param.default.expect("default"))),
+        _ => Err(vec!["no param".into()]),
+    }
+}
+
+#[test]
+fn expressions_parse_with_precedence() {
+    let cases = [
+        ("1", "1"),
+        ("a or b and c", "(a or (b and c))"),
+        ("a and b or c", "((a and b) or c)"),
+        ("not a == b", "(not (a == b))"),
+        ("not not a", "(not (not a))"),
+        ("a.b.c >= 0.8 and not d.e[0]", "((a.b.c >= 0.8) and (not d.e[0]))"),
+        ("(a or b) and c", "((a or b) and c)"),
+        ("f(x = 1, 2)", "f(x=1 2)"),
+        ("sm.endpoint(model = fit.model)", "sm.endpoint(model=fit.model)"),
+        ("fit[*].model", "fit[*].model"),
+        ("fit[\"eu\"][2].out", "fit[str(\"eu\")][2].out"),
+        ("[1, 2,]", "[1 2]"),
+        ("{ a = 1, b { c = 2 } }", "{a=1 b={c=2}}"),
+        ("on", "true"),
+        ("off", "false"),
+        ("online", "online"),
+        ("a == b", "(a == b)"),
+        ("a != -1.5e-3", "(a != -1.5e-3)"),
+        ("30s", "30s"),
+        ("\"x ${a.b} $HOME $${y}\"", "str(\"x \" ${a.b} \" $HOME ${y}\")"),
+        ("\"tab\\there\"", "str(\"tab\\there\")"),
+        ("\"# not a comment\"", "str(\"# not a comment\")"),
+    ];
+    for (src, want) in cases {
+        assert_eq!(parse_expr(src).as_deref(), Ok(want), "{src}");
+    }
+}
+
+#[test]
+fn syntax_errors_name_what_was_expected() {
+    let cases = [
+        ("pipeline p { step s { image = } }", "expected"),
+        ("pipeline p { step s { image: \"x\" } }", "expected"),
+        ("pipeline p {", "the end of the file"),
+        ("pipline p {}", "`import`, `pipeline`, `target` or `template`"),
+        ("pipeline p { param x int = 1 }", "`:`"),
+    ];
+    for (src, fragment) in cases {
+        let mut diags = Diagnostics::default();
+        assert!(super::parse(FileId(0), src, &mut diags).is_none(), "{src} should not parse");
+        let d = diags.iter().next().expect("a diagnostic");
+        assert_eq!(d.code, crate::code::Code::SyntaxError, "{src}");
+        assert!(d.message.contains(fragment), "{src}: message `{}` lacks `{fragment}`", d.message);
+    }
+    let mut diags = Diagnostics::default();
+    super::parse(FileId(0), "pipeline p { step s { image: \"x\" } }", &mut diags);
+    assert!(diags.iter().any(|d| d.hints.iter().any(|h| h.contains("`=`"))), "hint for `:` instead of `=`");
+}
+
+#[test]
+fn comments_are_collected_and_spans_exclude_trailing_trivia() {
+    let src = "# head\npipeline p { # open\n  param x : int = 1   # trailing\n  step s { command = [\"#x\", \"${\"#y\"}\"] }\n}\n# tail";
+    let mut diags = Diagnostics::default();
+    let module = super::parse(FileId(0), src, &mut diags).expect("parses");
+    let texts: Vec<&str> = module.comments.iter().map(|c| c.text.as_str()).collect();
+    assert_eq!(texts, ["# head", "# open", "# trailing", "# tail"]);
+    let Item::Pipeline(p) = &module.items[0] else { panic!("pipeline") };
+    let Stmt::Param(param) = &p.body[0] else { panic!("param") };
+    assert_eq!(&src[param.span.range()], "param x : int = 1");
+}
