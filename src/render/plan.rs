@@ -2,6 +2,9 @@
 //! `plan --format json` is the view as JSON; its field names are product surface.
 
 use serde::Serialize;
+
+/// A JSON object that keeps insertion order.
+pub type Map = serde_json::Map<String, serde_json::Value>;
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use wharf_compiler::display;
@@ -43,8 +46,10 @@ pub struct StepView {
     pub image: Option<String>,
     pub command: Option<Vec<String>>,
     pub env: BTreeMap<String, String>,
-    pub inputs: BTreeMap<String, String>,
-    pub outputs: BTreeMap<String, String>,
+    /// In declaration order.
+    pub inputs: Map,
+    /// In declaration order.
+    pub outputs: Map,
     pub hyperparameters: BTreeMap<String, String>,
     pub resources: BTreeMap<String, String>,
     pub retry: Option<String>,
@@ -117,7 +122,7 @@ pub fn build(pipeline: &Pipeline, target: &Target) -> PlanView {
             let inputs = step
                 .inputs
                 .iter()
-                .map(|i| (i.name.clone(), display::input_source(pipeline, &i.source)))
+                .map(|i| (i.name.clone(), display::input_source(pipeline, &i.source).into()))
                 .collect();
             let outputs = step
                 .outputs
@@ -130,7 +135,7 @@ pub fn build(pipeline: &Pipeline, target: &Target) -> PlanView {
                     if let Some(export) = &o.export {
                         let _ = write!(shape, " -> {export}");
                     }
-                    (o.name.clone(), shape)
+                    (o.name.clone(), shape.into())
                 })
                 .collect();
             let hyperparameters =
@@ -229,8 +234,10 @@ pub fn text(plan: &PlanView) -> String {
     if !plan.params.is_empty() {
         let _ = writeln!(out, "\nparams");
         let width = plan.params.iter().map(|p| p.name.len()).max().unwrap_or(0);
-        for p in &plan.params {
-            let _ = writeln!(out, "  {:width$} = {}  ({}, {})", p.name, p.value, p.ty, p.source);
+        let values: Vec<String> = plan.params.iter().map(|p| p.value.to_string()).collect();
+        let value_width = values.iter().map(String::len).max().unwrap_or(0);
+        for (p, value) in plan.params.iter().zip(values) {
+            let _ = writeln!(out, "  {:width$} = {value:value_width$}  {}, {}", p.name, p.ty, p.source);
         }
     }
     for (i, s) in plan.steps.iter().enumerate() {
@@ -251,10 +258,10 @@ pub fn text(plan: &PlanView) -> String {
             line("when", when.clone());
         }
         for (name, from) in &s.inputs {
-            line("input", format!("{name} <- {from}"));
+            line("input", format!("{name} <- {}", from.as_str().unwrap_or_default()));
         }
         for (name, shape) in &s.outputs {
-            line("output", format!("{name} ({shape})"));
+            line("output", format!("{name} ({})", shape.as_str().unwrap_or_default()));
         }
         if !s.hyperparameters.is_empty() {
             line("hyperparams", join_map(&s.hyperparameters));
@@ -274,8 +281,24 @@ pub fn text(plan: &PlanView) -> String {
         if !s.cache {
             line("cache", "off".into());
         }
-        if !s.spec.is_null() {
-            line("settings", s.spec.to_string());
+        if let serde_json::Value::Object(spec) = &s.spec {
+            // Only what differs from nothing: `null`, `false` and `{}` say nothing.
+            let shown: Vec<String> = spec
+                .iter()
+                .filter(|(k, v)| {
+                    *k != "kind"
+                        && !v.is_null()
+                        && **v != serde_json::Value::Bool(false)
+                        && v.as_object().is_none_or(|o| !o.is_empty())
+                })
+                .map(|(k, v)| match v {
+                    serde_json::Value::String(text) => format!("{k}={text}"),
+                    other => format!("{k}={other}"),
+                })
+                .collect();
+            if !shown.is_empty() {
+                line("settings", shown.join(", "));
+            }
         }
     }
     out

@@ -1,0 +1,25 @@
+//! Parse + compile must never panic, whatever the bytes. The input is the
+//! entry file; it also stands in for `./lib.wharf`, so imports are exercised.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use std::path::Path;
+use wharf_compiler::{MemoryWorld, Options};
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(text) = std::str::from_utf8(data) else { return };
+    let world = MemoryWorld::new().with_file("main.wharf", text).with_file("lib.wharf", text);
+    let options = Options {
+        params: vec![("x".into(), "1".into())],
+        ..Options::default()
+    };
+    let compilation = wharf_compiler::compile(&world, Path::new("main.wharf"), &options);
+    for d in compilation.diagnostics.iter() {
+        if let Some(span) = d.span {
+            let file = compilation.sources.get(span.file);
+            let _ = file.line_col(span.end);
+            let _ = &file.text[span.range()];
+        }
+    }
+    let _ = wharf_compiler::syntax::format::format(text);
+});

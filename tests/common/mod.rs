@@ -1,0 +1,37 @@
+//! Shared helpers for the CLI tests: one builder for the `wharf` command
+//! and paths to the example pipelines.
+#![allow(dead_code)]
+
+use assert_cmd::Command;
+use std::path::PathBuf;
+
+/// `wharf` run from the repository root, with colour and logs quiet.
+pub fn wharf() -> Command {
+    let mut cmd = Command::cargo_bin("wharf").expect("the wharf binary is built");
+    cmd.current_dir(root()).env("NO_COLOR", "1").env_remove("RUST_LOG").env_remove("WHARF_SAGEMAKER_ROLE");
+    cmd
+}
+
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn pipeline(name: &str) -> String {
+    format!("pipelines/{name}.wharf")
+}
+
+/// Writes `text` to a fresh temporary folder and returns (folder, file path).
+pub fn temp_file(name: &str, text: &str) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let path = dir.path().join(name);
+    std::fs::write(&path, text).expect("writable temporary folder");
+    (dir, path)
+}
+
+pub fn stdout_of(output: &std::process::Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+pub fn stderr_of(output: &std::process::Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
