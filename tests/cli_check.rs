@@ -16,12 +16,19 @@ fn default_path_is_the_pipelines_folder() {
     let out = wharf().arg("check").output().expect("runs");
     assert!(out.status.success());
     let pipelines = std::fs::read_dir(root().join("pipelines")).expect("pipelines/").count();
-    assert!(stderr_of(&out).contains(&format!("checked {pipelines} file")), "{}", stderr_of(&out));
+    assert!(
+        stderr_of(&out).contains(&format!("checked {pipelines} file")),
+        "{}",
+        stderr_of(&out)
+    );
 }
 
 #[test]
 fn errors_exit_one_with_location_code_and_hint() {
-    let (_dir, path) = temp_file("bad.wharf", "pipeline p {\n  step s {\n    command = [\"x\"]\n    inputs { a = prepar.out }\n  }\n  step prepare { command = [\"p\"] outputs { out = dir() } }\n}\n");
+    let (_dir, path) = temp_file(
+        "bad.wharf",
+        "pipeline p {\n  step s {\n    command = [\"x\"]\n    inputs { a = prepar.out }\n  }\n  step prepare { command = [\"p\"] outputs { out = dir() } }\n}\n",
+    );
     let out = wharf().arg("check").arg(&path).output().expect("runs");
     assert_eq!(out.status.code(), Some(1));
     let stderr = stderr_of(&out);
@@ -33,14 +40,23 @@ fn errors_exit_one_with_location_code_and_hint() {
 
 #[test]
 fn json_output_lists_every_diagnostic_with_positions() {
-    let out = wharf().args(["check", "--format", "json", "tests/diagnostics/names.wharf"]).output().expect("runs");
+    let out = wharf()
+        .args(["check", "--format", "json", "tests/diagnostics/names.wharf"])
+        .output()
+        .expect("runs");
     assert_eq!(out.status.code(), Some(1));
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
     assert_eq!(report["errors"], 7);
     let diags = report["files"][0]["diagnostics"].as_array().expect("diagnostics");
     assert_eq!(diags.len(), 7);
-    let unknown_param = diags.iter().find(|d| d["code"] == "unknown-param").expect("unknown-param");
-    assert_eq!((unknown_param["line"].as_u64(), unknown_param["column"].as_u64()), (Some(7), Some(28)));
+    let unknown_param = diags
+        .iter()
+        .find(|d| d["code"] == "unknown-param")
+        .expect("unknown-param");
+    assert_eq!(
+        (unknown_param["line"].as_u64(), unknown_param["column"].as_u64()),
+        (Some(7), Some(28))
+    );
     assert_eq!(unknown_param["severity"], "error");
     assert_eq!(unknown_param["hints"][0], "did you mean `data`?");
     // Diagnostics are sorted by position.
@@ -54,13 +70,19 @@ fn warnings_pass_unless_denied() {
     let out = wharf().args(["check", file]).output().expect("runs");
     assert!(out.status.success(), "{}", stderr_of(&out));
     assert!(stderr_of(&out).contains("unused-param"));
-    let out = wharf().args(["check", "--deny", "warnings", file]).output().expect("runs");
+    let out = wharf()
+        .args(["check", "--deny", "warnings", file])
+        .output()
+        .expect("runs");
     assert_eq!(out.status.code(), Some(1));
 }
 
 #[test]
 fn library_files_without_a_pipeline_are_accepted() {
-    let (_dir, path) = temp_file("lib.wharf", "template step hi(who: string) { command = [\"echo\", who] }\n");
+    let (_dir, path) = temp_file(
+        "lib.wharf",
+        "template step hi(who: string) { command = [\"echo\", who] }\n",
+    );
     let out = wharf().arg("check").arg(&path).output().expect("runs");
     assert!(out.status.success(), "{}", stderr_of(&out));
 }
@@ -70,7 +92,10 @@ fn missing_paths_and_bad_overrides_are_usage_errors() {
     let out = wharf().args(["check", "no/such/file.wharf"]).output().expect("runs");
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr_of(&out).contains("does not exist"));
-    let out = wharf().args(["check", "-p", "novalue", "pipelines/churn.wharf"]).output().expect("runs");
+    let out = wharf()
+        .args(["check", "-p", "novalue", "pipelines/churn.wharf"])
+        .output()
+        .expect("runs");
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr_of(&out).contains("NAME=VALUE"), "{}", stderr_of(&out));
 }

@@ -5,7 +5,10 @@ use common::*;
 
 #[test]
 fn dot_has_every_step_and_edge() {
-    let out = wharf().args(["graph", &pipeline("churn"), "--format", "dot"]).output().expect("runs");
+    let out = wharf()
+        .args(["graph", &pipeline("churn"), "--format", "dot"])
+        .output()
+        .expect("runs");
     assert!(out.status.success(), "{}", stderr_of(&out));
     let dot = stdout_of(&out);
     assert!(dot.starts_with("digraph"), "{dot}");
@@ -19,7 +22,10 @@ fn dot_has_every_step_and_edge() {
 
 #[test]
 fn mermaid_is_a_left_to_right_flowchart() {
-    let out = wharf().args(["graph", &pipeline("churn"), "--format", "mermaid"]).output().expect("runs");
+    let out = wharf()
+        .args(["graph", &pipeline("churn"), "--format", "mermaid"])
+        .output()
+        .expect("runs");
     let text = stdout_of(&out);
     assert!(text.contains("flowchart LR"), "{text}");
     assert_eq!(text.matches("-->").count() + text.matches("-.->").count(), 5, "{text}");
@@ -27,13 +33,29 @@ fn mermaid_is_a_left_to_right_flowchart() {
 
 #[test]
 fn json_lists_nodes_in_order_and_edges_with_reasons() {
-    let out = wharf().args(["graph", &pipeline("churn"), "--format", "json"]).output().expect("runs");
+    let out = wharf()
+        .args(["graph", &pipeline("churn"), "--format", "json"])
+        .output()
+        .expect("runs");
     let graph: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
-    let nodes: Vec<&str> = graph["nodes"].as_array().expect("nodes").iter().filter_map(|n| n["id"].as_str()).collect();
+    let nodes: Vec<&str> = graph["nodes"]
+        .as_array()
+        .expect("nodes")
+        .iter()
+        .filter_map(|n| n["id"].as_str())
+        .collect();
     assert_eq!(nodes, ["prepare", "fit", "evaluate", "deploy"]);
     let edges = graph["edges"].as_array().expect("edges");
-    assert!(edges.iter().any(|e| e["from"] == "evaluate" && e["to"] == "deploy" && e["kind"] == "condition"));
-    assert!(edges.iter().any(|e| e["from"] == "prepare" && e["to"] == "fit" && e["output"] == "train"));
+    assert!(
+        edges
+            .iter()
+            .any(|e| e["from"] == "evaluate" && e["to"] == "deploy" && e["kind"] == "condition")
+    );
+    assert!(
+        edges
+            .iter()
+            .any(|e| e["from"] == "prepare" && e["to"] == "fit" && e["output"] == "train")
+    );
 }
 
 #[test]
@@ -58,7 +80,11 @@ fn large_fan_out_renders_readably() {
     text.push_str(&(0..60).map(|i| format!("\"s{i}\"")).collect::<Vec<_>>().join(", "));
     text.push_str("]\n step src { command = [\"x\"] outputs { out = dir() } }\n for s in params.shards {\n  step work { command = [\"w\"] inputs { i = src.out } outputs { out = dir() } }\n }\n step join { command = [\"j\"] inputs { all = work[*].out } }\n}\n");
     let (_dir, path) = temp_file("big.wharf", &text);
-    let out = wharf().args(["graph", "--format", "svg"]).arg(&path).output().expect("runs");
+    let out = wharf()
+        .args(["graph", "--format", "svg"])
+        .arg(&path)
+        .output()
+        .expect("runs");
     assert!(out.status.success(), "{}", stderr_of(&out));
     let svg = stdout_of(&out);
     assert_eq!(svg.matches("class=\"node\"").count(), 62);

@@ -5,7 +5,10 @@ use common::*;
 
 #[test]
 fn plan_text_for_the_hybrid_target() {
-    let out = wharf().args(["plan", &pipeline("churn"), "--target", "hybrid"]).output().expect("runs");
+    let out = wharf()
+        .args(["plan", &pipeline("churn"), "--target", "hybrid"])
+        .output()
+        .expect("runs");
     assert!(out.status.success(), "{}", stderr_of(&out));
     insta::assert_snapshot!(stdout_of(&out));
 }
@@ -13,20 +16,45 @@ fn plan_text_for_the_hybrid_target() {
 #[test]
 fn plan_json_places_each_step() {
     let out = wharf()
-        .args(["plan", &pipeline("churn"), "--target", "hybrid", "--format", "json", "-p", "max_depth=9"])
+        .args([
+            "plan",
+            &pipeline("churn"),
+            "--target",
+            "hybrid",
+            "--format",
+            "json",
+            "-p",
+            "max_depth=9",
+        ])
         .output()
         .expect("runs");
     assert!(out.status.success(), "{}", stderr_of(&out));
     let plan: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
     let steps = plan["steps"].as_array().expect("steps");
-    let placed: Vec<(&str, &str)> =
-        steps.iter().map(|s| (s["name"].as_str().unwrap_or(""), s["backend"].as_str().unwrap_or(""))).collect();
-    assert_eq!(placed, [("prepare", "docker"), ("fit", "sagemaker"), ("evaluate", "docker"), ("deploy", "docker")]);
+    let placed: Vec<(&str, &str)> = steps
+        .iter()
+        .map(|s| (s["name"].as_str().unwrap_or(""), s["backend"].as_str().unwrap_or("")))
+        .collect();
+    assert_eq!(
+        placed,
+        [
+            ("prepare", "docker"),
+            ("fit", "sagemaker"),
+            ("evaluate", "docker"),
+            ("deploy", "docker")
+        ]
+    );
     assert_eq!(steps[1]["hyperparameters"]["max_depth"], "9");
     assert_eq!(steps[3]["when"], "evaluate.metrics.auc >= 0.8");
     assert_eq!(steps[3]["depends_on"], serde_json::json!(["fit", "evaluate"]));
-    let depth = plan["params"].as_array().and_then(|p| p.iter().find(|p| p["name"] == "max_depth")).expect("param");
-    assert_eq!((depth["value"].as_i64(), depth["source"].as_str()), (Some(9), Some("override")));
+    let depth = plan["params"]
+        .as_array()
+        .and_then(|p| p.iter().find(|p| p["name"] == "max_depth"))
+        .expect("param");
+    assert_eq!(
+        (depth["value"].as_i64(), depth["source"].as_str()),
+        (Some(9), Some("override"))
+    );
 }
 
 #[test]
@@ -51,15 +79,24 @@ fn cloud_plan_reads_the_role_from_the_environment_but_never_secrets() {
 
 #[test]
 fn unknown_target_suggests_one() {
-    let out = wharf().args(["plan", &pipeline("churn"), "--target", "clod"]).output().expect("runs");
+    let out = wharf()
+        .args(["plan", &pipeline("churn"), "--target", "clod"])
+        .output()
+        .expect("runs");
     assert_eq!(out.status.code(), Some(2));
     let stderr = stderr_of(&out);
-    assert!(stderr.contains("unknown-target") && stderr.contains("did you mean `cloud`?"), "{stderr}");
+    assert!(
+        stderr.contains("unknown-target") && stderr.contains("did you mean `cloud`?"),
+        "{stderr}"
+    );
 }
 
 #[test]
 fn bad_override_names_the_param_and_its_type() {
-    let out = wharf().args(["plan", &pipeline("churn"), "-p", "max_depth=deep"]).output().expect("runs");
+    let out = wharf()
+        .args(["plan", &pipeline("churn"), "-p", "max_depth=deep"])
+        .output()
+        .expect("runs");
     assert_eq!(out.status.code(), Some(2));
     let stderr = stderr_of(&out);
     assert!(stderr.contains("param `max_depth` expects an int"), "{stderr}");
@@ -68,11 +105,38 @@ fn bad_override_names_the_param_and_its_type() {
 #[test]
 fn fan_out_is_planned_in_full() {
     let out = wharf()
-        .args(["plan", &pipeline("regions"), "--target", "cloud", "--format", "json", "-p", "regions=eu,us"])
+        .args([
+            "plan",
+            &pipeline("regions"),
+            "--target",
+            "cloud",
+            "--format",
+            "json",
+            "-p",
+            "regions=eu,us",
+        ])
         .output()
         .expect("runs");
     assert!(out.status.success(), "{}", stderr_of(&out));
     let plan: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
-    let names: Vec<&str> = plan["steps"].as_array().expect("steps").iter().filter_map(|s| s["name"].as_str()).collect();
-    assert_eq!(names, ["tools", "prepare-eu", "fit-eu", "prepare-us", "fit-us", "compare", "search", "serve", "watch"]);
+    let names: Vec<&str> = plan["steps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .filter_map(|s| s["name"].as_str())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "tools",
+            "prepare-eu",
+            "fit-eu",
+            "prepare-us",
+            "fit-us",
+            "compare",
+            "search",
+            "serve",
+            "watch"
+        ]
+    );
 }

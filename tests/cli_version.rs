@@ -16,7 +16,10 @@ fn every_command_has_help() {
         let out = wharf().args([command, "--help"]).output().expect("runs");
         assert!(out.status.success(), "{command} --help");
         let help = stdout_of(&out);
-        assert!(help.contains("Usage: wharf") && help.contains("Exit codes"), "{command}: {help}");
+        assert!(
+            help.contains("Usage: wharf") && help.contains("Exit codes"),
+            "{command}: {help}"
+        );
     }
     let out = wharf().output().expect("runs");
     assert_eq!(out.status.code(), Some(2), "no command is a usage error");

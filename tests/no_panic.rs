@@ -8,7 +8,9 @@ use std::path::{Path, PathBuf};
 use wharf_compiler::{MemoryWorld, Options};
 
 fn compile(text: &str) -> Result<bool, String> {
-    let world = MemoryWorld::new().with_file("main.wharf", text).with_file("lib.wharf", text);
+    let world = MemoryWorld::new()
+        .with_file("main.wharf", text)
+        .with_file("lib.wharf", text);
     let result = catch_unwind(AssertUnwindSafe(|| {
         let c = wharf_compiler::compile(&world, Path::new("main.wharf"), &Options::default());
         // Rendering positions must not panic either.
@@ -54,7 +56,10 @@ struct Lcg(u64);
 
 impl Lcg {
     fn next(&mut self, bound: usize) -> usize {
-        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         ((self.0 >> 33) as usize) % bound.max(1)
     }
 }

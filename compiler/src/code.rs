@@ -27,7 +27,7 @@ macro_rules! codes {
 
 codes! {
     SyntaxError = "syntax-error": "The text does not follow the grammar.",
-    TooDeeplyNested = "too-deeply-nested": "Brackets nest deeper than the compiler accepts (256 levels).",
+    TooDeeplyNested = "too-deeply-nested": "Brackets nest deeper than 64 levels, or an expression chains more than 256 operators.",
     InvalidLiteral = "invalid-literal": "A number, duration or size literal is malformed or out of range.",
     InvalidEscape = "invalid-escape": "A string holds an escape sequence the language does not define.",
     UnknownKind = "unknown-kind": "A step is declared with a kind that does not exist.",

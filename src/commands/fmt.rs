@@ -17,8 +17,7 @@ pub fn run(args: FmtArgs) -> anyhow::Result<Outcome> {
     for file in &files {
         let text =
             std::fs::read_to_string(file).map_err(|e| anyhow::anyhow!("cannot read `{}`: {e}", file.display()))?;
-        let formatted = match Ok::<String, wharf_compiler::Diagnostics>(text.clone()) {
-            // TEMP
+        let formatted = match wharf_compiler::syntax::format::format(&text) {
             Ok(f) => f,
             Err(diags) => {
                 broken += 1;

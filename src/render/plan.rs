@@ -237,7 +237,11 @@ pub fn text(plan: &PlanView) -> String {
         let values: Vec<String> = plan.params.iter().map(|p| p.value.to_string()).collect();
         let value_width = values.iter().map(String::len).max().unwrap_or(0);
         for (p, value) in plan.params.iter().zip(values) {
-            let _ = writeln!(out, "  {:width$} = {value:value_width$}  {}, {}", p.name, p.ty, p.source);
+            let _ = writeln!(
+                out,
+                "  {:width$} = {value:value_width$}  {}, {}",
+                p.name, p.ty, p.source
+            );
         }
     }
     for (i, s) in plan.steps.iter().enumerate() {

@@ -8,7 +8,10 @@ use std::path::PathBuf;
 /// `wharf` run from the repository root, with colour and logs quiet.
 pub fn wharf() -> Command {
     let mut cmd = Command::cargo_bin("wharf").expect("the wharf binary is built");
-    cmd.current_dir(root()).env("NO_COLOR", "1").env_remove("RUST_LOG").env_remove("WHARF_SAGEMAKER_ROLE");
+    cmd.current_dir(root())
+        .env("NO_COLOR", "1")
+        .env_remove("RUST_LOG")
+        .env_remove("WHARF_SAGEMAKER_ROLE");
     cmd
 }
 

@@ -191,7 +191,7 @@ impl Resolver<'_> {
             self.used_imports.insert((scope.module, name.to_string()));
             return RValue::Module(module);
         }
-        if self.params.iter().any(|p| p.param.name == name) {
+        if self.param_index.contains_key(name) {
             self.diags.push(
                 Diagnostic::error(Code::UnknownName, span, format!("`{name}` is not defined here"))
                     .with_hint(format!("params are read as `params.{name}`")),
@@ -236,6 +236,12 @@ impl Resolver<'_> {
         let decl = &self.decls[selection.decl];
         if selection.bound.len() < decl.loops.len() {
             return RValue::Selection(selection);
+        }
+        if selection.bound.iter().all(Option::is_some) {
+            let key: Vec<String> = selection.bound.iter().flatten().map(instance_key).collect();
+            if let Some(&id) = self.instance_index.get(&(selection.decl, key)) {
+                return RValue::Step(id);
+            }
         }
         let matching: Vec<usize> = decl
             .instances
@@ -290,7 +296,7 @@ impl Resolver<'_> {
     fn field(&mut self, base: Spanned, name: &str, name_span: Span, span: Span) -> RValue {
         match base.value {
             RValue::Error => RValue::Error,
-            RValue::Params => match self.params.iter().position(|p| p.param.name == name) {
+            RValue::Params => match self.param_index.get(name).copied() {
                 Some(i) => {
                     self.params[i].used = true;
                     match &self.params[i].param.value {
@@ -528,15 +534,25 @@ impl Resolver<'_> {
             let is_template = self.template_decl(scope.module, name).is_some();
             if !in_scope && !is_template {
                 let mut names = vec!["dir", "file", "env", "secret", "int", "float", "choice"];
-                names.extend(self.program.modules[scope.module].ast.items.iter().filter_map(|i| match i {
-                    crate::syntax::ast::Item::Template(t) => Some(t.name.name.as_str()),
-                    _ => None,
-                }));
+                names.extend(
+                    self.program.modules[scope.module]
+                        .ast
+                        .items
+                        .iter()
+                        .filter_map(|i| match i {
+                            crate::syntax::ast::Item::Template(t) => Some(t.name.name.as_str()),
+                            _ => None,
+                        }),
+                );
                 self.diags.push(
-                    Diagnostic::error(Code::UnknownFunction, callee.span, format!("there is no function or template `{name}`"))
-                        .with_hint(did_you_mean(name, names).unwrap_or_else(|| {
-                            "functions are dir, file, env, secret, and int, float, choice in `ranges`".into()
-                        })),
+                    Diagnostic::error(
+                        Code::UnknownFunction,
+                        callee.span,
+                        format!("there is no function or template `{name}`"),
+                    )
+                    .with_hint(did_you_mean(name, names).unwrap_or_else(|| {
+                        "functions are dir, file, env, secret, and int, float, choice in `ranges`".into()
+                    })),
                 );
                 return RValue::Error;
             }
@@ -899,4 +915,10 @@ pub fn compare_values(op: CmpOp, a: &Value, b: &Value) -> Option<bool> {
         CmpOp::Gt => ordering == Ordering::Greater,
         CmpOp::Ge => ordering != Ordering::Less,
     })
+}
+
+/// The text a loop value has in instance lookups (values of different types
+/// never compare equal, so the type is part of it).
+pub(super) fn instance_key(value: &Value) -> String {
+    format!("{}:{value}", value.type_name())
 }

@@ -173,6 +173,8 @@ impl<'p> Resolver<'p> {
                         continue;
                     }
                     names.insert(name.clone(), id);
+                    let lookup: Vec<String> = key.iter().map(super::eval::instance_key).collect();
+                    self.instance_index.insert((decl_id, lookup), id);
                     self.decls[decl_id].instances.push(id);
                     self.instances.push(Instance {
                         decl: decl_id,

@@ -72,6 +72,10 @@ struct Resolver<'p> {
     program: &'p Program,
     diags: &'p mut Diagnostics,
     params: Vec<ParamSlot>,
+    /// Param name -> index in `params`.
+    param_index: HashMap<String, usize>,
+    /// (declaration, loop key) -> instance, for references into fan-outs.
+    instance_index: HashMap<(usize, Vec<String>), StepId>,
     decls: Vec<Decl<'p>>,
     decl_index: HashMap<&'p str, usize>,
     instances: Vec<Instance>,
@@ -142,6 +146,8 @@ pub fn resolve(program: &Program, options: &crate::compile::Options, diags: &mut
         program,
         diags,
         params: Vec::new(),
+        param_index: HashMap::new(),
+        instance_index: HashMap::new(),
         decls: Vec::new(),
         decl_index: HashMap::new(),
         instances: Vec::new(),
@@ -219,17 +225,17 @@ impl<'p> Resolver<'p> {
         for module in &self.program.modules {
             let mut seen: HashMap<&str, Span> = HashMap::new();
             for item in &module.ast.items {
-                if let Item::Template(t) = item {
-                    if let Some(first) = seen.insert(&t.name.name, t.name.span) {
-                        self.diags.push(
-                            Diagnostic::error(
-                                Code::DuplicateName,
-                                t.name.span,
-                                format!("template `{}` is defined twice", t.name.name),
-                            )
-                            .with_label(first, "first defined here"),
-                        );
-                    }
+                if let Item::Template(t) = item
+                    && let Some(first) = seen.insert(&t.name.name, t.name.span)
+                {
+                    self.diags.push(
+                        Diagnostic::error(
+                            Code::DuplicateName,
+                            t.name.span,
+                            format!("template `{}` is defined twice", t.name.name),
+                        )
+                        .with_label(first, "first defined here"),
+                    );
                 }
             }
         }

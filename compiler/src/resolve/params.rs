@@ -31,8 +31,8 @@ impl Resolver<'_> {
         for stmt in body {
             let Stmt::Param(decl) = stmt else { continue };
             let name = &decl.name.name;
-            if let Some(first) = self.params.iter().find(|p| p.param.name == *name) {
-                let first = first.param.span;
+            if let Some(&first) = self.param_index.get(name) {
+                let first = self.params[first].param.span;
                 self.diags.push(
                     Diagnostic::error(
                         Code::DuplicateName,
@@ -101,14 +101,19 @@ impl Resolver<'_> {
                 (None, _) => {
                     if !allow_missing && decl.default.is_none() {
                         self.diags.push(
-                            Diagnostic::error(Code::MissingParam, decl.name.span, format!("param `{name}` has no default and no value"))
-                                .with_hint(format!("pass it with `-p {name}=VALUE`, or give it a default")),
+                            Diagnostic::error(
+                                Code::MissingParam,
+                                decl.name.span,
+                                format!("param `{name}` has no default and no value"),
+                            )
+                            .with_hint(format!("pass it with `-p {name}=VALUE`, or give it a default")),
                         );
                     }
                     (None, ParamSource::Missing)
                 }
                 (Some(_), None) => (None, ParamSource::Missing),
             };
+            self.param_index.insert(name.clone(), self.params.len());
             self.params.push(ParamSlot {
                 param: Param {
                     name: name.clone(),
@@ -123,7 +128,7 @@ impl Resolver<'_> {
             });
         }
         for (name, _) in overrides {
-            if !self.params.iter().any(|p| p.param.name == *name) {
+            if !self.param_index.contains_key(name) {
                 let hint = did_you_mean(name, self.params.iter().map(|p| p.param.name.as_str()));
                 self.diags.push(
                     Diagnostic::error(

@@ -26,8 +26,13 @@ fn codes(c: &Compilation) -> Vec<String> {
 
 fn ok(text: &str) -> crate::pipeline::Pipeline {
     let c = compile_with(&[("p.wharf", text)], &[]);
-    let messages: Vec<String> = c.diagnostics.iter().map(|d| format!("{}: {}", d.code, d.message)).collect();
-    c.pipeline.unwrap_or_else(|| panic!("expected a pipeline, got {messages:#?}\n{text}"))
+    let messages: Vec<String> = c
+        .diagnostics
+        .iter()
+        .map(|d| format!("{}: {}", d.code, d.message))
+        .collect();
+    c.pipeline
+        .unwrap_or_else(|| panic!("expected a pipeline, got {messages:#?}\n{text}"))
 }
 
 #[test]
@@ -39,19 +44,43 @@ fn diagnostics_table() {
         ("pipeline p { step s { command = [\"a\\q\"] } }", &["invalid-escape"]),
         ("pipeline p { step s { command = [foo(1)] } }", &["unknown-function"]),
         ("pipeline p { step s { command = [undefined] } }", &["unknown-name"]),
-        ("pipeline p { param x : int\n step s { command = [\"${params.x}\"] } }", &["missing-param"]),
+        (
+            "pipeline p { param x : int\n step s { command = [\"${params.x}\"] } }",
+            &["missing-param"],
+        ),
         (
             "pipeline p { step a { command = [\"a\"] outputs { o = dir() } }\n step s { command = [\"${a.o}\"] } }",
             &["cannot-interpolate"],
         ),
-        ("pipeline p { step s { command = [secret(\"T\")] } }", &["secret-misuse"]),
-        ("pipeline p { step s { command = [\"${secret(\"T\")}\"] } }", &["secret-misuse"]),
-        ("pipeline p { step s { command = [\"a\"] env { A = secret(\"T\") } } }", &[]),
+        (
+            "pipeline p { step s { command = [secret(\"T\")] } }",
+            &["secret-misuse"],
+        ),
+        (
+            "pipeline p { step s { command = [\"${secret(\"T\")}\"] } }",
+            &["secret-misuse"],
+        ),
+        (
+            "pipeline p { step s { command = [\"a\"] env { A = secret(\"T\") } } }",
+            &[],
+        ),
         ("pipeline p { step s { command = [\"a\" } }", &["syntax-error"]),
-        ("pipeline p { step s { command = [\"a\"] } } target t { backend = process step x { backend = docker } }", &["unknown-step"]),
-        ("pipeline p { step s { command = [\"a\"] } when 1 == \"a\" }", &["type-mismatch"]),
-        ("pipeline p { step s { command = [\"a\"] } when true and 3 }", &["not-a-condition"]),
-        ("pipeline p { param x : bool = 1 }", &["type-mismatch", "unused-param"][..1]),
+        (
+            "pipeline p { step s { command = [\"a\"] } } target t { backend = process step x { backend = docker } }",
+            &["unknown-step"],
+        ),
+        (
+            "pipeline p { step s { command = [\"a\"] } when 1 == \"a\" }",
+            &["type-mismatch"],
+        ),
+        (
+            "pipeline p { step s { command = [\"a\"] } when true and 3 }",
+            &["not-a-condition"],
+        ),
+        (
+            "pipeline p { param x : bool = 1 }",
+            &["type-mismatch", "unused-param"][..1],
+        ),
     ];
     for (text, want) in cases {
         let c = compile_with(&[("p.wharf", text)], &[]);
@@ -62,7 +91,11 @@ fn diagnostics_table() {
 
 #[test]
 fn deep_nesting_is_refused_without_overflowing_the_stack() {
-    let text = format!("pipeline p {{ param x : list = {}1{} }}", "[".repeat(5000), "]".repeat(5000));
+    let text = format!(
+        "pipeline p {{ param x : list = {}1{} }}",
+        "[".repeat(5000),
+        "]".repeat(5000)
+    );
     let c = compile_with(&[("p.wharf", &text)], &[]);
     assert_eq!(codes(&c), vec!["too-deeply-nested"]);
 }
@@ -77,7 +110,12 @@ fn overrides_are_typed() {
     assert_eq!(names, ["s", "t-a", "t-b"]);
     let c = compile_with(&[("p.wharf", text)], &[("n", "seven")]);
     assert_eq!(codes(&c), vec!["type-mismatch"]);
-    assert!(c.diagnostics.iter().next().is_some_and(|d| d.message.contains("`n` expects an int")));
+    assert!(
+        c.diagnostics
+            .iter()
+            .next()
+            .is_some_and(|d| d.message.contains("`n` expects an int"))
+    );
     let c = compile_with(&[("p.wharf", text)], &[("m", "1")]);
     assert_eq!(codes(&c), vec!["unknown-param"]);
 }
@@ -95,10 +133,27 @@ pipeline p {
     let names: Vec<&str> = p.steps.iter().map(|s| s.name.as_str()).collect();
     assert_eq!(names, ["prep-eu", "fit-eu", "prep-us-east", "fit-us-east", "all"]);
     let fit_eu = p.step("fit-eu").expect("instance");
-    assert_eq!(fit_eu.inputs[0].source, InputSource::Output { step: 0, output: "out".into() });
+    assert_eq!(
+        fit_eu.inputs[0].source,
+        InputSource::Output {
+            step: 0,
+            output: "out".into()
+        }
+    );
     let all = p.step("all").expect("gather step");
-    assert_eq!(all.inputs[0].source, InputSource::Gather { outputs: vec![(1, "model".into()), (3, "model".into())] });
-    assert_eq!(all.inputs[1].source, InputSource::Output { step: 0, output: "out".into() });
+    assert_eq!(
+        all.inputs[0].source,
+        InputSource::Gather {
+            outputs: vec![(1, "model".into()), (3, "model".into())]
+        }
+    );
+    assert_eq!(
+        all.inputs[1].source,
+        InputSource::Output {
+            step: 0,
+            output: "out".into()
+        }
+    );
     assert_eq!(p.dependencies(4), vec![0, 1, 3]);
     assert_eq!(fit_eu.instance, vec![Value::Str("eu".into())]);
 }
@@ -118,9 +173,17 @@ pipeline p {
     let fit = p.step("fit-us-2").expect("nested instance");
     assert_eq!(fit.command.as_deref(), Some(&["f".to_string(), "us-2".to_string()][..]));
     let prep_us = p.steps.iter().position(|s| s.name == "prep-us").expect("prep-us");
-    assert_eq!(fit.inputs[0].source, InputSource::Output { step: prep_us, output: "out".into() });
+    assert_eq!(
+        fit.inputs[0].source,
+        InputSource::Output {
+            step: prep_us,
+            output: "out".into()
+        }
+    );
     let pick = p.step("pick").expect("pick");
-    let InputSource::Gather { outputs } = &pick.inputs[1].source else { panic!("gather") };
+    let InputSource::Gather { outputs } = &pick.inputs[1].source else {
+        panic!("gather")
+    };
     let gathered: Vec<&str> = outputs.iter().map(|(s, _)| p.steps[*s].name.as_str()).collect();
     assert_eq!(gathered, ["fit-eu-1", "fit-eu-2"]);
 }
@@ -147,7 +210,10 @@ fn user_imports_resolve_relative_to_the_importer() {
     let main = "import \"./lib/common\" as c\npipeline p { step s = c.hello(who = \"x\") }";
     let c = compile_with(&[("dir/p.wharf", main), ("dir/lib/common.wharf", lib)], &[]);
     let p = c.pipeline.expect("compiles");
-    assert_eq!(p.steps[0].command.as_deref(), Some(&["echo".to_string(), "x".to_string()][..]));
+    assert_eq!(
+        p.steps[0].command.as_deref(),
+        Some(&["echo".to_string(), "x".to_string()][..])
+    );
     assert_eq!(p.targets[0].name, "shared");
 }
 
@@ -158,7 +224,10 @@ fn import_cycles_and_pipelines_in_imports_are_errors() {
     let c = compile_with(&[("a.wharf", a), ("b.wharf", b)], &[]);
     assert!(codes(&c).contains(&"import-cycle".to_string()), "{:?}", codes(&c));
     let lib = "pipeline other {}";
-    let c = compile_with(&[("a.wharf", "import \"./lib\" as l\npipeline p {}"), ("lib.wharf", lib)], &[]);
+    let c = compile_with(
+        &[("a.wharf", "import \"./lib\" as l\npipeline p {}"), ("lib.wharf", lib)],
+        &[],
+    );
     assert!(codes(&c).contains(&"pipeline-in-import".to_string()), "{:?}", codes(&c));
 }
 
@@ -173,10 +242,18 @@ pipeline p {
   step b { command = ["b"] } when params.on_main and params.min > 0.5
   step c { command = ["c"] } when not ev.m.flags[0]
 }"#);
-    let Some(Condition::Compare { cmp, left: Operand::Field(f), right: Operand::Const(v) }) = &p.steps[1].when else {
+    let Some(Condition::Compare {
+        cmp,
+        left: Operand::Field(f),
+        right: Operand::Const(v),
+    }) = &p.steps[1].when
+    else {
         panic!("runtime comparison expected: {:?}", p.steps[1].when)
     };
-    assert_eq!((cmp.as_str(), f.step, f.output.as_str(), v), (">=", 0, "m", &Value::Float(0.8)));
+    assert_eq!(
+        (cmp.as_str(), f.step, f.output.as_str(), v),
+        (">=", 0, "m", &Value::Float(0.8))
+    );
     assert_eq!(p.steps[2].when, Some(Condition::Const { value: true }));
     assert!(matches!(&p.steps[3].when, Some(Condition::Not { .. })));
     assert_eq!(p.dependencies(1), vec![0]);
@@ -195,7 +272,15 @@ pipeline p {
   }
 }"#);
     assert_eq!(p.dependencies(2), vec![0]);
-    let KindSpec::Tune { train, ranges, strategy, .. } = &p.steps[2].spec else { panic!("tune spec") };
+    let KindSpec::Tune {
+        train,
+        ranges,
+        strategy,
+        ..
+    } = &p.steps[2].spec
+    else {
+        panic!("tune spec")
+    };
     assert_eq!((*train, ranges.len(), strategy.as_str()), (1, 3, "bayesian"));
 }
 
@@ -214,6 +299,27 @@ fn the_design_example_checks() {
     assert_eq!(p.steps.len(), 4);
     let hybrid = p.target("hybrid").expect("hybrid target");
     let fit = p.step("fit").expect("fit");
-    assert_eq!(crate::placement::backend_for(hybrid, fit), crate::types::BackendKind::Sagemaker);
-    assert_eq!(p.order.iter().map(|&i| p.steps[i].name.as_str()).collect::<Vec<_>>(), ["prepare", "fit", "evaluate", "deploy"]);
+    assert_eq!(
+        crate::placement::backend_for(hybrid, fit),
+        crate::types::BackendKind::Sagemaker
+    );
+    assert_eq!(
+        p.order.iter().map(|&i| p.steps[i].name.as_str()).collect::<Vec<_>>(),
+        ["prepare", "fit", "evaluate", "deploy"]
+    );
+}
+
+#[test]
+fn long_operator_chains_are_refused_without_overflowing_the_stack() {
+    for text in [
+        format!("pipeline p {{ param x : bool = {}true }}", "not ".repeat(2000)),
+        format!("pipeline p {{ param x : bool = true{} }}", " and true".repeat(5000)),
+        format!("pipeline p {{ param x : any = a{} }}", ".b".repeat(5000)),
+    ] {
+        let c = compile_with(&[("p.wharf", &text)], &[]);
+        assert!(codes(&c).contains(&"too-deeply-nested".to_string()), "{:?}", codes(&c));
+    }
+    let ok_chain = format!("pipeline p {{ param x : bool = true{} }}", " and true".repeat(100));
+    let c = compile_with(&[("p.wharf", &ok_chain)], &[]);
+    assert!(!c.diagnostics.has_errors());
 }

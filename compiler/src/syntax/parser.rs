@@ -17,7 +17,11 @@ struct Grammar;
 
 /// Deeper nesting than this is refused before parsing, so that no input can
 /// exhaust the stack of the parser or of any later recursive stage.
-pub const MAX_NESTING: usize = 256;
+pub const MAX_NESTING: usize = 64;
+
+/// The most operators (`and`, `or`, comparisons, `not`, `.x`, `[i]`, `(..)`)
+/// one expression may chain; each adds a level to the expression tree.
+pub const MAX_OPERATORS: usize = 256;
 
 /// Parses one file. On a syntax error the module is `None` and the error is in `diags`.
 pub fn parse(file: FileId, text: &str, diags: &mut Diagnostics) -> Option<Module> {
@@ -160,10 +164,25 @@ fn syntax_error(file: FileId, text: &str) -> Diagnostic {
     };
     let end = offset + text[offset..].chars().next().map_or(0, char::len_utf8);
     let mut diag = Diagnostic::error(Code::SyntaxError, Span::new(file, offset, end), message);
-    let word: String = text[offset..].chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
+    let word: String = text[offset..]
+        .chars()
+        .take_while(|c| c.is_alphanumeric() || *c == '_')
+        .collect();
     let keywords = [
-        "import", "pipeline", "target", "template", "param", "for", "when", "step", "train", "tune", "transform",
-        "deploy", "monitor", "build",
+        "import",
+        "pipeline",
+        "target",
+        "template",
+        "param",
+        "for",
+        "when",
+        "step",
+        "train",
+        "tune",
+        "transform",
+        "deploy",
+        "monitor",
+        "build",
     ];
     if !word.is_empty()
         && let Some(hint) = crate::suggest::did_you_mean(&word, keywords)
@@ -555,6 +574,34 @@ impl Builder<'_> {
 
     /// Applies precedence to the flat run `operand (op operand)*` of an `expr`.
     fn expr_run(&mut self, pair: Pair<Rule>) -> Expr {
+        let span = self.span(&pair);
+        let operators = pair
+            .clone()
+            .into_inner()
+            .filter(|p| {
+                !matches!(
+                    p.as_rule(),
+                    Rule::number | Rule::string | Rule::list | Rule::map | Rule::paren | Rule::ident
+                )
+            })
+            .count();
+        if operators > MAX_OPERATORS {
+            self.diags.push(
+                Diagnostic::error(
+                    Code::TooDeeplyNested,
+                    span,
+                    format!("this expression chains {operators} operators; the limit is {MAX_OPERATORS}"),
+                )
+                .with_hint("split it into smaller pieces"),
+            );
+            return Expr {
+                kind: ExprKind::Bool {
+                    text: "false".into(),
+                    value: false,
+                },
+                span,
+            };
+        }
         let mut tokens: Vec<Token> = Vec::new();
         let mut operand: Option<Expr> = None;
         let mut nots: Vec<Span> = Vec::new();

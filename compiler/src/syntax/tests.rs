@@ -23,7 +23,11 @@ fn show(e: &Expr) -> String {
         ExprKind::List(items) => format!("[{}]", items.iter().map(show).collect::<Vec<_>>().join(" ")),
         ExprKind::Map(entries) => format!(
             "{{{}}}",
-            entries.iter().map(|e| format!("{}={}", e.key.name, show(&e.value))).collect::<Vec<_>>().join(" ")
+            entries
+                .iter()
+                .map(|e| format!("{}={}", e.key.name, show(&e.value)))
+                .collect::<Vec<_>>()
+                .join(" ")
         ),
         ExprKind::Ident(n) => n.clone(),
         ExprKind::Field(b, f) => format!("{}.{}", show(b), f.name),
@@ -42,7 +46,12 @@ fn show(e: &Expr) -> String {
         ),
         ExprKind::Compare(op, l, r) => format!("({} {} {})", show(l), op.as_str(), show(r)),
         ExprKind::Logic(op, l, r) => {
-            format!("({} {} {})", show(l), if *op == LogicOp::And { "and" } else { "or" }, show(r))
+            format!(
+                "({} {} {})",
+                show(l),
+                if *op == LogicOp::And { "and" } else { "or" },
+                show(r)
+            )
         }
         ExprKind::Not(e) => format!("(not {})", show(e)),
         ExprKind::Paren(e) => show(e),
@@ -107,14 +116,24 @@ fn syntax_errors_name_what_was_expected() {
     ];
     for (src, fragment) in cases {
         let mut diags = Diagnostics::default();
-        assert!(super::parse(FileId(0), src, &mut diags).is_none(), "{src} should not parse");
+        assert!(
+            super::parse(FileId(0), src, &mut diags).is_none(),
+            "{src} should not parse"
+        );
         let d = diags.iter().next().expect("a diagnostic");
         assert_eq!(d.code, crate::code::Code::SyntaxError, "{src}");
-        assert!(d.message.contains(fragment), "{src}: message `{}` lacks `{fragment}`", d.message);
+        assert!(
+            d.message.contains(fragment),
+            "{src}: message `{}` lacks `{fragment}`",
+            d.message
+        );
     }
     let mut diags = Diagnostics::default();
     super::parse(FileId(0), "pipeline p { step s { image: \"x\" } }", &mut diags);
-    assert!(diags.iter().any(|d| d.hints.iter().any(|h| h.contains("`=`"))), "hint for `:` instead of `=`");
+    assert!(
+        diags.iter().any(|d| d.hints.iter().any(|h| h.contains("`=`"))),
+        "hint for `:` instead of `=`"
+    );
 }
 
 #[test]
@@ -124,7 +143,11 @@ fn comments_are_collected_and_spans_exclude_trailing_trivia() {
     let module = super::parse(FileId(0), src, &mut diags).expect("parses");
     let texts: Vec<&str> = module.comments.iter().map(|c| c.text.as_str()).collect();
     assert_eq!(texts, ["# head", "# open", "# trailing", "# tail"]);
-    let Item::Pipeline(p) = &module.items[0] else { panic!("pipeline") };
-    let Stmt::Param(param) = &p.body[0] else { panic!("param") };
+    let Item::Pipeline(p) = &module.items[0] else {
+        panic!("pipeline")
+    };
+    let Stmt::Param(param) = &p.body[0] else {
+        panic!("param")
+    };
     assert_eq!(&src[param.span.range()], "param x : int = 1");
 }

@@ -1,0 +1,85 @@
+#!/usr/bin/env python3
+"""Compiler benchmark: `wharf check` on generated pipelines of 1,000, 10,000
+and 100,000 steps (chain, fan, layered diamond with fan-out and templates),
+beside the process floor (`true`) measured in the same run.
+
+Usage: bench/compiler.py [--wharf target/release/wharf] [--sizes 1000,10000,100000] [--runs 5]
+Prints one row per file: median wall time, time above the floor, time per
+step, peak resident memory, and whether the goal is met. Goals (issue 2):
+10,000 steps under 50 ms, 100,000 under 0.6 s, peak memory under 200 MB.
+"""
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import gen_pipelines  # noqa: E402
+
+
+def run_once(argv):
+    """Wall seconds and peak RSS (MiB) of one run of argv."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _, status, usage = os.wait4(proc.pid, 0)
+    elapsed = time.perf_counter() - start
+    code = os.waitstatus_to_exitcode(status)
+    return elapsed, usage.ru_maxrss / 1024.0, code
+
+
+def measure(argv, runs):
+    samples = [run_once(argv) for _ in range(runs)]
+    codes = {c for _, _, c in samples}
+    return statistics.median(s for s, _, _ in samples), max(m for _, m, _ in samples), codes
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--wharf", default=os.path.join(HERE, "..", "target", "release", "wharf"))
+    ap.add_argument("--sizes", default="1000,10000,100000")
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--out", default=os.path.join(HERE, "out"))
+    args = ap.parse_args()
+    if not os.path.exists(args.wharf):
+        sys.exit(f"{args.wharf} not found: run `cargo build --release` first")
+    sizes = [int(s) for s in args.sizes.split(",")]
+    os.makedirs(args.out, exist_ok=True)
+    sys.argv = ["gen", args.out] + [str(n) for n in sizes]
+    gen_pipelines.main()
+
+    floor, floor_mem, _ = measure(["true"], max(args.runs, 10))
+    print(f"machine: {os.cpu_count()} cores; floor (`true`): {floor * 1000:.2f} ms, {floor_mem:.1f} MiB")
+    print(f"{'file':<22}{'size':>9}{'median':>11}{'-floor':>11}{'per step':>11}{'peak':>10}  goal")
+    rows = []
+    for n in sizes:
+        for shape in ("chain", "fan", "diamond"):
+            path = os.path.join(args.out, f"{shape}-{n}.wharf")
+            runs = args.runs if n < 100000 else max(3, args.runs // 2)
+            t, mem, codes = measure([args.wharf, "check", path], runs)
+            if codes != {0}:
+                print(f"{shape}-{n}: wharf check exited {codes}", file=sys.stderr)
+            above = max(t - floor, 0.0)
+            goal = {10000: 0.050, 100000: 0.600}.get(n)
+            verdict = ""
+            if goal is not None:
+                verdict = "ok" if t < goal and mem < 200 else f"MISSED (goal {goal * 1000:.0f} ms, 200 MiB)"
+            size_kb = os.path.getsize(path) / 1024
+            print(
+                f"{shape + '-' + str(n):<22}{size_kb:>8.0f}K{t * 1000:>9.1f}ms{above * 1000:>9.1f}ms"
+                f"{above / n * 1e6:>9.2f}us{mem:>8.1f}Mi  {verdict}"
+            )
+            rows.append((shape, n, t, mem))
+    by = {(s, n): t for s, n, t, _ in rows}
+    for shape in ("chain", "fan", "diamond"):
+        ns = [n for n in sizes if (shape, n) in by]
+        if len(ns) >= 2:
+            lo, hi = ns[-2], ns[-1]
+            ratio = (by[(shape, hi)] - floor) / max(by[(shape, lo)] - floor, 1e-9)
+            print(f"growth {shape} {lo}->{hi}: x{ratio:.1f} time for x{hi // lo} steps (linear = x{hi // lo})")
+
+
+if __name__ == "__main__":
+    main()
