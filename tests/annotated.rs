@@ -122,3 +122,17 @@ fn every_code_has_an_annotated_example_or_a_unit_test() {
         );
     }
 }
+
+#[test]
+fn docs_list_every_code() {
+    let docs = std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("docs/diagnostics.md"))
+        .expect("docs/diagnostics.md");
+    for code in wharf_compiler::Code::ALL {
+        let row = format!("| `{}` | {} |", code.as_str(), code.summary().replace('|', "\\|"));
+        assert!(
+            docs.contains(&row),
+            "docs/diagnostics.md lacks or differs for `{}`:\n{row}",
+            code.as_str()
+        );
+    }
+}
