@@ -27,13 +27,12 @@ def footer():
 
 
 def step(name, inp, extra=""):
+    """A realistic small step: a command, one input, one output."""
     return [
         f"  step {name} {{",
-        f'    command = ["sh", "-c", "cp -R $WHARF_INPUT_IN $WHARF_OUTPUT_OUT"]',
+        '    command = ["cp", "-R", "$WHARF_INPUT_IN", "$WHARF_OUTPUT_OUT"]',
         f"    inputs  {{ in = {inp} }}",
         "    outputs { out = dir() }",
-        "    resources { cpus = 1, memory = 512MiB }",
-        "    retry   { attempts = 2, backoff = 5s }",
         *([extra] if extra else []),
         "  }",
     ]
@@ -51,7 +50,7 @@ def fan(n):
     lines = header("fan")
     lines += step("source", "params.data")
     for i in range(n - 2):
-        lines += step(f"f{i}", "source.out", "    env     { DEPTH = params.depth }")
+        lines += step(f"f{i}", "source.out", "    env     { DEPTH = params.depth }\n    retry   { attempts = 2, backoff = 5s }")
     lines += [
         "  step gather {",
         '    command = ["true"]',

@@ -15,6 +15,9 @@ pub struct Compilation {
     pub pipeline: Option<Pipeline>,
     pub diagnostics: Diagnostics,
     pub sources: SourceMap,
+    /// The parsed files (the entry first). Kept so that a caller that is
+    /// about to exit can skip freeing them (see `wharf check`).
+    pub modules: Vec<crate::modules::LoadedModule>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -38,6 +41,7 @@ pub fn compile(world: &dyn World, entry: &Path, options: &Options) -> Compilatio
         pipeline,
         diagnostics,
         sources: program.sources,
+        modules: program.modules,
     }
 }
 

@@ -20,7 +20,8 @@ pub fn build(
         graph.add_node(id);
     }
     let mut spans = Vec::with_capacity(edges.len());
-    let mut seen = HashSet::with_capacity(edges.len());
+    let mut seen: HashSet<(StepId, StepId, Edge)> = HashSet::default();
+    seen.reserve(edges.len());
     for (from, to, edge, span) in edges {
         // The same dependency written twice (an input and a condition on one output) is one edge.
         if seen.insert((from, to, edge.clone())) {
@@ -108,7 +109,7 @@ fn report_cycles(graph: &DiGraph<StepId, Edge>, spans: &[Span], steps: &[Step], 
 /// A path start -> ... -> start inside one strongly connected component.
 fn cycle_from(graph: &DiGraph<StepId, Edge>, start: NodeIndex, members: &HashSet<NodeIndex>) -> Vec<NodeIndex> {
     // Breadth-first search back to `start` finds a shortest cycle through it.
-    let mut previous: std::collections::HashMap<NodeIndex, NodeIndex> = std::collections::HashMap::new();
+    let mut previous: std::collections::HashMap<NodeIndex, NodeIndex> = std::collections::HashMap::default();
     let mut queue = std::collections::VecDeque::from([start]);
     while let Some(node) = queue.pop_front() {
         let mut next: Vec<NodeIndex> = graph.neighbors(node).filter(|n| members.contains(n)).collect();

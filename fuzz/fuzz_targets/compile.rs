@@ -1,4 +1,5 @@
-//! Parse + compile must never panic, whatever the bytes. The input is the
+//! Parse + compile + format must never panic, whatever the bytes, and the
+//! fast parser must build the same tree as the pest grammar. The input is the
 //! entry file; it also stands in for `./lib.wharf`, so imports are exercised.
 #![no_main]
 
@@ -22,4 +23,8 @@ fuzz_target!(|data: &[u8]| {
         }
     }
     let _ = wharf_compiler::syntax::format::format(text);
+    // The fast parser must agree with the pest grammar whenever it accepts.
+    if let Err(disagreement) = wharf_compiler::syntax::parser::parsers_agree(text) {
+        panic!("{disagreement}");
+    }
 });

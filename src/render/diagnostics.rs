@@ -18,8 +18,23 @@ pub fn write_text(
     color: bool,
 ) -> std::io::Result<()> {
     use ariadne::{Config, IndexType, Label, Report, ReportKind};
-    // One cache for all reports: building it copies every source text.
-    let mut cache = ariadne::sources(sources.files().map(|(_, f)| (f.name.clone(), f.text.clone())));
+    // One cache for all reports. Building it copies and splits the text into
+    // lines, so give it only the files diagnostics point into, each cut after
+    // the last line they need (a huge file with one early warning stays cheap).
+    let mut needed: std::collections::BTreeMap<wharf_compiler::FileId, usize> = Default::default();
+    for d in diagnostics {
+        for span in d.span.into_iter().chain(d.labels.iter().map(|l| l.span)) {
+            let end = needed.entry(span.file).or_default();
+            *end = (*end).max(span.end as usize);
+        }
+    }
+    let mut cache = ariadne::sources(needed.into_iter().map(|(id, end)| {
+        let file = sources.get(id);
+        let cut = file.text[end.min(file.text.len())..]
+            .find('\n')
+            .map_or(file.text.len(), |i| end + i + 1);
+        (file.name.clone(), file.text[..cut].to_string())
+    }));
     for d in diagnostics {
         let kind = match d.severity {
             Severity::Error => ReportKind::Error,

@@ -12,7 +12,7 @@ use crate::source::Span;
 use crate::suggest::did_you_mean;
 use crate::syntax::ast::{Arg, CmpOp, Expr, ExprKind, LogicOp, NumberValue, StrPart};
 use crate::value::Value;
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 /// What names an expression can see.
 #[derive(Clone, Copy)]
@@ -220,6 +220,13 @@ impl Resolver<'_> {
     /// A step named from `scope`: loops it shares with the reference are bound
     /// to the current values; the rest must be indexed.
     fn step_reference(&mut self, decl: usize, scope: Scope, span: Span) -> RValue {
+        // Most steps are in no loop: one instance, nothing to bind.
+        if self.decls[decl].loops.is_empty() {
+            return match self.decls[decl].instances.first() {
+                Some(&id) => RValue::Step(id),
+                None => RValue::Error,
+            };
+        }
         let loops = self.decls[decl].loops.clone();
         let mut bound = Vec::with_capacity(loops.len());
         for loop_id in &loops {

@@ -10,7 +10,7 @@ use crate::code::Code;
 use crate::diagnostic::Diagnostic;
 use crate::syntax::ast::{StepDef, Stmt};
 use crate::value::Value;
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 impl<'p> Resolver<'p> {
     /// Records each declaration once, with the loops around it.
@@ -117,7 +117,7 @@ impl<'p> Resolver<'p> {
 
     /// Unrolls loops, creating one instance per declaration and iteration.
     pub(super) fn expand(&mut self, body: &'p [Stmt]) {
-        let mut names: HashMap<String, usize> = HashMap::new();
+        let mut names: HashMap<String, usize> = HashMap::default();
         let mut next_loop = 0;
         self.expand_in(body, &mut Vec::new(), &mut next_loop, &mut names);
     }
@@ -214,7 +214,7 @@ impl<'p> Resolver<'p> {
                 return Vec::new();
             }
         };
-        let mut seen: Vec<&Value> = Vec::new();
+        let mut seen: HashMap<String, ()> = HashMap::default();
         for value in &values {
             if matches!(value, Value::List(_) | Value::Map(_)) {
                 self.error(
@@ -224,7 +224,7 @@ impl<'p> Resolver<'p> {
                 );
                 return Vec::new();
             }
-            if seen.contains(&value) {
+            if seen.insert(super::eval::instance_key(value), ()).is_some() {
                 self.diags.push(Diagnostic::error(
                     Code::DuplicateInstance,
                     span,
@@ -232,7 +232,6 @@ impl<'p> Resolver<'p> {
                 ));
                 return Vec::new();
             }
-            seen.push(value);
         }
         values
     }

@@ -22,7 +22,7 @@ use crate::suggest::did_you_mean;
 use crate::syntax::ast::{self, Item, StepDecl, TemplateDecl};
 use crate::types::StepKind;
 use crate::value::Value;
-use std::collections::{HashMap, HashSet};
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 /// The parts of a resolved pipeline before the DAG is built.
 pub struct Resolved {
@@ -146,17 +146,17 @@ pub fn resolve(program: &Program, options: &crate::compile::Options, diags: &mut
         program,
         diags,
         params: Vec::new(),
-        param_index: HashMap::new(),
-        instance_index: HashMap::new(),
+        param_index: HashMap::default(),
+        instance_index: HashMap::default(),
         decls: Vec::new(),
-        decl_index: HashMap::new(),
+        decl_index: HashMap::default(),
         instances: Vec::new(),
         output_checks: Vec::new(),
         edges: Vec::new(),
-        used_imports: HashSet::new(),
+        used_imports: HashSet::default(),
         deferred: Vec::new(),
-        broken: HashSet::new(),
-        broken_outputs: HashSet::new(),
+        broken: HashSet::default(),
+        broken_outputs: HashSet::default(),
         silent_errors: 0,
     };
     resolver.check_templates();
@@ -223,7 +223,7 @@ impl<'p> Resolver<'p> {
     /// Duplicate template names, per module.
     fn check_templates(&mut self) {
         for module in &self.program.modules {
-            let mut seen: HashMap<&str, Span> = HashMap::new();
+            let mut seen: HashMap<&str, Span> = HashMap::default();
             for item in &module.ast.items {
                 if let Item::Template(t) = item
                     && let Some(first) = seen.insert(&t.name.name, t.name.span)
@@ -302,7 +302,7 @@ impl<'p> Resolver<'p> {
     /// condition may read fields only of JSON outputs.
     fn check_outputs(&mut self, steps: &[Step]) {
         let checks = std::mem::take(&mut self.output_checks);
-        let mut reported: HashSet<(StepId, String, Span)> = HashSet::new();
+        let mut reported: HashSet<(StepId, String, Span)> = HashSet::default();
         for check in checks {
             if self.broken_outputs.contains(&check.step) {
                 continue;

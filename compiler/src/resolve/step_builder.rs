@@ -13,7 +13,8 @@ use crate::source::Span;
 use crate::suggest::did_you_mean;
 use crate::syntax::ast::{Entry, ExprKind, StepDef};
 use crate::types::{StepKind, Type};
-use std::collections::{BTreeMap, HashMap};
+use rustc_hash::FxHashMap as HashMap;
+use std::collections::BTreeMap;
 
 /// An evaluated attribute: its key, where the key is written, its value.
 pub(super) type Attr = (String, Span, Spanned);
@@ -24,7 +25,8 @@ impl Resolver<'_> {
         let decl_id = self.instances[id].decl;
         let decl = self.decls[decl_id].ast;
         let kind = self.decls[decl_id].kind;
-        let bindings = self.instances[id].bindings.clone();
+        // Borrowed out and put back below, to avoid a copy per step.
+        let bindings = std::mem::take(&mut self.instances[id].bindings);
         let scope = Scope {
             module: 0,
             bindings: &bindings,
@@ -109,6 +111,7 @@ impl Resolver<'_> {
             let value = self.eval(when, scope);
             step.when = self.condition(id, value);
         }
+        self.instances[id].bindings = bindings;
         step
     }
 
@@ -150,7 +153,7 @@ impl Resolver<'_> {
         let Some((module, template)) = self.callee_template(callee, scope.module) else {
             return Vec::new();
         };
-        let mut bound: HashMap<String, Spanned> = HashMap::new();
+        let mut bound: HashMap<String, Spanned> = HashMap::default();
         let mut positional = 0;
         for arg in args {
             let value = self.eval(&arg.value, scope);

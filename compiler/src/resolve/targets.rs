@@ -279,7 +279,7 @@ impl Resolver<'_> {
 
     /// Every step must be runnable where `target` puts it.
     fn check_placement(&mut self, target: &Target, steps: &[Step]) {
-        let mut name_checked = std::collections::HashSet::new();
+        let mut name_checked: rustc_hash::FxHashSet<String> = Default::default();
         for (id, step) in steps.iter().enumerate() {
             if self.broken.contains(&id) {
                 continue;

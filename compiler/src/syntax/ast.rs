@@ -12,7 +12,7 @@ pub struct Ident {
 }
 
 /// One parsed file: its items in order, and every comment with its position.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Module {
     pub items: Vec<Item>,
     pub comments: Vec<Comment>,
@@ -25,7 +25,7 @@ pub struct Comment {
     pub span: Span,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Item {
     Import(Import),
     Pipeline(PipelineDecl),
@@ -44,7 +44,7 @@ impl Item {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Import {
     pub path: String,
     pub path_span: Span,
@@ -65,14 +65,14 @@ impl Import {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct PipelineDecl {
     pub name: Ident,
     pub body: Vec<Stmt>,
     pub span: Span,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Stmt {
     Param(ParamDecl),
     Step(StepDecl),
@@ -89,14 +89,14 @@ impl Stmt {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct TypeExpr {
     pub name: Ident,
     pub element: Option<Ident>,
     pub span: Span,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ParamDecl {
     pub name: Ident,
     pub ty: TypeExpr,
@@ -104,7 +104,7 @@ pub struct ParamDecl {
     pub span: Span,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct StepDecl {
     pub kind: StepKind,
     pub kind_span: Span,
@@ -114,7 +114,7 @@ pub struct StepDecl {
     pub span: Span,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum StepDef {
     /// `{ key = value ... }`
     Body(Vec<Entry>),
@@ -122,7 +122,7 @@ pub enum StepDef {
     Call(Expr),
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ForLoop {
     pub var: Ident,
     pub iter: Expr,
@@ -130,14 +130,14 @@ pub struct ForLoop {
     pub span: Span,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct TargetDecl {
     pub name: Ident,
     pub items: Vec<TargetItem>,
     pub span: Span,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum TargetItem {
     Entry(Entry),
     /// `step NAME { ... }`: settings for one step under this target.
@@ -148,7 +148,7 @@ pub enum TargetItem {
     },
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct TemplateDecl {
     pub kind: Option<(StepKind, Span)>,
     pub name: Ident,
@@ -157,7 +157,7 @@ pub struct TemplateDecl {
     pub span: Span,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct TemplateParam {
     pub name: Ident,
     pub ty: Option<TypeExpr>,
@@ -166,7 +166,7 @@ pub struct TemplateParam {
 }
 
 /// `key = value`, or `key { ... }` (then `block` is true and `value` is a map).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Entry {
     pub key: Key,
     pub value: Expr,
@@ -174,7 +174,7 @@ pub struct Entry {
     pub span: Span,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Key {
     pub name: String,
     /// Written as a string (`"validation:auc" = ...`) rather than an identifier.
@@ -182,7 +182,7 @@ pub struct Key {
     pub span: Span,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Expr {
     pub kind: ExprKind,
     pub span: Span,
@@ -217,7 +217,7 @@ pub enum LogicOp {
     Or,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum StrPart {
     Text(String),
     Interp(Expr),
@@ -236,13 +236,13 @@ pub enum NumberValue {
     Invalid,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Arg {
     pub name: Option<Ident>,
     pub value: Expr,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum ExprKind {
     Number {
         text: String,

@@ -159,6 +159,19 @@ pub fn format_size(bytes: u64) -> String {
     format!("{bytes}B")
 }
 
+/// The character a `\\x` escape in a string stands for, if the language defines it.
+pub fn unescape(escape: &str) -> Option<char> {
+    match escape {
+        "\\\"" => Some('"'),
+        "\\\\" => Some('\\'),
+        "\\n" => Some('\n'),
+        "\\t" => Some('\t'),
+        "\\r" => Some('\r'),
+        "\\$" => Some('$'),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

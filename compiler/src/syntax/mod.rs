@@ -2,9 +2,13 @@
 //! types or steps beyond their shape.
 
 pub mod ast;
+mod fast;
 pub mod format;
+mod lexer;
 pub mod literal;
 pub mod parser;
+mod precedence;
+mod trivia;
 
 pub use parser::parse;
 

@@ -4,6 +4,8 @@
 
 use super::ast::*;
 use super::literal;
+use super::precedence::{Op, Token, parse_or};
+use super::trivia::{Trivia, scan};
 use crate::code::Code;
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::source::{FileId, Span};
@@ -24,8 +26,30 @@ pub const MAX_NESTING: usize = 64;
 pub const MAX_OPERATORS: usize = 256;
 
 /// Parses one file. On a syntax error the module is `None` and the error is in `diags`.
+///
+/// Well-formed files go through the fast hand-written parser (`fast.rs`);
+/// anything it declines goes through pest, the grammar of record, which
+/// reports the errors.
 pub fn parse(file: FileId, text: &str, diags: &mut Diagnostics) -> Option<Module> {
-    if let Some(offset) = too_deep(text) {
+    let trivia = scan(file, text);
+    if trivia.too_deep_at.is_none()
+        && let Some(items) = super::fast::parse(file, text)
+    {
+        return Some(Module {
+            items,
+            comments: trivia.comments,
+        });
+    }
+    pest_path(file, text, trivia, diags)
+}
+
+/// Parses one file with the pest grammar only (tests compare it with the fast path).
+pub fn parse_with_pest(file: FileId, text: &str, diags: &mut Diagnostics) -> Option<Module> {
+    pest_path(file, text, scan(file, text), diags)
+}
+
+fn pest_path(file: FileId, text: &str, trivia: Trivia, diags: &mut Diagnostics) -> Option<Module> {
+    if let Some(offset) = trivia.too_deep_at {
         diags.push(
             Diagnostic::error(
                 Code::TooDeeplyNested,
@@ -43,7 +67,7 @@ pub fn parse(file: FileId, text: &str, diags: &mut Diagnostics) -> Option<Module
             return None;
         }
     };
-    let comments = scan_comments(file, text);
+    let comments = trivia.comments;
     let mut builder = Builder {
         file,
         text,
@@ -65,45 +89,6 @@ pub fn parse(file: FileId, text: &str, diags: &mut Diagnostics) -> Option<Module
         }
     }
     Some(Module { items, comments })
-}
-
-/// Finds where bracket nesting first exceeds [`MAX_NESTING`], skipping strings and comments.
-fn too_deep(text: &str) -> Option<usize> {
-    let bytes = text.as_bytes();
-    let mut depth = 0usize;
-    let mut i = 0;
-    let mut in_string = false;
-    while i < bytes.len() {
-        let b = bytes[i];
-        if in_string {
-            match b {
-                b'\\' => i += 1,
-                b'"' => in_string = false,
-                b'$' if bytes.get(i + 1) == Some(&b'{') => {
-                    depth += 1;
-                    i += 1;
-                }
-                _ => {}
-            }
-        } else {
-            match b {
-                b'"' => in_string = true,
-                b'#' => {
-                    while i < bytes.len() && bytes[i] != b'\n' {
-                        i += 1;
-                    }
-                }
-                b'(' | b'[' | b'{' => depth += 1,
-                b')' | b']' | b'}' => depth = depth.saturating_sub(1),
-                _ => {}
-            }
-        }
-        if depth > MAX_NESTING {
-            return Some(i);
-        }
-        i += 1;
-    }
-    None
 }
 
 /// Re-parses with pest's error detail on, so the message can list the literal
@@ -696,7 +681,7 @@ impl Builder<'_> {
             match part.as_rule() {
                 Rule::text | Rule::dollar => text.push_str(part.as_str()),
                 Rule::dollar_escape => text.push_str("${"),
-                Rule::escape => match unescape(part.as_str()) {
+                Rule::escape => match literal::unescape(part.as_str()) {
                     Some(c) => text.push(c),
                     None => {
                         let span = self.span(&part);
@@ -727,162 +712,29 @@ impl Builder<'_> {
     }
 }
 
-fn unescape(escape: &str) -> Option<char> {
-    match escape {
-        "\\\"" => Some('"'),
-        "\\\\" => Some('\\'),
-        "\\n" => Some('\n'),
-        "\\t" => Some('\t'),
-        "\\r" => Some('\r'),
-        "\\$" => Some('$'),
-        _ => None,
+/// Compares the fast parser with pest on `text`: `Ok(true)` when the fast
+/// parser accepted it and pest built the same tree without diagnostics,
+/// `Ok(false)` when the fast parser declined (pest then decides), `Err` on
+/// any disagreement. Used by the tests and the fuzzer.
+#[doc(hidden)]
+pub fn parsers_agree(text: &str) -> Result<bool, String> {
+    let file = FileId(0);
+    if scan(file, text).too_deep_at.is_some() {
+        return Ok(false);
     }
-}
-
-#[derive(Clone, Copy)]
-enum Op {
-    Or,
-    And,
-    Cmp(CmpOp),
-}
-
-enum Token {
-    /// An operand with the `not`s written before it.
-    Operand(Vec<Span>, Expr),
-    Op(Op),
-}
-
-type Tokens = std::iter::Peekable<std::vec::IntoIter<Token>>;
-
-fn parse_or(tokens: &mut Tokens) -> Option<Expr> {
-    let mut left = parse_and(tokens)?;
-    while matches!(tokens.peek(), Some(Token::Op(Op::Or))) {
-        tokens.next();
-        let right = parse_and(tokens)?;
-        let span = left.span.to(right.span);
-        left = Expr {
-            kind: ExprKind::Logic(LogicOp::Or, Box::new(left), Box::new(right)),
-            span,
-        };
-    }
-    Some(left)
-}
-
-fn parse_and(tokens: &mut Tokens) -> Option<Expr> {
-    let mut left = parse_not(tokens)?;
-    while matches!(tokens.peek(), Some(Token::Op(Op::And))) {
-        tokens.next();
-        let right = parse_not(tokens)?;
-        let span = left.span.to(right.span);
-        left = Expr {
-            kind: ExprKind::Logic(LogicOp::And, Box::new(left), Box::new(right)),
-            span,
-        };
-    }
-    Some(left)
-}
-
-/// `not` binds looser than a comparison: `not a == b` is `not (a == b)`.
-fn parse_not(tokens: &mut Tokens) -> Option<Expr> {
-    let nots = match tokens.peek_mut() {
-        Some(Token::Operand(nots, _)) => std::mem::take(nots),
-        _ => return None,
+    let Some(fast) = super::fast::parse(file, text) else {
+        return Ok(false);
     };
-    let mut expr = parse_cmp(tokens)?;
-    for not in nots.into_iter().rev() {
-        let span = not.to(expr.span);
-        expr = Expr {
-            kind: ExprKind::Not(Box::new(expr)),
-            span,
-        };
+    let mut diags = Diagnostics::default();
+    match parse_with_pest(file, text, &mut diags) {
+        Some(module) if diags.is_empty() && module.items == fast => Ok(true),
+        Some(module) if diags.is_empty() => Err(format!(
+            "the parsers built different trees:\nfast: {fast:#?}\npest: {:#?}",
+            module.items
+        )),
+        _ => Err(format!(
+            "the fast parser accepted what pest rejects: {:?}",
+            diags.iter().map(|d| d.message.clone()).collect::<Vec<_>>()
+        )),
     }
-    Some(expr)
-}
-
-fn parse_cmp(tokens: &mut Tokens) -> Option<Expr> {
-    let mut left = match tokens.next()? {
-        Token::Operand(_, e) => e,
-        Token::Op(_) => return None,
-    };
-    while let Some(Token::Op(Op::Cmp(op))) = tokens.peek() {
-        let op = *op;
-        tokens.next();
-        let right = match tokens.next()? {
-            // `a == not b` would need parentheses; the grammar gives the `not`s
-            // to this operand, so apply them here.
-            Token::Operand(nots, e) => nots.into_iter().rev().fold(e, |e, not| {
-                let span = not.to(e.span);
-                Expr {
-                    kind: ExprKind::Not(Box::new(e)),
-                    span,
-                }
-            }),
-            Token::Op(_) => return None,
-        };
-        let span = left.span.to(right.span);
-        left = Expr {
-            kind: ExprKind::Compare(op, Box::new(left), Box::new(right)),
-            span,
-        };
-    }
-    Some(left)
-}
-
-/// Every `#` comment, found with a small scan that knows strings and
-/// `${...}` interpolations (where a `#` is not a comment, or is, respectively).
-fn scan_comments(file: FileId, text: &str) -> Vec<Comment> {
-    #[derive(PartialEq)]
-    enum Mode {
-        Code,
-        Str,
-    }
-    let bytes = text.as_bytes();
-    let mut out = Vec::new();
-    // Each level: the mode, and for code inside `${`, the brace depth.
-    let mut stack: Vec<(Mode, usize)> = vec![(Mode::Code, 0)];
-    let mut i = 0;
-    while i < bytes.len() {
-        let b = bytes[i];
-        let top = stack.len() - 1;
-        match stack[top].0 {
-            Mode::Str => match b {
-                b'\\' => i += 1,
-                b'"' => {
-                    stack.pop();
-                }
-                b'$' if bytes.get(i + 1) == Some(&b'$') && bytes.get(i + 2) == Some(&b'{') => i += 2,
-                b'$' if bytes.get(i + 1) == Some(&b'{') => {
-                    stack.push((Mode::Code, 0));
-                    i += 1;
-                }
-                _ => {}
-            },
-            Mode::Code => match b {
-                b'"' => stack.push((Mode::Str, 0)),
-                b'#' => {
-                    let start = i;
-                    while i < bytes.len() && bytes[i] != b'\n' {
-                        i += 1;
-                    }
-                    let comment = text[start..i].trim_end_matches('\r');
-                    out.push(Comment {
-                        text: comment.to_string(),
-                        span: Span::new(file, start, start + comment.len()),
-                    });
-                    continue;
-                }
-                b'{' => stack[top].1 += 1,
-                b'}' if stack[top].1 == 0 && stack.len() > 1 => {
-                    stack.pop();
-                }
-                b'}' => stack[top].1 = stack[top].1.saturating_sub(1),
-                _ => {}
-            },
-        }
-        if stack.is_empty() {
-            stack.push((Mode::Code, 0));
-        }
-        i += 1;
-    }
-    out
 }

@@ -151,3 +151,82 @@ fn comments_are_collected_and_spans_exclude_trailing_trivia() {
     };
     assert_eq!(&src[param.span.range()], "param x : int = 1");
 }
+
+fn corpus() -> Vec<(String, String)> {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+    let mut files = Vec::new();
+    for dir in ["pipelines", "stdlib", "tests/diagnostics", "tests/broken"] {
+        let Ok(entries) = std::fs::read_dir(format!("{root}/{dir}")) else {
+            continue;
+        };
+        let mut paths: Vec<_> = entries.filter_map(Result::ok).map(|e| e.path()).collect();
+        paths.sort();
+        for path in paths
+            .into_iter()
+            .filter(|p| p.extension().is_some_and(|e| e == "wharf"))
+        {
+            let text = String::from_utf8_lossy(&std::fs::read(&path).expect("readable")).into_owned();
+            files.push((path.display().to_string(), text));
+        }
+    }
+    files
+}
+
+#[test]
+fn fast_parser_accepts_every_valid_example_and_agrees_with_pest() {
+    let mut accepted = 0;
+    for (name, text) in corpus() {
+        match super::parser::parsers_agree(&text) {
+            Ok(true) => accepted += 1,
+            Ok(false) => {
+                // Declining is allowed only where pest finds something to report.
+                let mut diags = Diagnostics::default();
+                let module = super::parser::parse_with_pest(FileId(0), &text, &mut diags);
+                assert!(
+                    module.is_none() || !diags.is_empty(),
+                    "{name}: the fast parser declined a file pest parses cleanly"
+                );
+            }
+            Err(e) => panic!("{name}: {e}"),
+        }
+    }
+    assert!(accepted >= 15, "only {accepted} files took the fast path");
+}
+
+#[test]
+fn fast_parser_agrees_with_pest_on_mutations() {
+    let corpus = corpus();
+    let mut seed: u64 = 0x9e3779b97f4a7c15;
+    let mut next = |bound: usize| {
+        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        ((seed >> 33) as usize) % bound.max(1)
+    };
+    const PIECES: &[&str] = &[
+        "{", "}", "[", "]", "(", ")", "\"", "${", "$${", "#", "=", "==", ".", ",", "*", "\\n", "\n", " ", "-1", "1e-3",
+        "30s", "x", "not", "and", "or", "when", "step", "$", "\\", "<=", "!=",
+    ];
+    let (mut fast, mut total) = (0, 0);
+    for round in 0..4000 {
+        let (name, text) = &corpus[round % corpus.len()];
+        let mut chars: Vec<char> = text.chars().collect();
+        for _ in 0..1 + next(2) {
+            let at = next(chars.len() + 1);
+            if next(2) == 0 && at < chars.len() {
+                let end = (at + 1 + next(6)).min(chars.len());
+                chars.drain(at..end);
+            } else {
+                for (i, c) in PIECES[next(PIECES.len())].chars().enumerate() {
+                    chars.insert((at + i).min(chars.len()), c);
+                }
+            }
+        }
+        let mutated: String = chars.into_iter().collect();
+        total += 1;
+        match super::parser::parsers_agree(&mutated) {
+            Ok(true) => fast += 1,
+            Ok(false) => {}
+            Err(e) => panic!("round {round} (from {name}):\n{mutated}\n{e}"),
+        }
+    }
+    assert!(fast > total / 20, "the fast path took only {fast} of {total} mutations");
+}
