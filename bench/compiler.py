@@ -29,6 +29,21 @@ def run_once(argv):
     return elapsed, peak_kib / 1024.0, proc.returncode
 
 
+def instructions(argv):
+    """Instructions executed (valgrind callgrind): unlike wall time on a
+    shared virtual machine, this repeats exactly from run to run."""
+    proc = subprocess.run(
+        ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null"] + argv,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    for line in proc.stderr.splitlines():
+        if "refs:" in line:
+            return int(line.split("refs:")[1].strip().replace(",", ""))
+    return None
+
+
 def measure(argv, runs):
     samples = [run_once(argv) for _ in range(runs)]
     codes = {c for _, _, c in samples}
@@ -41,6 +56,11 @@ def main():
     ap.add_argument("--sizes", default="1000,10000,100000")
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--out", default=os.path.join(HERE, "out"))
+    ap.add_argument(
+        "--instructions",
+        action="store_true",
+        help="also count instructions with valgrind (files up to 10,000 steps)",
+    )
     args = ap.parse_args()
     if not os.path.exists(args.wharf):
         sys.exit(f"{args.wharf} not found: run `cargo build --release` first")
@@ -50,7 +70,9 @@ def main():
 
     # The floor goes through GNU time too, so both sides pay the same wrapper.
     floor, floor_mem, _ = measure(["true"], max(args.runs, 10))
-    print(f"machine: {os.cpu_count()} cores; floor (`true`): {floor * 1000:.2f} ms, {floor_mem:.1f} MiB")
+    floor_instr = instructions(["true"]) if args.instructions else None
+    print(f"machine: {os.cpu_count()} cores; floor (`true`): {floor * 1000:.2f} ms, {floor_mem:.1f} MiB"
+          + (f", {floor_instr / 1e3:.0f}k instructions" if floor_instr else ""))
     print(f"{'file':<22}{'size':>9}{'median':>11}{'-floor':>11}{'per step':>11}{'peak':>10}  goal")
     rows = []
     for n in sizes:
@@ -66,9 +88,14 @@ def main():
             if goal is not None:
                 verdict = "ok" if t < goal and mem < 200 else f"MISSED (goal {goal * 1000:.0f} ms, 200 MiB)"
             size_kb = os.path.getsize(path) / 1024
+            extra = ""
+            if args.instructions and n <= 10000:
+                count = instructions([args.wharf, "check", path])
+                if count is not None and floor_instr is not None:
+                    extra = f"  {(count - floor_instr) / 1e6:.0f}M instr, {(count - floor_instr) / n / 1000:.1f}k/step"
             print(
                 f"{shape + '-' + str(n):<22}{size_kb:>8.0f}K{t * 1000:>9.1f}ms{above * 1000:>9.1f}ms"
-                f"{above / n * 1e6:>9.2f}us{mem:>8.1f}Mi  {verdict}"
+                f"{above / n * 1e6:>9.2f}us{mem:>8.1f}Mi  {verdict}{extra}"
             )
             rows.append((shape, n, t, mem))
     by = {(s, n): t for s, n, t, _ in rows}

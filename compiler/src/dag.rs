@@ -19,15 +19,16 @@ pub fn build(
     for id in 0..steps.len() {
         graph.add_node(id);
     }
+    // The same dependency written twice (an input and a condition on one
+    // output) is one edge. Sorting finds duplicates without hashing or
+    // copying; the sort is stable, so the first occurrence's span is kept.
+    let mut edges = edges;
+    edges.sort_by(|a, b| (a.1, a.0).cmp(&(b.1, b.0)));
+    edges.dedup_by(|later, earlier| later.0 == earlier.0 && later.1 == earlier.1 && later.2 == earlier.2);
     let mut spans = Vec::with_capacity(edges.len());
-    let mut seen: HashSet<(StepId, StepId, Edge)> = HashSet::default();
-    seen.reserve(edges.len());
     for (from, to, edge, span) in edges {
-        // The same dependency written twice (an input and a condition on one output) is one edge.
-        if seen.insert((from, to, edge.clone())) {
-            graph.add_edge(NodeIndex::new(from), NodeIndex::new(to), edge);
-            spans.push(span);
-        }
+        graph.add_edge(NodeIndex::new(from), NodeIndex::new(to), edge);
+        spans.push(span);
     }
     let order = topological_order(&graph);
     if order.len() == steps.len() {

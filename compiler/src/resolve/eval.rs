@@ -927,5 +927,13 @@ pub fn compare_values(op: CmpOp, a: &Value, b: &Value) -> Option<bool> {
 /// The text a loop value has in instance lookups (values of different types
 /// never compare equal, so the type is part of it).
 pub(super) fn instance_key(value: &Value) -> String {
-    format!("{}:{value}", value.type_name())
+    match value {
+        Value::Str(s) => {
+            let mut key = String::with_capacity(s.len() + 2);
+            key.push_str("s:");
+            key.push_str(s);
+            key
+        }
+        other => format!("{}:{other}", other.type_name()),
+    }
 }

@@ -223,7 +223,7 @@ pub enum StrPart {
     Interp(Expr),
 }
 
-/// A number, duration or size as written, and what it means.
+/// What a number, duration or size literal means (its text is its span).
 #[derive(Debug, Clone, PartialEq)]
 pub enum NumberValue {
     Int(i64),
@@ -244,18 +244,12 @@ pub struct Arg {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum ExprKind {
-    Number {
-        text: String,
-        value: NumberValue,
-    },
-    Str {
-        raw: String,
-        parts: Vec<StrPart>,
-    },
-    Bool {
-        text: String,
-        value: bool,
-    },
+    /// A literal as written is the source text under its span (the
+    /// formatter prints that); the tree keeps only the meaning, which makes
+    /// a large file's tree much smaller.
+    Number { value: NumberValue },
+    Str { parts: Vec<StrPart> },
+    Bool { value: bool },
     List(Vec<Expr>),
     Map(Vec<Entry>),
     Ident(String),

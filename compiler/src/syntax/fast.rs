@@ -378,7 +378,7 @@ impl<'t> Parser<'t> {
         let mut operators = 0;
         loop {
             let mut nots = Vec::new();
-            while self.is_word("not") {
+            while self.tok.kind == Tok::Ident && self.is_word("not") {
                 let t = self.bump();
                 nots.push(self.span(t.start, t.end));
             }
@@ -425,7 +425,6 @@ impl<'t> Parser<'t> {
                 };
                 operators += 1;
             }
-            tokens.push(PrecToken::Operand(nots, operand));
             let op = match self.tok.kind {
                 Tok::Cmp => match &self.text[self.tok.start..self.tok.end] {
                     "==" => Op::Cmp(CmpOp::Eq),
@@ -437,8 +436,16 @@ impl<'t> Parser<'t> {
                 },
                 Tok::Ident if self.word() == "and" => Op::And,
                 Tok::Ident if self.word() == "or" => Op::Or,
-                _ => break,
+                _ => {
+                    // Most expressions are one operand: no precedence to apply.
+                    if tokens.is_empty() && nots.is_empty() {
+                        return (operators <= MAX_OPERATORS).then_some(operand);
+                    }
+                    tokens.push(PrecToken::Operand(nots, operand));
+                    break;
+                }
             };
+            tokens.push(PrecToken::Operand(nots, operand));
             self.bump();
             operators += 1;
             tokens.push(PrecToken::Op(op));
@@ -489,10 +496,7 @@ impl<'t> Parser<'t> {
                 let text = &self.text[t.start..t.end];
                 // A literal that needs a diagnostic is left to the pest path.
                 let value = literal::classify(text).ok()?;
-                ExprKind::Number {
-                    text: text.to_string(),
-                    value,
-                }
+                ExprKind::Number { value }
             }
             Tok::Str => {
                 self.bump();
@@ -503,7 +507,6 @@ impl<'t> Parser<'t> {
                 let text = &self.text[t.start..t.end];
                 match text {
                     "true" | "false" | "on" | "off" => ExprKind::Bool {
-                        text: text.to_string(),
                         value: matches!(text, "true" | "on"),
                     },
                     // `and`/`or`/`not` cannot start an operand in the grammar either.
@@ -543,7 +546,6 @@ impl<'t> Parser<'t> {
 
     /// The parts of a string token: text, escapes, `$${` and `${expr}`.
     fn string(&mut self, t: Token) -> Option<ExprKind> {
-        let raw = &self.text[t.start..t.end];
         let bytes = self.text.as_bytes();
         let end = t.end - 1;
         let mut parts = Vec::new();
@@ -587,9 +589,6 @@ impl<'t> Parser<'t> {
         if !text.is_empty() || parts.is_empty() {
             parts.push(StrPart::Text(text));
         }
-        Some(ExprKind::Str {
-            raw: raw.to_string(),
-            parts,
-        })
+        Some(ExprKind::Str { parts })
     }
 }

@@ -524,7 +524,7 @@ impl Builder<'_> {
                     }
                 };
                 Expr {
-                    kind: ExprKind::Number { text, value },
+                    kind: ExprKind::Number { value },
                     span,
                 }
             }
@@ -547,7 +547,6 @@ impl Builder<'_> {
                 let text = pair.as_str();
                 let kind = match text {
                     "true" | "false" | "on" | "off" => ExprKind::Bool {
-                        text: text.to_string(),
                         value: matches!(text, "true" | "on"),
                     },
                     _ => ExprKind::Ident(text.to_string()),
@@ -580,10 +579,7 @@ impl Builder<'_> {
                 .with_hint("split it into smaller pieces"),
             );
             return Expr {
-                kind: ExprKind::Bool {
-                    text: "false".into(),
-                    value: false,
-                },
+                kind: ExprKind::Bool { value: false },
                 span,
             };
         }
@@ -631,10 +627,7 @@ impl Builder<'_> {
         }
         let mut tokens = tokens.into_iter().peekable();
         parse_or(&mut tokens).unwrap_or(Expr {
-            kind: ExprKind::Bool {
-                text: "false".into(),
-                value: false,
-            },
+            kind: ExprKind::Bool { value: false },
             span: Span::new(self.file, 0, 0),
         })
     }
@@ -674,7 +667,6 @@ impl Builder<'_> {
     }
 
     fn string(&mut self, pair: Pair<Rule>) -> ExprKind {
-        let raw = pair.as_str().to_string();
         let mut parts: Vec<StrPart> = Vec::new();
         let mut text = String::new();
         for part in pair.into_inner() {
@@ -708,7 +700,7 @@ impl Builder<'_> {
         if !text.is_empty() || parts.is_empty() {
             parts.push(StrPart::Text(text));
         }
-        ExprKind::Str { raw, parts }
+        ExprKind::Str { parts }
     }
 }
 

@@ -7,8 +7,17 @@ use crate::source::FileId;
 
 /// A fully parenthesised rendering, to make precedence visible.
 fn show(e: &Expr) -> String {
+    SOURCE.with(|src| show_in(&src.borrow(), e))
+}
+
+thread_local! {
+    static SOURCE: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+}
+
+fn show_in(src: &str, e: &Expr) -> String {
+    let show = |e: &Expr| show_in(src, e);
     match &e.kind {
-        ExprKind::Number { text, .. } => text.clone(),
+        ExprKind::Number { .. } => src[e.span.range()].to_string(),
         ExprKind::Bool { value, .. } => value.to_string(),
         ExprKind::Str { parts, .. } => {
             let inner: Vec<String> = parts
@@ -20,7 +29,7 @@ fn show(e: &Expr) -> String {
                 .collect();
             format!("str({})", inner.join(" "))
         }
-        ExprKind::List(items) => format!("[{}]", items.iter().map(show).collect::<Vec<_>>().join(" ")),
+        ExprKind::List(items) => format!("[{}]", items.iter().map(&show).collect::<Vec<_>>().join(" ")),
         ExprKind::Map(entries) => format!(
             "{{{}}}",
             entries
@@ -60,6 +69,7 @@ fn show(e: &Expr) -> String {
 
 fn parse_expr(src: &str) -> Result<String, Vec<String>> {
     let text = format!("pipeline p {{ param x : any = {src} }}");
+    SOURCE.with(|s| *s.borrow_mut() = text.clone());
     let mut diags = Diagnostics::default();
     let module = super::parse(FileId(0), &text, &mut diags);
     if !diags.is_empty() {

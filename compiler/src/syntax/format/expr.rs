@@ -21,8 +21,9 @@ impl Printer<'_> {
             return text;
         }
         match &e.kind {
-            ExprKind::Number { text, .. } | ExprKind::Bool { text, .. } => text.clone(),
-            ExprKind::Str { raw, .. } => raw.clone(),
+            ExprKind::Number { .. } | ExprKind::Bool { .. } | ExprKind::Str { .. } => {
+                self.src[e.span.range()].to_string()
+            }
             ExprKind::Ident(name) => name.clone(),
             ExprKind::Star => "*".to_string(),
             ExprKind::List(items) => {
@@ -98,8 +99,9 @@ impl Printer<'_> {
     /// small: a chain of `not`s or `.field`s nests as deep as it is long.
     fn write_flat(&self, e: &Expr, out: &mut String) -> bool {
         match &e.kind {
-            ExprKind::Number { text, .. } | ExprKind::Bool { text, .. } => out.push_str(text),
-            ExprKind::Str { raw, .. } => out.push_str(raw),
+            ExprKind::Number { .. } | ExprKind::Bool { .. } | ExprKind::Str { .. } => {
+                out.push_str(&self.src[e.span.range()])
+            }
             ExprKind::Ident(name) => out.push_str(name),
             ExprKind::Star => out.push('*'),
             ExprKind::List(items) => {
