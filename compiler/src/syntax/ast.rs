@@ -247,9 +247,15 @@ pub enum ExprKind {
     /// A literal as written is the source text under its span (the
     /// formatter prints that); the tree keeps only the meaning, which makes
     /// a large file's tree much smaller.
-    Number { value: NumberValue },
-    Str { parts: Vec<StrPart> },
-    Bool { value: bool },
+    Number {
+        value: NumberValue,
+    },
+    Str {
+        parts: Vec<StrPart>,
+    },
+    Bool {
+        value: bool,
+    },
     List(Vec<Expr>),
     Map(Vec<Entry>),
     Ident(String),
