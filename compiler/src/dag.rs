@@ -23,7 +23,7 @@ pub fn build(
     // output) is one edge. Sorting finds duplicates without hashing or
     // copying; the sort is stable, so the first occurrence's span is kept.
     let mut edges = edges;
-    edges.sort_by(|a, b| (a.1, a.0).cmp(&(b.1, b.0)));
+    edges.sort_by_key(|e| (e.1, e.0));
     edges.dedup_by(|later, earlier| later.0 == earlier.0 && later.1 == earlier.1 && later.2 == earlier.2);
     let mut spans = Vec::with_capacity(edges.len());
     for (from, to, edge, span) in edges {
