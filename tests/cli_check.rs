@@ -108,3 +108,18 @@ fn unreadable_and_non_utf8_files_are_reported_not_panicked_on() {
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr_of(&out).contains("not UTF-8"), "{}", stderr_of(&out));
 }
+
+#[test]
+fn logs_are_json_lines_on_request() {
+    let out = wharf()
+        .args(["--log-format", "json", "check", "pipelines/churn.wharf"])
+        .env("RUST_LOG", "wharf=debug")
+        .output()
+        .expect("runs");
+    assert!(out.status.success());
+    let stderr = stderr_of(&out);
+    let line = stderr.lines().find(|l| l.starts_with('{')).expect("a JSON log line");
+    let event: serde_json::Value = serde_json::from_str(line).expect("valid JSON");
+    assert_eq!(event["fields"]["message"], "compiled");
+    assert_eq!(event["fields"]["steps"], 4);
+}

@@ -2,7 +2,7 @@
 //! image references as a user would write them. Used by `plan`, `graph` and
 //! the runtime's messages.
 
-use crate::pipeline::{Condition, ImageRef, InputSource, JsonField, JsonKey, Operand, Pipeline};
+use crate::pipeline::{Condition, ImageRef, InputSource, JsonField, JsonKey, KindSpec, Operand, Pipeline};
 use crate::value::Value;
 
 pub fn condition(pipeline: &Pipeline, c: &Condition) -> String {
@@ -58,14 +58,19 @@ pub fn image(pipeline: &Pipeline, image: &ImageRef) -> String {
     match image {
         ImageRef::Name(name) => name.clone(),
         ImageRef::Built(step) => format!("built by `{}`", pipeline.steps[*step].name),
-        ImageRef::FromModel(step) => match &pipeline.steps[*step].image {
-            Some(ImageRef::FromModel(_)) | None => format!("the image of `{}`", pipeline.steps[*step].name),
-            Some(inner) => format!(
-                "{} (from `{}`)",
-                self::image(pipeline, inner),
-                pipeline.steps[*step].name
-            ),
-        },
+        ImageRef::FromModel(step) => {
+            let producer = &pipeline.steps[*step];
+            // A tune step runs its train step's image.
+            let image = match (&producer.image, &producer.spec) {
+                (Some(image), _) => Some(image),
+                (None, KindSpec::Tune { train, .. }) => pipeline.steps[*train].image.as_ref(),
+                (None, _) => None,
+            };
+            match image {
+                Some(ImageRef::FromModel(_)) | None => format!("the image of `{}`", producer.name),
+                Some(inner) => format!("{} (from `{}`)", self::image(pipeline, inner), producer.name),
+            }
+        }
     }
 }
 

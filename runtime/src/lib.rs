@@ -1,1 +1,8 @@
-//! wharf-runtime: placeholder
+//! wharf-runtime runs a compiled pipeline: a `Plan` (a `Pipeline` bound to a
+//! target, with cache decisions and data transfers) goes to a tokio
+//! scheduler that hands each step to a backend (process, Docker, SageMaker)
+//! and records everything in the state store.
+//!
+//! Nothing lives here yet: the compiler and the CLI's front half came first.
+//! The runtime knows nothing of pest or the syntax tree; it starts from
+//! `wharf_compiler::Pipeline` and `wharf_compiler::placement`.

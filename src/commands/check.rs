@@ -38,7 +38,15 @@ pub fn run(args: CheckArgs) -> anyhow::Result<Outcome> {
     };
     let color = diagnostics::stderr_color();
     for file in &files {
+        let started = std::time::Instant::now();
         let mut compilation = wharf_compiler::compile(&FsWorld, file, &options);
+        tracing::debug!(
+            file = %file.display(),
+            elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
+            steps = compilation.pipeline.as_ref().map_or(0, |p| p.steps.len()),
+            diagnostics = compilation.diagnostics.len(),
+            "compiled"
+        );
         // `check` exits right after: freeing each file's syntax trees and
         // pipeline is work nobody waits for (about a tenth of the time on a
         // large file). The memory is the size of the input, held until exit.

@@ -40,7 +40,15 @@ pub fn compile_for_use(file: &Path, raw_params: &[String]) -> anyhow::Result<Opt
         allow_library: false,
         allow_missing_params: false,
     };
+    let started = std::time::Instant::now();
     let compilation = wharf_compiler::compile(&FsWorld, file, &options);
+    tracing::debug!(
+        file = %file.display(),
+        elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
+        params = options.params.len(),
+        diagnostics = compilation.diagnostics.len(),
+        "compiled"
+    );
     let list: Vec<_> = compilation.diagnostics.clone().sorted();
     if !list.is_empty() {
         let stderr = std::io::stderr();
