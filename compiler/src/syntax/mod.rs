@@ -8,6 +8,7 @@ mod lexer;
 pub mod literal;
 pub mod parser;
 mod precedence;
+mod recovery;
 mod trivia;
 
 pub use parser::parse;

@@ -63,7 +63,7 @@ fn pest_path(file: FileId, text: &str, trivia: Trivia, diags: &mut Diagnostics) 
     let pairs = match Grammar::parse(Rule::file, text) {
         Ok(pairs) => pairs,
         Err(_) => {
-            diags.push(syntax_error(file, text));
+            report_syntax_errors(file, text, diags);
             return None;
         }
     };
@@ -89,6 +89,31 @@ fn pest_path(file: FileId, text: &str, trivia: Trivia, diags: &mut Diagnostics) 
         }
     }
     Some(Module { items, comments })
+}
+
+/// Reports the first syntax error, then looks for more: the statement that
+/// holds an error is blanked out and the file parsed again (`recovery.rs`),
+/// as long as each round moves forward.
+fn report_syntax_errors(file: FileId, text: &str, diags: &mut Diagnostics) {
+    let mut current = text.to_string();
+    let mut last = syntax_error(file, &current);
+    for _ in 1..super::recovery::MAX_SYNTAX_ERRORS {
+        let offset = last.span.map_or(0, |s| s.start as usize);
+        diags.push(last);
+        let Some(region) = super::recovery::statement_around(&current, offset) else {
+            return;
+        };
+        current = super::recovery::blank(&current, region);
+        if Grammar::parse(Rule::file, &current).is_ok() {
+            return;
+        }
+        let next = syntax_error(file, &current);
+        if next.span.is_none_or(|s| (s.start as usize) <= offset) {
+            return;
+        }
+        last = next;
+    }
+    diags.push(last);
 }
 
 /// Re-parses with pest's error detail on, so the message can list the literal
@@ -141,6 +166,24 @@ fn syntax_error(file: FileId, text: &str) -> Diagnostic {
         let starts_expression = ["`\"`", "`(`", "`-`", "`[`", "`{`", "`not`"].contains(&e.as_str());
         e != "`_`" && e != "`#`" && e != "`\u{feff}`" && !(says_expression && starts_expression)
     });
+    // After a complete operand, pest lists every operator that could
+    // continue the expression; when a separator or a closing bracket is also
+    // possible, that is almost always what was missing.
+    let closes = ["`,`", "`]`", "`)`", "`}`"];
+    if expected.iter().any(|e| closes.contains(&e.as_str())) {
+        let continues = [
+            "`!=`",
+            "`(`",
+            "`.`",
+            "`[`",
+            "`and`",
+            "`or`",
+            "a comparison",
+            "`=`",
+            "`{`",
+        ];
+        expected.retain(|e| !continues.contains(&e.as_str()));
+    }
     let found = describe_found(&text[offset..]);
     let message = if expected.is_empty() {
         format!("unexpected {found}")
@@ -173,6 +216,9 @@ fn syntax_error(file: FileId, text: &str) -> Diagnostic {
         && let Some(hint) = crate::suggest::did_you_mean(&word, keywords)
     {
         diag = diag.with_hint(hint);
+    }
+    if expected.iter().any(|e| e == "`,`") && !text[offset..].starts_with([',', ']', ')', '}']) {
+        diag = diag.with_hint("separate items with a comma");
     }
     if text[offset..].starts_with(':') {
         diag = diag.with_hint("attributes are set with `=`, as in `image = \"name:tag\"`");

@@ -240,3 +240,28 @@ fn fast_parser_agrees_with_pest_on_mutations() {
     }
     assert!(fast > total / 20, "the fast path took only {fast} of {total} mutations");
 }
+
+#[test]
+fn several_syntax_errors_are_reported_without_inventing_any() {
+    let src = "pipeline p {\n  step a {\n    image = \n  }\n  step ok { image = \"x\" }\n  step b {\n    command: [\"x\"]\n  }\n  param q : int = 1\n}\n";
+    let mut diags = Diagnostics::default();
+    assert!(super::parse(FileId(0), src, &mut diags).is_none());
+    let lines: Vec<usize> = diags
+        .iter()
+        .map(|d| src[..d.span.expect("span").start as usize].lines().count())
+        .collect();
+    assert_eq!(
+        lines,
+        vec![4, 7],
+        "{:?}",
+        diags.iter().map(|d| &d.message).collect::<Vec<_>>()
+    );
+    // A missing `}`: the error where the parser noticed, then the end of the
+    // file; nothing is skipped that would make up errors elsewhere.
+    let src = "pipeline p {\n  step a {\n    image = \"x\"\n  step b { }\n";
+    let mut diags = Diagnostics::default();
+    super::parse(FileId(0), src, &mut diags);
+    let messages: Vec<&str> = diags.iter().map(|d| d.message.as_str()).collect();
+    assert_eq!(messages.len(), 2, "{messages:?}");
+    assert!(messages[1].ends_with("found the end of the file"), "{messages:?}");
+}
