@@ -6,3 +6,5 @@
 //! Nothing lives here yet: the compiler and the CLI's front half came first.
 //! The runtime knows nothing of pest or the syntax tree; it starts from
 //! `wharf_compiler::Pipeline` and `wharf_compiler::placement`.
+
+pub mod state;

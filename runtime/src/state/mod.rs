@@ -1,0 +1,43 @@
+//! The state store: every run, step, attempt, artifact and cache entry,
+//! recorded as it happens so that a crash at any instant loses nothing that
+//! finished and `--resume` can pick up where a run stopped.
+//!
+//! [`StateStore`] is the trait the scheduler and the commands use;
+//! [`SqliteStore`] implements it on `.wharf/state.db` (and in memory, for
+//! tests). Records are plain data; times are milliseconds since the Unix epoch.
+
+mod error;
+mod records;
+mod schema;
+mod sqlite;
+
+pub use error::StateError;
+pub use records::{ArtifactRecord, AttemptRecord, CacheEntry, RunRecord, RunStatus, StepRecord, StepStatus};
+pub use sqlite::SqliteStore;
+
+/// What the runtime records and reads back. Every method that changes state
+/// commits before it returns.
+pub trait StateStore: Send {
+    fn create_run(&mut self, run: &RunRecord) -> Result<(), StateError>;
+    fn finish_run(&mut self, run: &str, status: RunStatus, finished_ms: i64) -> Result<(), StateError>;
+    /// Inserts or replaces the record of one step in one run.
+    fn put_step(&mut self, step: &StepRecord) -> Result<(), StateError>;
+    /// Inserts or replaces one attempt.
+    fn put_attempt(&mut self, attempt: &AttemptRecord) -> Result<(), StateError>;
+    fn put_artifact(&mut self, artifact: &ArtifactRecord) -> Result<(), StateError>;
+    fn put_cache(&mut self, entry: &CacheEntry) -> Result<(), StateError>;
+
+    fn run(&self, id: &str) -> Result<Option<RunRecord>, StateError>;
+    /// The newest runs first.
+    fn runs(&self, limit: usize) -> Result<Vec<RunRecord>, StateError>;
+    fn steps(&self, run: &str) -> Result<Vec<StepRecord>, StateError>;
+    fn attempts(&self, run: &str, step: &str) -> Result<Vec<AttemptRecord>, StateError>;
+    fn artifacts(&self, run: &str) -> Result<Vec<ArtifactRecord>, StateError>;
+    fn cache_entry(&self, key: &str) -> Result<Option<CacheEntry>, StateError>;
+    /// The newest cache entry recorded for a step of a pipeline, whatever its
+    /// key: what `wharf why` compares the current key with.
+    fn latest_cache_entry(&self, pipeline: &str, step: &str) -> Result<Option<CacheEntry>, StateError>;
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,123 @@
+//! The records the state store keeps. Plain data, serializable for
+//! `wharf runs --format json` and `wharf show --format json`.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RunStatus {
+    Running,
+    Succeeded,
+    Failed,
+    Cancelled,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StepStatus {
+    Pending,
+    Running,
+    Succeeded,
+    Failed,
+    /// Its outputs came from the cache.
+    Cached,
+    /// Its `when` was false, or a step it depends on was skipped or failed.
+    Skipped,
+    Cancelled,
+}
+
+macro_rules! text_enum {
+    ($ty:ident { $($variant:ident = $text:literal),* $(,)? }) => {
+        impl $ty {
+            pub fn as_str(self) -> &'static str {
+                match self { $($ty::$variant => $text,)* }
+            }
+
+            pub fn parse(text: &str) -> Option<$ty> {
+                match text { $($text => Some($ty::$variant),)* _ => None }
+            }
+        }
+    };
+}
+
+text_enum!(RunStatus { Running = "running", Succeeded = "succeeded", Failed = "failed", Cancelled = "cancelled" });
+text_enum!(StepStatus {
+    Pending = "pending",
+    Running = "running",
+    Succeeded = "succeeded",
+    Failed = "failed",
+    Cached = "cached",
+    Skipped = "skipped",
+    Cancelled = "cancelled",
+});
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RunRecord {
+    pub id: String,
+    pub pipeline: String,
+    /// The pipeline file, as given on the command line.
+    pub file: String,
+    pub target: String,
+    /// Resolved params, as JSON.
+    pub params: serde_json::Value,
+    pub status: RunStatus,
+    pub started_ms: i64,
+    pub finished_ms: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StepRecord {
+    pub run: String,
+    pub step: String,
+    pub kind: String,
+    pub backend: String,
+    pub status: StepStatus,
+    pub cache_key: Option<String>,
+    /// Why it was skipped, cached or failed, in words.
+    pub reason: Option<String>,
+    pub started_ms: Option<i64>,
+    pub finished_ms: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AttemptRecord {
+    pub run: String,
+    pub step: String,
+    /// 1 for the first attempt.
+    pub attempt: u32,
+    pub status: StepStatus,
+    pub exit_code: Option<i32>,
+    pub error: Option<String>,
+    pub started_ms: i64,
+    pub finished_ms: Option<i64>,
+    pub log_path: Option<String>,
+    /// What the backend calls the work (a process id, a container id, a job name),
+    /// so that a resumed run can find it again.
+    pub handle: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ArtifactRecord {
+    pub run: String,
+    pub step: String,
+    pub output: String,
+    /// `file://...` or `s3://...`.
+    pub uri: String,
+    pub size: u64,
+    /// The content hash (BLAKE3, hex).
+    pub hash: String,
+}
+
+/// A finished step's outputs, found again by the step's cache key.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CacheEntry {
+    pub key: String,
+    pub pipeline: String,
+    pub step: String,
+    pub run: String,
+    /// The parts the key was made of (definition, params, input hashes ...),
+    /// with secrets left out, so `wharf why` can say which part changed.
+    pub parts: serde_json::Value,
+    pub outputs: Vec<ArtifactRecord>,
+    pub created_ms: i64,
+}

@@ -1,0 +1,69 @@
+//! The database schema, as numbered migrations. The version lives in SQLite's
+//! `user_version`; a database newer than the last migration is refused
+//! rather than misread. Never edit a released migration: add the next one.
+
+pub const MIGRATIONS: &[&str] = &[
+    // 1: runs, steps, attempts, artifacts, cache.
+    r#"
+    CREATE TABLE runs (
+        id          TEXT PRIMARY KEY,
+        pipeline    TEXT NOT NULL,
+        file        TEXT NOT NULL,
+        target      TEXT NOT NULL,
+        params      TEXT NOT NULL,
+        status      TEXT NOT NULL,
+        started_ms  INTEGER NOT NULL,
+        finished_ms INTEGER
+    );
+    CREATE INDEX runs_by_start ON runs (started_ms DESC);
+    CREATE TABLE steps (
+        run         TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+        step        TEXT NOT NULL,
+        kind        TEXT NOT NULL,
+        backend     TEXT NOT NULL,
+        status      TEXT NOT NULL,
+        cache_key   TEXT,
+        reason      TEXT,
+        started_ms  INTEGER,
+        finished_ms INTEGER,
+        PRIMARY KEY (run, step)
+    );
+    CREATE TABLE attempts (
+        run         TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+        step        TEXT NOT NULL,
+        attempt     INTEGER NOT NULL,
+        status      TEXT NOT NULL,
+        exit_code   INTEGER,
+        error       TEXT,
+        started_ms  INTEGER NOT NULL,
+        finished_ms INTEGER,
+        log_path    TEXT,
+        handle      TEXT,
+        PRIMARY KEY (run, step, attempt)
+    );
+    CREATE TABLE artifacts (
+        run    TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+        step   TEXT NOT NULL,
+        output TEXT NOT NULL,
+        uri    TEXT NOT NULL,
+        size   INTEGER NOT NULL,
+        hash   TEXT NOT NULL,
+        PRIMARY KEY (run, step, output)
+    );
+    CREATE TABLE cache (
+        key        TEXT PRIMARY KEY,
+        pipeline   TEXT NOT NULL,
+        step       TEXT NOT NULL,
+        run        TEXT NOT NULL,
+        parts      TEXT NOT NULL,
+        outputs    TEXT NOT NULL,
+        created_ms INTEGER NOT NULL
+    );
+    CREATE INDEX cache_by_step ON cache (pipeline, step, created_ms DESC);
+    "#,
+];
+
+/// The schema version this build writes.
+pub fn current_version() -> i64 {
+    MIGRATIONS.len() as i64
+}

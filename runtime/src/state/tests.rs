@@ -1,0 +1,175 @@
+//! The state store against real SQLite: records round-trip, the schema
+//! migrates once, and bad databases give errors a user can act on.
+
+use super::*;
+use serde_json::json;
+
+fn run(id: &str, started_ms: i64) -> RunRecord {
+    RunRecord {
+        id: id.into(),
+        pipeline: "churn".into(),
+        file: "pipelines/churn.wharf".into(),
+        target: "local".into(),
+        params: json!({"max_depth": 6}),
+        status: RunStatus::Running,
+        started_ms,
+        finished_ms: None,
+    }
+}
+
+fn artifact(run: &str) -> ArtifactRecord {
+    ArtifactRecord {
+        run: run.into(),
+        step: "prepare".into(),
+        output: "train".into(),
+        uri: "file:///tmp/x".into(),
+        size: 42,
+        hash: "ab".repeat(32),
+    }
+}
+
+#[test]
+fn records_round_trip() {
+    let mut store = SqliteStore::open_in_memory().expect("store");
+    store.create_run(&run("r1", 10)).expect("run");
+    store.create_run(&run("r2", 20)).expect("run");
+    let step = StepRecord {
+        run: "r1".into(),
+        step: "prepare".into(),
+        kind: "step".into(),
+        backend: "process".into(),
+        status: StepStatus::Running,
+        cache_key: Some("k1".into()),
+        reason: None,
+        started_ms: Some(11),
+        finished_ms: None,
+    };
+    store.put_step(&step).expect("step");
+    store
+        .put_step(&StepRecord {
+            status: StepStatus::Succeeded,
+            finished_ms: Some(15),
+            ..step.clone()
+        })
+        .expect("update");
+    let attempt = AttemptRecord {
+        run: "r1".into(),
+        step: "prepare".into(),
+        attempt: 1,
+        status: StepStatus::Failed,
+        exit_code: Some(3),
+        error: Some("exit code 3".into()),
+        started_ms: 11,
+        finished_ms: Some(12),
+        log_path: Some(".wharf/runs/r1/prepare/1.log".into()),
+        handle: Some("pid 123".into()),
+    };
+    store.put_attempt(&attempt).expect("attempt");
+    store.put_artifact(&artifact("r1")).expect("artifact");
+    store.finish_run("r1", RunStatus::Succeeded, 16).expect("finish");
+
+    let runs = store.runs(10).expect("runs");
+    assert_eq!(
+        runs.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(),
+        ["r2", "r1"],
+        "newest first"
+    );
+    let r1 = store.run("r1").expect("query").expect("r1");
+    assert_eq!(
+        (r1.status, r1.finished_ms, r1.params["max_depth"].as_i64()),
+        (RunStatus::Succeeded, Some(16), Some(6))
+    );
+    let steps = store.steps("r1").expect("steps");
+    assert_eq!(steps.len(), 1);
+    assert_eq!(
+        (steps[0].status, steps[0].finished_ms),
+        (StepStatus::Succeeded, Some(15))
+    );
+    assert_eq!(store.attempts("r1", "prepare").expect("attempts"), vec![attempt]);
+    assert_eq!(store.artifacts("r1").expect("artifacts"), vec![artifact("r1")]);
+    assert!(store.run("nope").expect("query").is_none());
+}
+
+#[test]
+fn cache_entries_are_found_by_key_and_by_step() {
+    let mut store = SqliteStore::open_in_memory().expect("store");
+    for (key, at) in [("old", 1), ("new", 2)] {
+        store
+            .put_cache(&CacheEntry {
+                key: key.into(),
+                pipeline: "churn".into(),
+                step: "prepare".into(),
+                run: "r1".into(),
+                parts: json!({"command": ["python", key]}),
+                outputs: vec![artifact("r1")],
+                created_ms: at,
+            })
+            .expect("cache");
+    }
+    let hit = store.cache_entry("old").expect("query").expect("hit");
+    assert_eq!(hit.outputs, vec![artifact("r1")]);
+    assert_eq!(hit.parts["command"][1], "old");
+    let latest = store
+        .latest_cache_entry("churn", "prepare")
+        .expect("query")
+        .expect("latest");
+    assert_eq!(latest.key, "new");
+    assert!(store.cache_entry("missing").expect("query").is_none());
+}
+
+#[test]
+fn a_file_database_uses_wal_migrates_once_and_passes_integrity_check() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    {
+        let mut store = SqliteStore::open(dir.path()).expect("open");
+        store.create_run(&run("r1", 1)).expect("run");
+    }
+    let store = SqliteStore::open(dir.path()).expect("reopen");
+    assert_eq!(store.runs(5).expect("runs").len(), 1, "data survives reopening");
+    assert_eq!(store.integrity_check().expect("check"), "ok");
+    let mode: String = store
+        .conn_for_tests()
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .expect("mode");
+    assert_eq!(mode, "wal");
+    let version: i64 = store
+        .conn_for_tests()
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .expect("version");
+    assert_eq!(version, super::schema::current_version());
+}
+
+#[test]
+fn a_newer_schema_is_refused() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    drop(SqliteStore::open(dir.path()).expect("open"));
+    let conn = rusqlite::Connection::open(dir.path().join("state.db")).expect("raw open");
+    conn.pragma_update(None, "user_version", 99).expect("bump");
+    drop(conn);
+    let err = SqliteStore::open(dir.path()).err().expect("refused");
+    assert!(matches!(err, StateError::NewerSchema { found: 99, .. }), "{err}");
+    assert!(err.to_string().contains("newer wharf"), "{err}");
+}
+
+#[test]
+fn a_corrupt_file_is_reported_as_such() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(
+        dir.path().join("state.db"),
+        b"this is not a database, just some text that is long enough",
+    )
+    .expect("write");
+    let err = SqliteStore::open(dir.path()).err().expect("refused");
+    assert!(matches!(err, StateError::Corrupt { .. }), "{err:?}");
+    assert!(err.to_string().contains("move it aside"), "{err}");
+}
+
+#[test]
+fn an_unwritable_folder_is_reported_as_such() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let blocker = dir.path().join("file");
+    std::fs::write(&blocker, b"x").expect("write");
+    // A folder cannot be created under a file, whoever runs the test (root included).
+    let err = SqliteStore::open(&blocker.join(".wharf")).err().expect("refused");
+    assert!(matches!(err, StateError::Unwritable { .. }), "{err:?}");
+}
