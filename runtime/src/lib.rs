@@ -7,4 +7,6 @@
 //! The runtime knows nothing of pest or the syntax tree; it starts from
 //! `wharf_compiler::Pipeline` and `wharf_compiler::placement`.
 
+pub mod cache;
+pub mod hash;
 pub mod state;
