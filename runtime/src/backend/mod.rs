@@ -1,0 +1,95 @@
+//! Backends: where a step's attempt runs. A backend is a handle factory:
+//! [`Backend::submit`] starts one attempt and returns a [`Handle`] to wait
+//! for it or cancel it. The scheduler sees only these traits and never
+//! asks which backend it has (Nextflow's executor / task-handler split).
+//!
+//! The scheduler decides where each attempt's inputs and outputs live on
+//! this machine ([`Attempt::inputs`], [`Attempt::output_dir`]); a backend
+//! makes them visible to the step in its own way (host paths for the process
+//! backend, bind mounts for Docker, S3 for SageMaker) and leaves the outputs
+//! in those folders when the attempt ends.
+
+pub mod process;
+
+use crate::events::EventSink;
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::Arc;
+use wharf_compiler::types::StepKind;
+
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Everything a backend needs to run one attempt of one step.
+#[derive(Debug, Clone)]
+pub struct Attempt {
+    pub run: String,
+    pub step: String,
+    /// 1 for the first attempt.
+    pub attempt: u32,
+    pub kind: StepKind,
+    pub image: Option<String>,
+    pub command: Vec<String>,
+    /// Resolved environment, secrets included: never log or store it.
+    pub env: BTreeMap<String, String>,
+    /// Input name -> a file or folder on this machine.
+    pub inputs: Vec<(String, PathBuf)>,
+    /// Output names, in declaration order; each is a folder (see `output_dir`).
+    pub outputs: Vec<String>,
+    /// Hyperparameters as SageMaker passes them: strings.
+    pub hyperparameters: BTreeMap<String, String>,
+    /// This attempt's own folder (`.wharf/runs/<run>/<step>/<attempt>/`).
+    pub work_dir: PathBuf,
+    /// Where the attempt's stdout and stderr go (also streamed as events).
+    pub log_path: PathBuf,
+    /// Logical CPUs and GPUs the step asked for, when it did.
+    pub cpus: Option<f64>,
+    pub gpus: Option<u32>,
+}
+
+impl Attempt {
+    /// The folder output `name` is collected into on this machine. An output
+    /// declared as `file("x.json")` is the file `x.json` in this folder.
+    pub fn output_dir(&self, name: &str) -> PathBuf {
+        self.work_dir.join("outputs").join(name)
+    }
+}
+
+/// How an attempt ended, as the backend saw it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Finish {
+    Succeeded,
+    /// The step's own failure: a non-zero exit, a failed job. `reason` is for people.
+    Failed {
+        exit_code: Option<i32>,
+        reason: String,
+    },
+    /// Stopped by `Handle::cancel` (Ctrl-C, a timeout).
+    Cancelled,
+}
+
+pub trait Backend: Send + Sync {
+    /// `process`, `docker`, `sagemaker`.
+    fn name(&self) -> &'static str;
+
+    /// Run before anything starts: is the backend there at all? The error
+    /// says what is missing and how to fix it.
+    fn health_check(&self) -> BoxFuture<'_, Result<(), String>>;
+
+    /// Starts one attempt. An `Err` is the backend's failure to start it
+    /// (not the step's failure): a clear message for the user.
+    fn submit(&self, attempt: Attempt, events: Arc<dyn EventSink>) -> BoxFuture<'_, Result<Box<dyn Handle>, String>>;
+}
+
+pub trait Handle: Send {
+    /// What the backend calls this work (`pid 1234`, a container id, a job
+    /// name), recorded so a resumed run can find it.
+    fn id(&self) -> String;
+
+    /// Waits until the attempt ends.
+    fn wait(&mut self) -> BoxFuture<'_, Finish>;
+
+    /// Stops the attempt and waits until it has stopped. Idempotent.
+    fn cancel(&mut self) -> BoxFuture<'_, ()>;
+}
