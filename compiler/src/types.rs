@@ -52,7 +52,7 @@ impl fmt::Display for StepKind {
 }
 
 /// Where a step runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum BackendKind {
     Process,

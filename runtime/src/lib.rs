@@ -9,6 +9,10 @@
 
 pub mod backend;
 pub mod cache;
+pub mod clock;
+pub mod condition;
 pub mod events;
 pub mod hash;
+pub mod plan;
+pub mod scheduler;
 pub mod state;

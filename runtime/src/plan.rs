@@ -1,0 +1,179 @@
+//! A run's plan: the pipeline bound to a target, which steps this run
+//! selects, and every check that can fail before anything starts (habit 7:
+//! fail before the first process starts, not in the middle of a run).
+
+use crate::backend::Backend;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use wharf_compiler::pipeline::{InputSource, Pipeline, StepId, Target};
+use wharf_compiler::placement;
+use wharf_compiler::suggest::did_you_mean;
+use wharf_compiler::types::{BackendKind, StepKind};
+
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// Steps running at once (at least 1).
+    pub jobs: usize,
+    /// Run everything not downstream of a failure, instead of stopping at the first.
+    pub keep_going: bool,
+    /// Run every step, whatever the cache holds.
+    pub no_cache: bool,
+    /// Only this step and what follows it.
+    pub from: Option<String>,
+    /// Only this step and what it needs.
+    pub to: Option<String>,
+    /// Only this step (its inputs must be in the cache).
+    pub only: Option<String>,
+}
+
+/// One step as this run will treat it.
+#[derive(Debug, Clone)]
+pub struct PlannedStep {
+    pub id: StepId,
+    pub backend: BackendKind,
+    /// Outside `--from`/`--to`/`--only`: used from the cache, never run.
+    pub selected: bool,
+}
+
+pub struct Plan<'p> {
+    pub pipeline: &'p Pipeline,
+    pub target: &'p Target,
+    /// The pipeline file as given, for the run record.
+    pub file: String,
+    /// The pipeline file's folder: relative input paths and commands start here.
+    pub project_dir: PathBuf,
+    /// In execution order.
+    pub steps: Vec<PlannedStep>,
+    pub options: RunOptions,
+}
+
+/// What each backend kind maps to in this process.
+pub type Backends = BTreeMap<BackendKind, Arc<dyn Backend>>;
+
+impl<'p> Plan<'p> {
+    /// Builds the plan and checks it; every problem found is returned, not just the first.
+    pub fn build(
+        pipeline: &'p Pipeline,
+        target: &'p Target,
+        file: &Path,
+        options: RunOptions,
+        backends: &Backends,
+    ) -> Result<Plan<'p>, Vec<String>> {
+        let project_dir = file.parent().map(Path::to_path_buf).unwrap_or_default();
+        let project_dir = if project_dir.as_os_str().is_empty() {
+            PathBuf::from(".")
+        } else {
+            project_dir
+        };
+        let mut errors = Vec::new();
+        let selected = select(pipeline, &options, &mut errors);
+        let mut steps = Vec::with_capacity(pipeline.order.len());
+        for &id in &pipeline.order {
+            let step = &pipeline.steps[id];
+            let backend = placement::backend_for(target, step);
+            let is_selected = selected.as_ref().is_none_or(|s| s.contains(&id));
+            if is_selected {
+                if !backends.contains_key(&backend) {
+                    errors.push(format!(
+                        "step `{}` runs on the {backend} backend, which this build of wharf cannot run yet; use a target with `backend = process`",
+                        step.name
+                    ));
+                } else if backend == BackendKind::Process && !matches!(step.kind, StepKind::Step | StepKind::Train) {
+                    errors.push(format!(
+                        "step `{}` is a `{}` step, which the process backend cannot run yet; place it on docker or sagemaker",
+                        step.name, step.kind
+                    ));
+                }
+                for input in &step.inputs {
+                    match &input.source {
+                        InputSource::Local { path } => {
+                            let full = project_dir.join(path);
+                            if !full.exists() {
+                                errors.push(format!(
+                                    "step `{}` reads input `{}` from {}, which does not exist",
+                                    step.name,
+                                    input.name,
+                                    full.display()
+                                ));
+                            }
+                        }
+                        InputSource::S3 { uri } if backend == BackendKind::Process => errors.push(format!(
+                            "step `{}` reads input `{}` from {uri}; moving S3 data to a local step comes with the SageMaker backend",
+                            step.name, input.name
+                        )),
+                        _ => {}
+                    }
+                }
+            }
+            steps.push(PlannedStep {
+                id,
+                backend,
+                selected: is_selected,
+            });
+        }
+        if errors.is_empty() {
+            Ok(Plan {
+                pipeline,
+                target,
+                file: file.display().to_string(),
+                project_dir,
+                steps,
+                options,
+            })
+        } else {
+            Err(errors)
+        }
+    }
+}
+
+/// The steps `--from`, `--to` and `--only` select, or `None` for all of them.
+fn select(pipeline: &Pipeline, options: &RunOptions, errors: &mut Vec<String>) -> Option<BTreeSet<StepId>> {
+    let mut find = |flag: &str, name: &Option<String>| -> Option<BTreeSet<StepId>> {
+        let name = name.as_ref()?;
+        let matches: BTreeSet<StepId> = pipeline
+            .steps
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.name == *name || s.base == *name)
+            .map(|(i, _)| i)
+            .collect();
+        if matches.is_empty() {
+            let hint = did_you_mean(name, pipeline.steps.iter().map(|s| s.name.as_str()))
+                .map(|h| format!("; {h}"))
+                .unwrap_or_default();
+            errors.push(format!("{flag} {name}: the pipeline has no step `{name}`{hint}"));
+        }
+        Some(matches)
+    };
+    let only = find("--only", &options.only);
+    let from = find("--from", &options.from);
+    let to = find("--to", &options.to);
+    if let Some(only) = only {
+        return Some(only);
+    }
+    let downstream = from.map(|s| closure(pipeline, s, petgraph::Direction::Outgoing));
+    let upstream = to.map(|s| closure(pipeline, s, petgraph::Direction::Incoming));
+    match (downstream, upstream) {
+        (Some(d), Some(u)) => Some(d.intersection(&u).copied().collect()),
+        (Some(d), None) => Some(d),
+        (None, Some(u)) => Some(u),
+        (None, None) => None,
+    }
+}
+
+fn closure(pipeline: &Pipeline, start: BTreeSet<StepId>, direction: petgraph::Direction) -> BTreeSet<StepId> {
+    let mut seen = start.clone();
+    let mut stack: Vec<StepId> = start.into_iter().collect();
+    while let Some(id) = stack.pop() {
+        for next in pipeline
+            .graph
+            .neighbors_directed(petgraph::graph::NodeIndex::new(id), direction)
+        {
+            if seen.insert(next.index()) {
+                stack.push(next.index());
+            }
+        }
+    }
+    seen
+}

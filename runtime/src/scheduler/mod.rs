@@ -1,0 +1,376 @@
+//! The scheduler: runs a [`Plan`] on tokio. Ready steps start as soon as
+//! their dependencies are done, up to `--jobs` at once; a step's `when` is
+//! evaluated when the outputs it reads exist; a failure stops new launches
+//! (or, with `--keep-going`, skips only what is downstream of it); a cancel
+//! stops every running attempt. It knows backends only through the
+//! [`Backend`](crate::backend::Backend) trait.
+//!
+//! Skipping: a step whose `when` is false is skipped, and so is every step
+//! that depends on a skipped step (it would lack an input); a step after a
+//! failed one is skipped with the failure as its reason. Steps that never
+//! started because the run stopped are recorded as `cancelled`.
+
+mod layout;
+mod step_task;
+
+pub use layout::Layout;
+
+use crate::backend::Backend;
+use crate::clock::Clock;
+use crate::condition::{self, OutputLocator};
+use crate::events::{EventSink, RunEvent};
+use crate::plan::{Backends, Plan};
+use crate::state::{RunRecord, RunStatus, StateError, StateStore, StepRecord, StepStatus};
+use std::collections::{BTreeMap, VecDeque};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use step_task::{StepOutcome, StepTask};
+use tokio::sync::watch;
+use wharf_compiler::pipeline::StepId;
+
+/// Reads a host environment variable; tests pass a map.
+pub type HostEnv = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
+
+/// What a run needs from the outside world.
+pub struct Context {
+    pub state: Arc<Mutex<Box<dyn StateStore>>>,
+    pub backends: Backends,
+    pub events: Arc<dyn EventSink>,
+    pub clock: Arc<dyn Clock>,
+    pub layout: Layout,
+    /// Reads a host environment variable (for `env("NAME")` and `secret("NAME")`).
+    pub host_env: HostEnv,
+}
+
+/// How a run ended.
+#[derive(Debug)]
+pub struct RunSummary {
+    pub run: String,
+    pub status: RunStatus,
+    pub steps: Vec<StepRecord>,
+}
+
+#[derive(Debug)]
+pub enum RunError {
+    State(StateError),
+    /// A backend's health check failed before anything started.
+    Backend(String),
+    /// `--resume` named a run that does not exist or belongs to another pipeline.
+    Resume(String),
+}
+
+impl std::fmt::Display for RunError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RunError::State(e) => write!(f, "{e}"),
+            RunError::Backend(e) | RunError::Resume(e) => f.write_str(e),
+        }
+    }
+}
+
+impl From<StateError> for RunError {
+    fn from(e: StateError) -> Self {
+        RunError::State(e)
+    }
+}
+
+/// A finished step's outputs: output name -> folder on this machine, and content hash.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Produced {
+    pub dirs: BTreeMap<String, PathBuf>,
+    pub hashes: BTreeMap<String, String>,
+}
+
+struct Outputs<'a> {
+    plan: &'a Plan<'a>,
+    produced: &'a BTreeMap<StepId, Produced>,
+}
+
+impl OutputLocator for Outputs<'_> {
+    fn output_file(&self, step: usize, output: &str) -> Option<PathBuf> {
+        let dir = self.produced.get(&step)?.dirs.get(output)?;
+        let shape = &self.plan.pipeline.steps[step].output(output)?.shape;
+        Some(match shape {
+            wharf_compiler::pipeline::OutputShape::File { name } => dir.join(name),
+            wharf_compiler::pipeline::OutputShape::Dir => dir.clone(),
+        })
+    }
+}
+
+/// Runs the plan. `resume` continues an earlier run of the same pipeline:
+/// its finished steps, whose outputs still exist, are not run again.
+pub async fn run(
+    plan: &Plan<'_>,
+    ctx: &Context,
+    mut cancel: watch::Receiver<bool>,
+    resume: Option<&str>,
+) -> Result<RunSummary, RunError> {
+    let needed: Vec<&Arc<dyn Backend>> = {
+        let mut kinds: Vec<_> = plan.steps.iter().filter(|s| s.selected).map(|s| s.backend).collect();
+        kinds.sort();
+        kinds.dedup();
+        kinds.iter().filter_map(|k| ctx.backends.get(k)).collect()
+    };
+    for backend in needed {
+        backend.health_check().await.map_err(RunError::Backend)?;
+    }
+    let started = ctx.clock.now_ms();
+    let pipeline = plan.pipeline;
+    let mut produced: BTreeMap<StepId, Produced> = BTreeMap::new();
+    let mut status: BTreeMap<StepId, StepStatus> = BTreeMap::new();
+    let run_id = match resume {
+        Some(id) => {
+            let resumed = step_task::load_resumed(plan, ctx, id)?;
+            for (step, done) in resumed {
+                status.insert(step, StepStatus::Succeeded);
+                produced.insert(step, done);
+            }
+            lock(&ctx.state)?.finish_run(id, RunStatus::Running, started)?;
+            id.to_string()
+        }
+        None => {
+            let id = crate::clock::run_id(started);
+            let params: serde_json::Map<String, serde_json::Value> = pipeline
+                .params
+                .iter()
+                .map(|p| (p.name.clone(), serde_json::to_value(&p.value).unwrap_or_default()))
+                .collect();
+            lock(&ctx.state)?.create_run(&RunRecord {
+                id: id.clone(),
+                pipeline: pipeline.name.clone(),
+                file: plan.file.clone(),
+                target: plan.target.name.clone(),
+                params: params.into(),
+                status: RunStatus::Running,
+                started_ms: started,
+                finished_ms: None,
+            })?;
+            id
+        }
+    };
+    ctx.events.event(RunEvent::RunStarted {
+        run: run_id.clone(),
+        pipeline: pipeline.name.clone(),
+        target: plan.target.name.clone(),
+        steps: plan.steps.len(),
+    });
+
+    let position: BTreeMap<StepId, usize> = plan.steps.iter().enumerate().map(|(i, s)| (s.id, i)).collect();
+    let mut waiting: BTreeMap<StepId, usize> = BTreeMap::new();
+    let mut ready: VecDeque<StepId> = VecDeque::new();
+    for s in &plan.steps {
+        if status.contains_key(&s.id) {
+            continue;
+        }
+        let open = pipeline
+            .dependencies(s.id)
+            .iter()
+            .filter(|d| !status.contains_key(d))
+            .count();
+        waiting.insert(s.id, open);
+        if open == 0 {
+            ready.push_back(s.id);
+        }
+    }
+    let jobs = plan.options.jobs.max(1);
+    let mut tasks = tokio::task::JoinSet::new();
+    let mut running = 0usize;
+    let mut stopping: Option<String> = None;
+    let mut cancelled = false;
+    loop {
+        while stopping.is_none() && running < jobs {
+            let Some(id) = ready.pop_front() else { break };
+            let early = gate(plan, id, &status, &produced);
+            match early {
+                Some((st, reason)) => {
+                    record_quick(plan, ctx, &run_id, id, st, reason.clone())?;
+                    finish(plan, id, st, &mut status, &mut waiting, &mut ready);
+                    if st == StepStatus::Failed && !plan.options.keep_going {
+                        stopping = Some(reason.unwrap_or_default());
+                    }
+                }
+                None => {
+                    let task = StepTask::new(plan, ctx, &run_id, id, &produced, cancel.clone())?;
+                    running += 1;
+                    tasks.spawn(task.run());
+                }
+            }
+        }
+        if running == 0 {
+            break;
+        }
+        tokio::select! {
+            joined = tasks.join_next() => {
+                running -= 1;
+                let outcome: StepOutcome = match joined {
+                    Some(Ok(outcome)) => outcome,
+                    Some(Err(e)) => return Err(RunError::Backend(format!("a step task panicked: {e}"))),
+                    None => continue,
+                };
+                if let Some(done) = outcome.produced {
+                    produced.insert(outcome.id, done);
+                }
+                finish(plan, outcome.id, outcome.status, &mut status, &mut waiting, &mut ready);
+                if outcome.status == StepStatus::Failed && !plan.options.keep_going && stopping.is_none() {
+                    stopping = Some(format!("`{}` failed", pipeline.steps[outcome.id].name));
+                }
+                if outcome.status == StepStatus::Cancelled {
+                    cancelled = true;
+                }
+            }
+            changed = cancel.changed(), if !cancelled => {
+                if changed.is_err() || *cancel.borrow() {
+                    cancelled = true;
+                    stopping = Some("the run was interrupted".into());
+                }
+            }
+        }
+    }
+    // Whatever never started: the run stopped before it.
+    for s in &plan.steps {
+        if status.contains_key(&s.id) {
+            continue;
+        }
+        let reason = stopping.clone().map(|r| format!("not started: {r}"));
+        record_quick(plan, ctx, &run_id, s.id, StepStatus::Cancelled, reason)?;
+        status.insert(s.id, StepStatus::Cancelled);
+    }
+    let any_failed = status.values().any(|s| *s == StepStatus::Failed);
+    let run_status = if cancelled {
+        RunStatus::Cancelled
+    } else if any_failed {
+        RunStatus::Failed
+    } else {
+        RunStatus::Succeeded
+    };
+    let finished = ctx.clock.now_ms();
+    lock(&ctx.state)?.finish_run(&run_id, run_status, finished)?;
+    ctx.events.event(RunEvent::RunFinished {
+        run: run_id.clone(),
+        status: run_status,
+        duration: std::time::Duration::from_millis((finished - started).max(0) as u64),
+    });
+    let mut steps = lock(&ctx.state)?.steps(&run_id)?;
+    steps.sort_by_key(|s| {
+        pipeline
+            .steps
+            .iter()
+            .position(|p| p.name == s.step)
+            .and_then(|i| position.get(&i).copied())
+            .unwrap_or(usize::MAX)
+    });
+    Ok(RunSummary {
+        run: run_id,
+        status: run_status,
+        steps,
+    })
+}
+
+/// Decides, before starting a ready step, whether it must not run: an
+/// upstream failure or skip, or a `when` that is false or cannot be read.
+fn gate(
+    plan: &Plan,
+    id: StepId,
+    status: &BTreeMap<StepId, StepStatus>,
+    produced: &BTreeMap<StepId, Produced>,
+) -> Option<(StepStatus, Option<String>)> {
+    let pipeline = plan.pipeline;
+    for dep in pipeline.dependencies(id) {
+        let name = &pipeline.steps[dep].name;
+        match status.get(&dep) {
+            Some(StepStatus::Failed) => return Some((StepStatus::Skipped, Some(format!("`{name}` failed")))),
+            Some(StepStatus::Skipped) => return Some((StepStatus::Skipped, Some(format!("`{name}` was skipped")))),
+            Some(StepStatus::Cancelled) => {
+                return Some((StepStatus::Cancelled, Some(format!("`{name}` was cancelled"))));
+            }
+            _ => {}
+        }
+    }
+    let when = pipeline.steps[id].when.as_ref()?;
+    let outputs = Outputs { plan, produced };
+    match condition::evaluate(pipeline, when, &outputs) {
+        Ok(true) => None,
+        Ok(false) => {
+            let seen = condition::observed(pipeline, when, &outputs);
+            let text = wharf_compiler::display::condition(pipeline, when);
+            let because = if seen.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", seen.join(", "))
+            };
+            Some((StepStatus::Skipped, Some(format!("`when {text}` is false{because}"))))
+        }
+        Err(reason) => Some((StepStatus::Failed, Some(format!("cannot evaluate `when`: {reason}")))),
+    }
+}
+
+/// Marks a step done and releases the steps waiting for it.
+fn finish(
+    plan: &Plan,
+    id: StepId,
+    st: StepStatus,
+    status: &mut BTreeMap<StepId, StepStatus>,
+    waiting: &mut BTreeMap<StepId, usize>,
+    ready: &mut VecDeque<StepId>,
+) {
+    status.insert(id, st);
+    let graph = &plan.pipeline.graph;
+    let mut next: Vec<StepId> = graph
+        .neighbors_directed(petgraph::graph::NodeIndex::new(id), petgraph::Direction::Outgoing)
+        .map(|n| n.index())
+        .collect();
+    next.sort_unstable();
+    next.dedup();
+    for n in next {
+        if let Some(open) = waiting.get_mut(&n) {
+            *open = open.saturating_sub(1);
+            if *open == 0 {
+                waiting.remove(&n);
+                ready.push_back(n);
+            }
+        }
+    }
+}
+
+/// Records a step that ends without running (skipped, failed condition, never started).
+fn record_quick(
+    plan: &Plan,
+    ctx: &Context,
+    run: &str,
+    id: StepId,
+    st: StepStatus,
+    reason: Option<String>,
+) -> Result<(), RunError> {
+    let step = &plan.pipeline.steps[id];
+    let planned = plan.steps.iter().find(|s| s.id == id);
+    let now = ctx.clock.now_ms();
+    lock(&ctx.state)?.put_step(&StepRecord {
+        run: run.to_string(),
+        step: step.name.clone(),
+        kind: step.kind.to_string(),
+        backend: planned.map(|p| p.backend.to_string()).unwrap_or_default(),
+        status: st,
+        cache_key: None,
+        reason: reason.clone(),
+        started_ms: None,
+        finished_ms: Some(now),
+    })?;
+    ctx.events.event(RunEvent::StepFinished {
+        step: step.name.clone(),
+        status: st,
+        duration: std::time::Duration::ZERO,
+        reason,
+    });
+    Ok(())
+}
+
+pub(crate) fn lock<'a>(
+    state: &'a Arc<Mutex<Box<dyn StateStore>>>,
+) -> Result<std::sync::MutexGuard<'a, Box<dyn StateStore>>, RunError> {
+    state
+        .lock()
+        .map_err(|_| RunError::Backend("the state store was poisoned by a panic".into()))
+}
+
+#[cfg(test)]
+mod tests;

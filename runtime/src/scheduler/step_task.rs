@@ -1,0 +1,626 @@
+//! One step of one run, as a task of its own: resolve its inputs, compute its
+//! cache key, take its outputs from the cache or run its attempts (retries
+//! with exponential backoff and jitter, a timeout per attempt, cancel on
+//! Ctrl-C), check and hash its outputs, record everything.
+
+use super::{Context, Produced, RunError, lock};
+use crate::backend::{Attempt, Backend, Finish};
+use crate::cache::{self, KeyInputs};
+use crate::clock::Clock;
+use crate::events::{EventSink, RunEvent};
+use crate::hash::hash_path;
+use crate::plan::Plan;
+use crate::state::{ArtifactRecord, AttemptRecord, CacheEntry, StateStore, StepRecord, StepStatus};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::watch;
+use wharf_compiler::pipeline::{EnvValue, ImageRef, InputSource, OutputShape, Step, StepId};
+
+pub(crate) struct StepOutcome {
+    pub id: StepId,
+    pub status: StepStatus,
+    pub produced: Option<Produced>,
+}
+
+enum InputPlan {
+    /// A file or folder, and its content hash when already known.
+    Path(PathBuf, Option<String>),
+    /// One entry per instance of a fanned-out step: (instance name, path, hash).
+    Gather(Vec<(String, PathBuf, String)>),
+}
+
+pub(crate) struct StepTask {
+    id: StepId,
+    run: String,
+    pipeline: String,
+    step: Step,
+    selected: bool,
+    use_cache: bool,
+    image: Option<String>,
+    inputs: Vec<(String, InputPlan)>,
+    backend: Arc<dyn Backend>,
+    backend_name: String,
+    state: Arc<Mutex<Box<dyn StateStore>>>,
+    events: Arc<dyn EventSink>,
+    clock: Arc<dyn Clock>,
+    layout: super::Layout,
+    host_env: super::HostEnv,
+    cancel: watch::Receiver<bool>,
+}
+
+impl StepTask {
+    pub fn new(
+        plan: &Plan,
+        ctx: &Context,
+        run: &str,
+        id: StepId,
+        produced: &BTreeMap<StepId, Produced>,
+        cancel: watch::Receiver<bool>,
+    ) -> Result<StepTask, RunError> {
+        let pipeline = plan.pipeline;
+        let step = pipeline.steps[id].clone();
+        let planned = plan.steps.iter().find(|s| s.id == id);
+        let backend_kind = planned.map(|p| p.backend).unwrap_or(plan.target.backend);
+        let backend = ctx
+            .backends
+            .get(&backend_kind)
+            .cloned()
+            .ok_or_else(|| RunError::Backend(format!("no {backend_kind} backend")))?;
+        let output_path = |producer: StepId, output: &str| -> Option<(PathBuf, Option<String>)> {
+            let done = produced.get(&producer)?;
+            let dir = done.dirs.get(output)?;
+            let path = match &pipeline.steps[producer].output(output)?.shape {
+                OutputShape::File { name } => dir.join(name),
+                OutputShape::Dir => dir.clone(),
+            };
+            Some((path, done.hashes.get(output).cloned()))
+        };
+        let mut inputs = Vec::new();
+        for input in &step.inputs {
+            let plan_input = match &input.source {
+                InputSource::Output { step: producer, output } => {
+                    let (path, hash) = output_path(*producer, output).ok_or_else(|| {
+                        RunError::Backend(format!(
+                            "internal: `{}` ran before its input `{}`",
+                            step.name, input.name
+                        ))
+                    })?;
+                    InputPlan::Path(path, hash)
+                }
+                InputSource::Gather { outputs } => InputPlan::Gather(
+                    outputs
+                        .iter()
+                        .filter_map(|(producer, output)| {
+                            let (path, hash) = output_path(*producer, output)?;
+                            Some((pipeline.steps[*producer].name.clone(), path, hash.unwrap_or_default()))
+                        })
+                        .collect(),
+                ),
+                InputSource::Local { path } => {
+                    let full = plan.project_dir.join(path);
+                    InputPlan::Path(std::fs::canonicalize(&full).unwrap_or(full), None)
+                }
+                InputSource::S3 { uri } => InputPlan::Path(PathBuf::from(uri), Some(uri.clone())),
+            };
+            inputs.push((input.name.clone(), plan_input));
+        }
+        let image = match &step.image {
+            Some(ImageRef::Name(name)) => Some(name.clone()),
+            _ => None,
+        };
+        Ok(StepTask {
+            id,
+            run: run.to_string(),
+            pipeline: pipeline.name.clone(),
+            selected: planned.is_none_or(|p| p.selected),
+            use_cache: step.cache && !plan.options.no_cache,
+            step,
+            image,
+            inputs,
+            backend,
+            backend_name: backend_kind.to_string(),
+            state: ctx.state.clone(),
+            events: ctx.events.clone(),
+            clock: ctx.clock.clone(),
+            layout: ctx.layout.clone(),
+            host_env: ctx.host_env.clone(),
+            cancel,
+        })
+    }
+
+    pub async fn run(self) -> StepOutcome {
+        let id = self.id;
+        let started = self.clock.now_ms();
+        match self.run_inner(started).await {
+            Ok((status, produced)) => StepOutcome { id, status, produced },
+            Err(reason) => {
+                let _ = self.record_step(StepStatus::Failed, None, Some(reason.clone()), Some(started));
+                self.events.event(RunEvent::StepFinished {
+                    step: self.step.name.clone(),
+                    status: StepStatus::Failed,
+                    duration: self.since(started),
+                    reason: Some(reason),
+                });
+                StepOutcome {
+                    id,
+                    status: StepStatus::Failed,
+                    produced: None,
+                }
+            }
+        }
+    }
+
+    fn since(&self, started: i64) -> Duration {
+        Duration::from_millis((self.clock.now_ms() - started).max(0) as u64)
+    }
+
+    fn record_step(
+        &self,
+        status: StepStatus,
+        key: Option<&str>,
+        reason: Option<String>,
+        started: Option<i64>,
+    ) -> Result<(), String> {
+        let finished = (status != StepStatus::Running).then(|| self.clock.now_ms());
+        self.store()?
+            .put_step(&StepRecord {
+                run: self.run.clone(),
+                step: self.step.name.clone(),
+                kind: self.step.kind.to_string(),
+                backend: self.backend_name.clone(),
+                status,
+                cache_key: key.map(String::from),
+                reason,
+                started_ms: started,
+                finished_ms: finished,
+            })
+            .map_err(|e| e.to_string())
+    }
+
+    fn store(&self) -> Result<std::sync::MutexGuard<'_, Box<dyn StateStore>>, String> {
+        self.state
+            .lock()
+            .map_err(|_| "the state store was poisoned by a panic".to_string())
+    }
+
+    async fn run_inner(&self, started: i64) -> Result<(StepStatus, Option<Produced>), String> {
+        let env = self.resolve_env()?;
+        let input_hashes = self.hash_inputs().await?;
+        let host_env: BTreeMap<String, String> = self
+            .step
+            .env
+            .values()
+            .filter_map(|v| match v {
+                EnvValue::Env(var) => Some((var.clone(), (self.host_env)(var).unwrap_or_default())),
+                _ => None,
+            })
+            .collect();
+        let parts = cache::key_parts(
+            &self.step,
+            &KeyInputs {
+                image: self.image.as_deref(),
+                inputs: &input_hashes,
+                host_env: &host_env,
+            },
+        );
+        let key = cache::key(&parts);
+        if self.use_cache || !self.selected {
+            if let Some(produced) = self.cached_outputs(&key, started)? {
+                return Ok((StepStatus::Cached, Some(produced)));
+            }
+            if !self.selected {
+                return Err(
+                    "it is outside --from/--to/--only and its outputs are not in the cache; run it first".into(),
+                );
+            }
+        }
+        self.record_step(StepStatus::Running, Some(&key), None, Some(started))?;
+        let (status, produced, reason) = self.attempts(env).await?;
+        if let Some(produced) = &produced {
+            let outputs = self.artifacts(produced);
+            for a in &outputs {
+                self.store()?.put_artifact(a).map_err(|e| e.to_string())?;
+            }
+            if self.step.cache {
+                self.store()?
+                    .put_cache(&CacheEntry {
+                        key: key.clone(),
+                        pipeline: self.pipeline.clone(),
+                        step: self.step.name.clone(),
+                        run: self.run.clone(),
+                        parts,
+                        outputs,
+                        created_ms: self.clock.now_ms(),
+                    })
+                    .map_err(|e| e.to_string())?;
+            }
+        }
+        self.record_step(status, Some(&key), reason.clone(), Some(started))?;
+        self.events.event(RunEvent::StepFinished {
+            step: self.step.name.clone(),
+            status,
+            duration: self.since(started),
+            reason,
+        });
+        Ok((status, produced))
+    }
+
+    fn resolve_env(&self) -> Result<BTreeMap<String, String>, String> {
+        let mut env = BTreeMap::new();
+        for (name, value) in &self.step.env {
+            let text = match value {
+                EnvValue::Text(t) => t.clone(),
+                EnvValue::Env(var) | EnvValue::Secret(var) => (self.host_env)(var).ok_or_else(|| {
+                    let what = if matches!(value, EnvValue::Secret(_)) {
+                        "secret"
+                    } else {
+                        "env"
+                    };
+                    format!("{what}(\"{var}\") for `{name}` is not set in the environment")
+                })?,
+            };
+            env.insert(name.clone(), text);
+        }
+        Ok(env)
+    }
+
+    async fn hash_inputs(&self) -> Result<BTreeMap<String, String>, String> {
+        let mut out = BTreeMap::new();
+        for (name, input) in &self.inputs {
+            let hash = match input {
+                InputPlan::Path(_, Some(hash)) => hash.clone(),
+                InputPlan::Path(path, None) => {
+                    let path = path.clone();
+                    let shown = path.display().to_string();
+                    tokio::task::spawn_blocking(move || hash_path(&path))
+                        .await
+                        .map_err(|e| e.to_string())?
+                        .map_err(|e| format!("cannot read input `{name}` at {shown}: {e}"))?
+                        .hex
+                }
+                InputPlan::Gather(parts) => {
+                    let joined: Vec<String> = parts.iter().map(|(n, _, h)| format!("{n}={h}")).collect();
+                    blake3::hash(joined.join("\n").as_bytes()).to_hex().to_string()
+                }
+            };
+            out.insert(name.clone(), hash);
+        }
+        Ok(out)
+    }
+
+    /// The cached outputs for `key`, when every one of them still exists.
+    fn cached_outputs(&self, key: &str, started: i64) -> Result<Option<Produced>, String> {
+        let Some(entry) = self.store()?.cache_entry(key).map_err(|e| e.to_string())? else {
+            return Ok(None);
+        };
+        let mut produced = Produced::default();
+        for a in &entry.outputs {
+            let Some(path) = a.uri.strip_prefix("file://").map(PathBuf::from) else {
+                return Ok(None);
+            };
+            if !path.exists() {
+                return Ok(None);
+            }
+            produced.dirs.insert(a.output.clone(), path);
+            produced.hashes.insert(a.output.clone(), a.hash.clone());
+        }
+        if self.step.outputs.iter().any(|o| !produced.dirs.contains_key(&o.name)) {
+            return Ok(None);
+        }
+        for a in &entry.outputs {
+            self.store()?
+                .put_artifact(&ArtifactRecord {
+                    run: self.run.clone(),
+                    ..a.clone()
+                })
+                .map_err(|e| e.to_string())?;
+        }
+        let reason = Some(format!("cached from run {}", entry.run));
+        self.record_step(StepStatus::Cached, Some(key), reason.clone(), Some(started))?;
+        self.events.event(RunEvent::StepFinished {
+            step: self.step.name.clone(),
+            status: StepStatus::Cached,
+            duration: self.since(started),
+            reason,
+        });
+        Ok(Some(produced))
+    }
+
+    fn artifacts(&self, produced: &Produced) -> Vec<ArtifactRecord> {
+        produced
+            .dirs
+            .iter()
+            .map(|(output, dir)| ArtifactRecord {
+                run: self.run.clone(),
+                step: self.step.name.clone(),
+                output: output.clone(),
+                uri: format!("file://{}", dir.display()),
+                size: std::fs::metadata(dir).map(|m| m.len()).unwrap_or(0),
+                hash: produced.hashes.get(output).cloned().unwrap_or_default(),
+            })
+            .collect()
+    }
+
+    /// Runs attempts until one succeeds, they run out, or the run is cancelled.
+    async fn attempts(
+        &self,
+        env: BTreeMap<String, String>,
+    ) -> Result<(StepStatus, Option<Produced>, Option<String>), String> {
+        let before = self
+            .store()?
+            .attempts(&self.run, &self.step.name)
+            .map_err(|e| e.to_string())?
+            .len() as u32;
+        let tries = self.step.retry.attempts.max(1);
+        let mut last_reason = None;
+        for n in 1..=tries {
+            let number = before + n;
+            let (finish, reason) = self.one_attempt(number, &env).await?;
+            match finish {
+                Finish::Succeeded => {
+                    let produced = self.collect_outputs(number).await?;
+                    return Ok((StepStatus::Succeeded, Some(produced), None));
+                }
+                Finish::Cancelled => return Ok((StepStatus::Cancelled, None, Some("cancelled".into()))),
+                Finish::Failed { .. } => {
+                    last_reason = reason;
+                    if n < tries {
+                        let delay = backoff(self.step.retry.backoff, n, number);
+                        self.events.event(RunEvent::StepRetrying {
+                            step: self.step.name.clone(),
+                            attempt: number + 1,
+                            delay,
+                            reason: last_reason.clone().unwrap_or_default(),
+                        });
+                        let mut cancel = self.cancel.clone();
+                        tokio::select! {
+                            _ = tokio::time::sleep(delay) => {}
+                            _ = wait_cancelled(&mut cancel) => {
+                                return Ok((StepStatus::Cancelled, None, Some("cancelled while waiting to retry".into())));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        let reason = match (tries, last_reason) {
+            (1, r) => r,
+            (t, Some(r)) => Some(format!("{r} (after {t} attempts)")),
+            (t, None) => Some(format!("failed {t} attempts")),
+        };
+        Ok((StepStatus::Failed, None, reason))
+    }
+
+    async fn one_attempt(
+        &self,
+        number: u32,
+        env: &BTreeMap<String, String>,
+    ) -> Result<(Finish, Option<String>), String> {
+        let work_dir = self.layout.attempt_dir(&self.run, &self.step.name, number);
+        std::fs::create_dir_all(&work_dir).map_err(|e| format!("cannot create {}: {e}", work_dir.display()))?;
+        let inputs = self.materialize_inputs(&work_dir)?;
+        let attempt = Attempt {
+            run: self.run.clone(),
+            step: self.step.name.clone(),
+            attempt: number,
+            kind: self.step.kind,
+            image: self.image.clone(),
+            command: self.step.command.clone().unwrap_or_default(),
+            env: env.clone(),
+            inputs,
+            outputs: self.step.outputs.iter().map(|o| o.name.clone()).collect(),
+            hyperparameters: self
+                .step
+                .hyperparameters
+                .iter()
+                .map(|(k, v)| (k.clone(), wharf_compiler::display::hyperparameter(v)))
+                .collect(),
+            work_dir: work_dir.clone(),
+            log_path: self.layout.log_path(&self.run, &self.step.name, number),
+            cpus: self.step.resources.cpus,
+            gpus: self.step.resources.gpus,
+        };
+        let started = self.clock.now_ms();
+        let mut record = AttemptRecord {
+            run: self.run.clone(),
+            step: self.step.name.clone(),
+            attempt: number,
+            status: StepStatus::Running,
+            exit_code: None,
+            error: None,
+            started_ms: started,
+            finished_ms: None,
+            log_path: Some(attempt.log_path.display().to_string()),
+            handle: None,
+        };
+        self.store()?.put_attempt(&record).map_err(|e| e.to_string())?;
+        self.events.event(RunEvent::StepStarted {
+            step: self.step.name.clone(),
+            attempt: number,
+            backend: self.backend_name.clone(),
+        });
+        let (finish, reason) = match self.backend.submit(attempt, self.events.clone()).await {
+            Err(e) => (
+                Finish::Failed {
+                    exit_code: None,
+                    reason: e.clone(),
+                },
+                Some(e),
+            ),
+            Ok(mut handle) => {
+                record.handle = Some(handle.id());
+                self.store()?.put_attempt(&record).map_err(|e| e.to_string())?;
+                let mut cancel = self.cancel.clone();
+                let timeout = self.step.timeout.map(Duration::from_millis).unwrap_or(Duration::MAX);
+                let finish = tokio::select! {
+                    finish = handle.wait() => finish,
+                    _ = tokio::time::sleep(timeout) => {
+                        handle.cancel().await;
+                        let limit = wharf_compiler::syntax::literal::format_duration(self.step.timeout.unwrap_or(0));
+                        Finish::Failed { exit_code: None, reason: format!("timed out after {limit}") }
+                    }
+                    _ = wait_cancelled(&mut cancel) => {
+                        handle.cancel().await;
+                        Finish::Cancelled
+                    }
+                };
+                let reason = match &finish {
+                    Finish::Failed { reason, .. } => Some(reason.clone()),
+                    _ => None,
+                };
+                (finish, reason)
+            }
+        };
+        record.status = match finish {
+            Finish::Succeeded => StepStatus::Succeeded,
+            Finish::Failed { .. } => StepStatus::Failed,
+            Finish::Cancelled => StepStatus::Cancelled,
+        };
+        if let Finish::Failed { exit_code, .. } = &finish {
+            record.exit_code = *exit_code;
+        }
+        record.error = reason.clone();
+        record.finished_ms = Some(self.clock.now_ms());
+        self.store()?.put_attempt(&record).map_err(|e| e.to_string())?;
+        Ok((finish, reason))
+    }
+
+    /// Input paths as the step sees them; a gathered input becomes a folder
+    /// holding one link per instance, named after the instance.
+    fn materialize_inputs(&self, work_dir: &Path) -> Result<Vec<(String, PathBuf)>, String> {
+        let mut out = Vec::new();
+        for (name, input) in &self.inputs {
+            match input {
+                InputPlan::Path(path, _) => out.push((name.clone(), path.clone())),
+                InputPlan::Gather(parts) => {
+                    let dir = work_dir.join("inputs").join(name);
+                    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+                    for (instance, path, _) in parts {
+                        let link = dir.join(instance);
+                        let _ = std::fs::remove_file(&link);
+                        std::os::unix::fs::symlink(path, &link)
+                            .map_err(|e| format!("cannot link {}: {e}", link.display()))?;
+                    }
+                    out.push((name.clone(), dir));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Checks that every declared output was produced, and hashes it.
+    async fn collect_outputs(&self, attempt: u32) -> Result<Produced, String> {
+        let work_dir = self.layout.attempt_dir(&self.run, &self.step.name, attempt);
+        let mut produced = Produced::default();
+        for output in &self.step.outputs {
+            let dir = work_dir.join("outputs").join(&output.name);
+            let present = match &output.shape {
+                OutputShape::File { name } => dir.join(name).is_file(),
+                OutputShape::Dir => std::fs::read_dir(&dir).is_ok_and(|mut d| d.next().is_some()),
+            };
+            if !present {
+                let what = match &output.shape {
+                    OutputShape::File { name } => format!("the file {name}"),
+                    OutputShape::Dir => "anything".to_string(),
+                };
+                return Err(format!(
+                    "it did not produce output `{}`: nothing wrote {what} to {}",
+                    output.name,
+                    dir.display()
+                ));
+            }
+            let hashed = dir.clone();
+            let hash = tokio::task::spawn_blocking(move || hash_path(&hashed))
+                .await
+                .map_err(|e| e.to_string())?
+                .map_err(|e| format!("cannot read output `{}`: {e}", output.name))?;
+            produced.hashes.insert(output.name.clone(), hash.hex);
+            produced.dirs.insert(output.name.clone(), dir);
+        }
+        Ok(produced)
+    }
+}
+
+/// Exponential backoff with jitter: `base * 2^(n-1)`, then up to a quarter
+/// more or less, so retries of many steps do not fall into step.
+fn backoff(base_ms: u64, n: u32, salt: u32) -> Duration {
+    let exp = base_ms.saturating_mul(1u64 << (n - 1).min(16));
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let noise = ((nanos ^ salt.rotate_left(7)) % 1000) as i64 - 500; // -500..500 per mille of a half
+    let jitter = exp as i64 * noise / 2000;
+    Duration::from_millis((exp as i64 + jitter).max(0) as u64)
+}
+
+async fn wait_cancelled(cancel: &mut watch::Receiver<bool>) {
+    loop {
+        if *cancel.borrow() {
+            return;
+        }
+        if cancel.changed().await.is_err() {
+            // The sender is gone: nobody can cancel any more.
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
+/// The finished steps of an earlier run whose outputs still exist.
+pub(crate) fn load_resumed(plan: &Plan, ctx: &Context, run: &str) -> Result<Vec<(StepId, Produced)>, RunError> {
+    let store = lock(&ctx.state)?;
+    let record = store
+        .run(run)?
+        .ok_or_else(|| RunError::Resume(format!("there is no run `{run}` to resume")))?;
+    if record.pipeline != plan.pipeline.name {
+        return Err(RunError::Resume(format!(
+            "run `{run}` is of pipeline `{}`, not `{}`",
+            record.pipeline, plan.pipeline.name
+        )));
+    }
+    let artifacts = store.artifacts(run)?;
+    let mut out = Vec::new();
+    for step in store.steps(run)? {
+        if !matches!(step.status, StepStatus::Succeeded | StepStatus::Cached) {
+            continue;
+        }
+        let Some(id) = plan.pipeline.steps.iter().position(|s| s.name == step.step) else {
+            continue;
+        };
+        let mut produced = Produced::default();
+        let mut complete = true;
+        for output in &plan.pipeline.steps[id].outputs {
+            let found = artifacts
+                .iter()
+                .find(|a| a.step == step.step && a.output == output.name);
+            match found.and_then(|a| {
+                a.uri
+                    .strip_prefix("file://")
+                    .map(|p| (PathBuf::from(p), a.hash.clone()))
+            }) {
+                Some((path, hash)) if path.exists() => {
+                    produced.dirs.insert(output.name.clone(), path);
+                    produced.hashes.insert(output.name.clone(), hash);
+                }
+                _ => complete = false,
+            }
+        }
+        if complete {
+            out.push((id, produced));
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn backoff_doubles_with_bounded_jitter() {
+        for n in 1..=5 {
+            let d = super::backoff(1000, n, n).as_millis() as u64;
+            let exp = 1000u64 << (n - 1);
+            assert!(d >= exp * 3 / 4 && d <= exp * 5 / 4, "attempt {n}: {d} ms");
+        }
+    }
+}

@@ -1,0 +1,565 @@
+//! Scheduler tests with a scripted backend (each step's behaviour set by the
+//! test), an in-memory state store and a fixed clock. The process backend
+//! and the CLI have end-to-end tests of their own.
+
+use super::*;
+use crate::backend::{Attempt, Backend, BoxFuture, Finish, Handle};
+use crate::clock::FixedClock;
+use crate::events::CollectingSink;
+use crate::plan::{Plan, RunOptions};
+use crate::state::SqliteStore;
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU32, Ordering};
+use wharf_compiler::types::BackendKind;
+use wharf_compiler::{MemoryWorld, Options, Pipeline};
+
+/// What the scripted backend does for a step: fail the first `fail_first`
+/// attempts, sleep, then write each output (`file(...)` outputs get `json`).
+#[derive(Clone, Default)]
+struct Script {
+    fail_first: u32,
+    sleep_ms: u64,
+    json: Option<String>,
+    skip_outputs: bool,
+}
+
+#[derive(Default)]
+struct Scripted {
+    scripts: Mutex<BTreeMap<String, Script>>,
+    calls: Mutex<Vec<(String, u32)>>,
+    tries: Mutex<BTreeMap<String, AtomicU32>>,
+}
+
+struct ScriptedHandle {
+    attempt: Attempt,
+    script: Script,
+    fail: bool,
+}
+
+impl Backend for Scripted {
+    fn name(&self) -> &'static str {
+        "process"
+    }
+
+    fn health_check(&self) -> BoxFuture<'_, Result<(), String>> {
+        Box::pin(async { Ok(()) })
+    }
+
+    fn submit(&self, attempt: Attempt, _events: Arc<dyn EventSink>) -> BoxFuture<'_, Result<Box<dyn Handle>, String>> {
+        Box::pin(async move {
+            let script = self
+                .scripts
+                .lock()
+                .expect("lock")
+                .get(&attempt.step)
+                .cloned()
+                .unwrap_or_default();
+            let n = {
+                let mut tries = self.tries.lock().expect("lock");
+                tries
+                    .entry(attempt.step.clone())
+                    .or_default()
+                    .fetch_add(1, Ordering::SeqCst)
+                    + 1
+            };
+            self.calls
+                .lock()
+                .expect("lock")
+                .push((attempt.step.clone(), attempt.attempt));
+            Ok(Box::new(ScriptedHandle {
+                fail: n <= script.fail_first,
+                attempt,
+                script,
+            }) as Box<dyn Handle>)
+        })
+    }
+}
+
+impl Handle for ScriptedHandle {
+    fn id(&self) -> String {
+        format!("scripted {}", self.attempt.step)
+    }
+
+    fn wait(&mut self) -> BoxFuture<'_, Finish> {
+        Box::pin(async move {
+            tokio::time::sleep(Duration::from_millis(self.script.sleep_ms)).await;
+            if self.fail {
+                return Finish::Failed {
+                    exit_code: Some(1),
+                    reason: "exit code 1: boom".into(),
+                };
+            }
+            if !self.script.skip_outputs {
+                for output in &self.attempt.outputs {
+                    let dir = self.attempt.output_dir(output);
+                    std::fs::create_dir_all(&dir).expect("output dir");
+                    let body = self
+                        .script
+                        .json
+                        .clone()
+                        .unwrap_or_else(|| format!("{} {output}", self.attempt.step));
+                    let name = if self.script.json.is_some() {
+                        "m.json"
+                    } else {
+                        "data.txt"
+                    };
+                    std::fs::write(dir.join(name), body).expect("write output");
+                }
+            }
+            Finish::Succeeded
+        })
+    }
+
+    fn cancel(&mut self) -> BoxFuture<'_, ()> {
+        Box::pin(async {})
+    }
+}
+
+use std::time::Duration;
+
+fn compile(text: &str) -> Pipeline {
+    let c = wharf_compiler::compile(
+        &MemoryWorld::new().with_file("p.wharf", text),
+        "p.wharf".as_ref(),
+        &Options::default(),
+    );
+    let errors: Vec<String> = c.diagnostics.iter().map(|d| d.message.clone()).collect();
+    c.pipeline.unwrap_or_else(|| panic!("{errors:?}"))
+}
+
+struct Harness {
+    dir: tempfile::TempDir,
+    backend: Arc<Scripted>,
+    events: Arc<CollectingSink>,
+    state: Arc<Mutex<Box<dyn StateStore>>>,
+}
+
+impl Harness {
+    fn new() -> Harness {
+        Harness {
+            dir: tempfile::tempdir().expect("tmp"),
+            backend: Arc::new(Scripted::default()),
+            events: Arc::new(CollectingSink::default()),
+            state: Arc::new(Mutex::new(Box::new(SqliteStore::open_in_memory().expect("store")))),
+        }
+    }
+
+    fn script(&self, step: &str, script: Script) {
+        self.backend.scripts.lock().expect("lock").insert(step.into(), script);
+    }
+
+    async fn run(&self, pipeline: &Pipeline, options: RunOptions) -> RunSummary {
+        self.run_with(pipeline, options, None, None).await
+    }
+
+    async fn run_with(
+        &self,
+        pipeline: &Pipeline,
+        options: RunOptions,
+        cancel_after: Option<Duration>,
+        resume: Option<&str>,
+    ) -> RunSummary {
+        let backends: Backends = BTreeMap::from([(BackendKind::Process, self.backend.clone() as Arc<dyn Backend>)]);
+        let file = self.dir.path().join("p.wharf");
+        let target = &pipeline.targets[0];
+        let plan = Plan::build(pipeline, target, &file, options, &backends).expect("plan");
+        let ctx = Context {
+            state: self.state.clone(),
+            backends,
+            events: self.events.clone(),
+            clock: Arc::new(FixedClock::new(1_000)),
+            layout: Layout::new(self.dir.path().join(".wharf")),
+            host_env: Arc::new(|_| None),
+        };
+        let (tx, rx) = watch::channel(false);
+        if let Some(after) = cancel_after {
+            tokio::spawn(async move {
+                tokio::time::sleep(after).await;
+                let _ = tx.send(true);
+            });
+            return run(&plan, &ctx, rx, resume).await.expect("run");
+        }
+        let summary = run(&plan, &ctx, rx, resume).await.expect("run");
+        drop(tx);
+        summary
+    }
+
+    fn status(&self, summary: &RunSummary) -> Vec<(String, StepStatus)> {
+        summary.steps.iter().map(|s| (s.step.clone(), s.status)).collect()
+    }
+}
+
+fn opts() -> RunOptions {
+    RunOptions {
+        jobs: 2,
+        ..RunOptions::default()
+    }
+}
+
+const CHAIN: &str = r#"pipeline p {
+  step a { command = ["a"] outputs { out = dir() } }
+  step b { command = ["b"] inputs { i = a.out } outputs { out = dir() } }
+  step c { command = ["c"] inputs { i = b.out } outputs { out = dir() } }
+}"#;
+
+fn names(list: &[(&str, StepStatus)]) -> Vec<(String, StepStatus)> {
+    list.iter().map(|(n, s)| (n.to_string(), *s)).collect()
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_chain_runs_in_order_then_comes_from_the_cache() {
+    let h = Harness::new();
+    let p = compile(CHAIN);
+    let first = h.run(&p, opts()).await;
+    assert_eq!(first.status, RunStatus::Succeeded);
+    use StepStatus::*;
+    assert_eq!(
+        h.status(&first),
+        names(&[("a", Succeeded), ("b", Succeeded), ("c", Succeeded)])
+    );
+    let calls: Vec<String> = h
+        .backend
+        .calls
+        .lock()
+        .expect("lock")
+        .iter()
+        .map(|(s, _)| s.clone())
+        .collect();
+    assert_eq!(calls, ["a", "b", "c"]);
+    let second = h.run(&p, opts()).await;
+    assert_eq!(h.status(&second), names(&[("a", Cached), ("b", Cached), ("c", Cached)]));
+    assert_eq!(h.backend.calls.lock().expect("lock").len(), 3, "nothing ran again");
+    let third = h
+        .run(
+            &p,
+            RunOptions {
+                no_cache: true,
+                ..opts()
+            },
+        )
+        .await;
+    assert_eq!(
+        h.status(&third),
+        names(&[("a", Succeeded), ("b", Succeeded), ("c", Succeeded)])
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn retries_back_off_and_then_succeed_or_fail() {
+    let h = Harness::new();
+    let p = compile(
+        r#"pipeline p { step a { command = ["a"] outputs { out = dir() } retry { attempts = 3, backoff = 10s } } }"#,
+    );
+    h.script(
+        "a",
+        Script {
+            fail_first: 2,
+            ..Script::default()
+        },
+    );
+    let summary = h.run(&p, opts()).await;
+    assert_eq!(summary.status, RunStatus::Succeeded);
+    let attempts = h
+        .state
+        .lock()
+        .expect("lock")
+        .attempts(&summary.run, "a")
+        .expect("attempts");
+    let statuses: Vec<StepStatus> = attempts.iter().map(|a| a.status).collect();
+    assert_eq!(
+        statuses,
+        [StepStatus::Failed, StepStatus::Failed, StepStatus::Succeeded]
+    );
+    let retries: Vec<Duration> = h
+        .events
+        .take()
+        .into_iter()
+        .filter_map(|e| match e {
+            RunEvent::StepRetrying { delay, .. } => Some(delay),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(retries.len(), 2);
+    assert!(
+        retries[0] >= Duration::from_millis(7_500) && retries[0] <= Duration::from_millis(12_500),
+        "{retries:?}"
+    );
+    assert!(
+        retries[1] >= Duration::from_millis(15_000) && retries[1] <= Duration::from_millis(25_000),
+        "{retries:?}"
+    );
+
+    let h = Harness::new();
+    h.script(
+        "a",
+        Script {
+            fail_first: 9,
+            ..Script::default()
+        },
+    );
+    let summary = h.run(&p, opts()).await;
+    assert_eq!(summary.status, RunStatus::Failed);
+    let reason = summary.steps[0].reason.clone().unwrap_or_default();
+    assert!(
+        reason.contains("boom") && reason.contains("after 3 attempts"),
+        "{reason}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_timeout_stops_the_attempt() {
+    let h = Harness::new();
+    let p = compile(r#"pipeline p { step a { command = ["a"] outputs { out = dir() } timeout = 5s } }"#);
+    h.script(
+        "a",
+        Script {
+            sleep_ms: 60_000,
+            ..Script::default()
+        },
+    );
+    let summary = h.run(&p, opts()).await;
+    assert_eq!(summary.status, RunStatus::Failed);
+    assert_eq!(summary.steps[0].reason.as_deref(), Some("timed out after 5s"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn fail_fast_stops_launching_and_keep_going_runs_what_it_can() {
+    let text = r#"pipeline p {
+      step bad  { command = ["x"] outputs { out = dir() } }
+      step after_bad { command = ["x"] inputs { i = bad.out } }
+      step slow { command = ["x"] outputs { out = dir() } }
+      step after_slow { command = ["x"] inputs { i = slow.out } }
+    }"#;
+    let p = compile(text);
+    use StepStatus::*;
+    let h = Harness::new();
+    h.script(
+        "bad",
+        Script {
+            fail_first: 1,
+            ..Script::default()
+        },
+    );
+    h.script(
+        "slow",
+        Script {
+            sleep_ms: 1_000,
+            ..Script::default()
+        },
+    );
+    let summary = h.run(&p, RunOptions { jobs: 1, ..opts() }).await;
+    assert_eq!(summary.status, RunStatus::Failed);
+    let by_name: BTreeMap<String, StepStatus> = h.status(&summary).into_iter().collect();
+    assert_eq!(by_name["bad"], Failed);
+    assert_eq!(by_name["slow"], Cancelled, "fail-fast launches nothing new");
+    let h = Harness::new();
+    h.script(
+        "bad",
+        Script {
+            fail_first: 1,
+            ..Script::default()
+        },
+    );
+    let summary = h
+        .run(
+            &p,
+            RunOptions {
+                keep_going: true,
+                ..opts()
+            },
+        )
+        .await;
+    let by_name: BTreeMap<String, StepStatus> = h.status(&summary).into_iter().collect();
+    assert_eq!(
+        by_name,
+        BTreeMap::from([
+            ("bad".into(), Failed),
+            ("after_bad".into(), Skipped),
+            ("slow".into(), Succeeded),
+            ("after_slow".into(), Succeeded)
+        ])
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn conditions_skip_steps_and_their_dependents() {
+    let text = r#"pipeline p {
+      step ev { command = ["e"] outputs { m = file("m.json") } }
+      step deploy { command = ["d"] outputs { out = dir() } } when ev.m.auc >= 0.8
+      step notify { command = ["n"] inputs { i = deploy.out } }
+    }"#;
+    let p = compile(text);
+    use StepStatus::*;
+    for (auc, want) in [("0.9", Succeeded), ("0.5", Skipped)] {
+        let h = Harness::new();
+        h.script(
+            "ev",
+            Script {
+                json: Some(format!("{{\"auc\": {auc}}}")),
+                ..Script::default()
+            },
+        );
+        let summary = h.run(&p, opts()).await;
+        assert_eq!(summary.status, RunStatus::Succeeded);
+        let by_name: BTreeMap<String, StepRecord> = summary.steps.into_iter().map(|s| (s.step.clone(), s)).collect();
+        assert_eq!(by_name["deploy"].status, want);
+        assert_eq!(by_name["notify"].status, want);
+        if want == Skipped {
+            let reason = by_name["deploy"].reason.clone().unwrap_or_default();
+            assert!(
+                reason.contains("ev.m.auc >= 0.8") && reason.contains("ev.m.auc = 0.5"),
+                "{reason}"
+            );
+            assert_eq!(by_name["notify"].reason.as_deref(), Some("`deploy` was skipped"));
+        }
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_missing_output_fails_the_step_naming_it() {
+    let h = Harness::new();
+    let p = compile(r#"pipeline p { step a { command = ["a"] outputs { model = dir() } } }"#);
+    h.script(
+        "a",
+        Script {
+            skip_outputs: true,
+            ..Script::default()
+        },
+    );
+    let summary = h.run(&p, opts()).await;
+    assert_eq!(summary.status, RunStatus::Failed);
+    let reason = summary.steps[0].reason.clone().unwrap_or_default();
+    assert!(reason.contains("did not produce output `model`"), "{reason}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn fan_out_gathers_every_instance() {
+    let text = r#"pipeline p {
+      for r in ["eu", "us"] { step prep { command = ["p"] outputs { out = dir() } } }
+      step all { command = ["a"] inputs { parts = prep[*].out } outputs { out = dir() } }
+    }"#;
+    let h = Harness::new();
+    let p = compile(text);
+    let summary = h.run(&p, opts()).await;
+    assert_eq!(summary.status, RunStatus::Succeeded);
+    let gathered = h
+        .dir
+        .path()
+        .join(".wharf/runs")
+        .join(&summary.run)
+        .join("all/1/inputs/parts");
+    let mut entries: Vec<String> = std::fs::read_dir(&gathered)
+        .expect("gather folder")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    entries.sort();
+    assert_eq!(entries, ["prep-eu", "prep-us"]);
+    assert!(gathered.join("prep-eu/data.txt").exists(), "links lead to the outputs");
+}
+
+#[tokio::test(start_paused = true)]
+async fn cancelling_stops_running_steps_and_records_it() {
+    let h = Harness::new();
+    let p = compile(CHAIN);
+    h.script(
+        "a",
+        Script {
+            sleep_ms: 60_000,
+            ..Script::default()
+        },
+    );
+    let summary = h.run_with(&p, opts(), Some(Duration::from_secs(1)), None).await;
+    assert_eq!(summary.status, RunStatus::Cancelled);
+    use StepStatus::*;
+    assert_eq!(
+        h.status(&summary),
+        names(&[("a", Cancelled), ("b", Cancelled), ("c", Cancelled)])
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn resume_runs_only_what_did_not_finish() {
+    let h = Harness::new();
+    let p = compile(CHAIN);
+    h.script(
+        "b",
+        Script {
+            fail_first: 1,
+            ..Script::default()
+        },
+    );
+    let first = h
+        .run(
+            &p,
+            RunOptions {
+                no_cache: true,
+                ..opts()
+            },
+        )
+        .await;
+    assert_eq!(first.status, RunStatus::Failed);
+    let resumed = h
+        .run_with(
+            &p,
+            RunOptions {
+                no_cache: true,
+                ..opts()
+            },
+            None,
+            Some(&first.run),
+        )
+        .await;
+    assert_eq!(resumed.run, first.run, "the same run goes on");
+    assert_eq!(resumed.status, RunStatus::Succeeded);
+    let calls = h.backend.calls.lock().expect("lock").clone();
+    assert_eq!(
+        calls,
+        [
+            ("a".to_string(), 1),
+            ("b".to_string(), 1),
+            ("b".to_string(), 2),
+            ("c".to_string(), 1)
+        ],
+        "a did not run again; b's attempts are numbered on"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn only_needs_its_inputs_in_the_cache() {
+    let h = Harness::new();
+    let p = compile(CHAIN);
+    let summary = h
+        .run(
+            &p,
+            RunOptions {
+                only: Some("b".into()),
+                ..opts()
+            },
+        )
+        .await;
+    assert_eq!(summary.status, RunStatus::Failed);
+    let a = summary.steps.iter().find(|s| s.step == "a").expect("a");
+    assert!(
+        a.reason
+            .clone()
+            .unwrap_or_default()
+            .contains("outside --from/--to/--only"),
+        "{a:?}"
+    );
+    h.run(&p, opts()).await;
+    let again = h
+        .run(
+            &p,
+            RunOptions {
+                only: Some("c".into()),
+                no_cache: true,
+                ..opts()
+            },
+        )
+        .await;
+    use StepStatus::*;
+    assert_eq!(
+        h.status(&again),
+        names(&[("a", Cached), ("b", Cached), ("c", Succeeded)])
+    );
+}
