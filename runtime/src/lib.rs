@@ -12,6 +12,7 @@ pub mod cache;
 pub mod clock;
 pub mod condition;
 pub mod events;
+pub mod forecast;
 pub mod hash;
 pub mod plan;
 pub mod scheduler;

@@ -563,3 +563,26 @@ async fn only_needs_its_inputs_in_the_cache() {
         names(&[("a", Cached), ("b", Cached), ("c", Succeeded)])
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn forecast_knows_cached_steps_and_says_why_others_run() {
+    use crate::forecast::{Verdict, forecast};
+    let h = Harness::new();
+    std::fs::write(h.dir.path().join("data.csv"), "1,2\n").expect("write");
+    let text = r#"pipeline p {
+      step a { command = ["a"] inputs { raw = "data.csv" } outputs { out = dir() } }
+      step b { command = ["b"] inputs { i = a.out } outputs { out = dir() } }
+    }"#;
+    let p = compile(text);
+    let before = forecast(&p, h.dir.path(), h.state.lock().expect("lock").as_ref(), &|_| None, false).expect("forecast");
+    assert_eq!(before[0].verdict, Verdict::Runs { because: "it has not run before".into() });
+    assert!(matches!(&before[1].verdict, Verdict::Runs { because } if because.contains("`a` would run first")));
+    let summary = h.run(&p, opts()).await;
+    let after = forecast(&p, h.dir.path(), h.state.lock().expect("lock").as_ref(), &|_| None, false).expect("forecast");
+    assert_eq!(after[0].verdict, Verdict::Cached { run: summary.run.clone() });
+    assert_eq!(after[1].verdict, Verdict::Cached { run: summary.run.clone() });
+    std::fs::write(h.dir.path().join("data.csv"), "1,3\n").expect("write");
+    let changed = forecast(&p, h.dir.path(), h.state.lock().expect("lock").as_ref(), &|_| None, false).expect("forecast");
+    let Verdict::Runs { because } = &changed[0].verdict else { panic!("{:?}", changed[0].verdict) };
+    assert!(because.starts_with("input `raw` changed"), "{because}");
+}

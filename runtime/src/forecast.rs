@@ -1,0 +1,240 @@
+//! What a run would do, decided without running anything: for each step, its
+//! cache key where it can be known now, and whether it would come from the
+//! cache, run, or be skipped. `wharf plan` shows this; `wharf why` compares a
+//! step's key parts with the ones recorded the last time it ran.
+//!
+//! A key can be known before the run only when every input is: local files
+//! are hashed now, and an upstream step's outputs are known when that step
+//! would itself come from the cache. Once one step would run, what follows
+//! it waits for its outputs.
+
+use crate::cache::{self, KeyInputs};
+use crate::condition::{self, OutputLocator};
+use crate::hash::hash_path;
+use crate::state::{StateError, StateStore};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use wharf_compiler::pipeline::{EnvValue, ImageRef, InputSource, OutputShape, Pipeline, StepId};
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Verdict {
+    /// The cache holds its outputs, from that run.
+    Cached { run: String },
+    /// It would run; why, in words.
+    Runs { because: String },
+    /// Its `when` is already known to be false.
+    Skipped { because: String },
+}
+
+#[derive(Debug, Clone)]
+pub struct Forecast {
+    pub step: StepId,
+    /// Known when every input is.
+    pub key: Option<String>,
+    pub parts: Option<Value>,
+    pub verdict: Verdict,
+}
+
+/// Outputs as the cache holds them: step -> output -> (folder, hash).
+type Known = BTreeMap<StepId, BTreeMap<String, (PathBuf, String)>>;
+
+struct KnownOutputs<'a> {
+    pipeline: &'a Pipeline,
+    known: &'a Known,
+}
+
+impl OutputLocator for KnownOutputs<'_> {
+    fn output_file(&self, step: usize, output: &str) -> Option<PathBuf> {
+        let (dir, _) = self.known.get(&step)?.get(output)?;
+        Some(match &self.pipeline.steps[step].output(output)?.shape {
+            OutputShape::File { name } => dir.join(name),
+            OutputShape::Dir => dir.clone(),
+        })
+    }
+}
+
+/// Forecasts every step, in execution order.
+pub fn forecast(
+    pipeline: &Pipeline,
+    project_dir: &Path,
+    store: &dyn StateStore,
+    host_env: &dyn Fn(&str) -> Option<String>,
+    no_cache: bool,
+) -> Result<Vec<Forecast>, StateError> {
+    let mut known: Known = BTreeMap::new();
+    let mut out: Vec<Forecast> = Vec::new();
+    let mut verdicts: BTreeMap<StepId, Verdict> = BTreeMap::new();
+    for &id in &pipeline.order {
+        let step = &pipeline.steps[id];
+        let skipped_dep = pipeline
+            .dependencies(id)
+            .into_iter()
+            .find(|d| matches!(verdicts.get(d), Some(Verdict::Skipped { .. })));
+        if let Some(dep) = skipped_dep {
+            let v = Verdict::Skipped {
+                because: format!("`{}` would be skipped", pipeline.steps[dep].name),
+            };
+            verdicts.insert(id, v.clone());
+            out.push(Forecast {
+                step: id,
+                key: None,
+                parts: None,
+                verdict: v,
+            });
+            continue;
+        }
+        let mut inputs = BTreeMap::new();
+        let mut unknown: Option<String> = None;
+        for input in &step.inputs {
+            let hash = match &input.source {
+                InputSource::Output { step: producer, output } => {
+                    known.get(producer).and_then(|o| o.get(output)).map(|(_, h)| h.clone())
+                }
+                InputSource::Gather { outputs } => {
+                    let parts: Option<Vec<String>> = outputs
+                        .iter()
+                        .map(|(p, o)| {
+                            known
+                                .get(p)
+                                .and_then(|m| m.get(o))
+                                .map(|(_, h)| format!("{}={h}", pipeline.steps[*p].name))
+                        })
+                        .collect();
+                    parts.map(|p| blake3::hash(p.join("\n").as_bytes()).to_hex().to_string())
+                }
+                InputSource::Local { path } => hash_path(&project_dir.join(path)).ok().map(|h| h.hex),
+                InputSource::S3 { uri } => Some(uri.clone()),
+            };
+            match hash {
+                Some(h) => {
+                    inputs.insert(input.name.clone(), h);
+                }
+                None => {
+                    let producer = match &input.source {
+                        InputSource::Output { step: p, .. } => Some(*p),
+                        InputSource::Gather { outputs } => {
+                            outputs.iter().map(|(p, _)| *p).find(|p| !known.contains_key(p))
+                        }
+                        _ => None,
+                    };
+                    unknown.get_or_insert(match producer {
+                        Some(p) => format!(
+                            "`{}` would run first, so input `{}` is not known yet",
+                            pipeline.steps[p].name, input.name
+                        ),
+                        None => format!("input `{}` cannot be read", input.name),
+                    });
+                }
+            }
+        }
+        if let Some(because) = unknown {
+            let v = Verdict::Runs { because };
+            verdicts.insert(id, v.clone());
+            out.push(Forecast {
+                step: id,
+                key: None,
+                parts: None,
+                verdict: v,
+            });
+            continue;
+        }
+        if let Some(when) = &step.when {
+            let locator = KnownOutputs {
+                pipeline,
+                known: &known,
+            };
+            if let Ok(false) = condition::evaluate(pipeline, when, &locator) {
+                let v = Verdict::Skipped {
+                    because: format!("`when {}` is false", wharf_compiler::display::condition(pipeline, when)),
+                };
+                verdicts.insert(id, v.clone());
+                out.push(Forecast {
+                    step: id,
+                    key: None,
+                    parts: None,
+                    verdict: v,
+                });
+                continue;
+            }
+        }
+        let host: BTreeMap<String, String> = step
+            .env
+            .values()
+            .filter_map(|v| match v {
+                EnvValue::Env(var) => Some((var.clone(), host_env(var).unwrap_or_default())),
+                _ => None,
+            })
+            .collect();
+        let image = match &step.image {
+            Some(ImageRef::Name(n)) => Some(n.as_str()),
+            _ => None,
+        };
+        let parts = cache::key_parts(
+            step,
+            &KeyInputs {
+                image,
+                inputs: &inputs,
+                host_env: &host,
+            },
+        );
+        let key = cache::key(&parts);
+        let entry = if step.cache && !no_cache {
+            store.cache_entry(&key)?
+        } else {
+            None
+        };
+        let hit = entry.filter(|e| {
+            e.outputs
+                .iter()
+                .all(|a| a.uri.strip_prefix("file://").is_some_and(|p| Path::new(p).exists()))
+                && step
+                    .outputs
+                    .iter()
+                    .all(|o| e.outputs.iter().any(|a| a.output == o.name))
+        });
+        let verdict = match hit {
+            Some(entry) => {
+                let outputs = entry
+                    .outputs
+                    .iter()
+                    .filter_map(|a| {
+                        Some((
+                            a.output.clone(),
+                            (PathBuf::from(a.uri.strip_prefix("file://")?), a.hash.clone()),
+                        ))
+                    })
+                    .collect();
+                known.insert(id, outputs);
+                Verdict::Cached { run: entry.run }
+            }
+            None if !step.cache => Verdict::Runs {
+                because: "its cache is off".into(),
+            },
+            None if no_cache => Verdict::Runs {
+                because: "--no-cache".into(),
+            },
+            None => Verdict::Runs {
+                because: match store.latest_cache_entry(&pipeline.name, &step.name)? {
+                    None => "it has not run before".into(),
+                    Some(previous) => {
+                        let changes = cache::explain(&previous.parts, &parts);
+                        if changes.is_empty() {
+                            "its earlier outputs are gone".into()
+                        } else {
+                            changes.join("; ")
+                        }
+                    }
+                },
+            },
+        };
+        verdicts.insert(id, verdict.clone());
+        out.push(Forecast {
+            step: id,
+            key: Some(key),
+            parts: Some(parts),
+            verdict,
+        });
+    }
+    Ok(out)
+}
