@@ -80,6 +80,14 @@ pub trait Backend: Send + Sync {
     /// Starts one attempt. An `Err` is the backend's failure to start it
     /// (not the step's failure): a clear message for the user.
     fn submit(&self, attempt: Attempt, events: Arc<dyn EventSink>) -> BoxFuture<'_, Result<Box<dyn Handle>, String>>;
+
+    /// Stops work an earlier wharf process started and could not stop (it
+    /// was killed): called on `--resume` with the handle ids of the attempts
+    /// recorded as still running. The default does nothing.
+    fn abandon(&self, handle: &str) -> BoxFuture<'_, ()> {
+        let _ = handle;
+        Box::pin(async {})
+    }
 }
 
 pub trait Handle: Send {

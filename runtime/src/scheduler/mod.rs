@@ -120,6 +120,7 @@ pub async fn run(
     let mut status: BTreeMap<StepId, StepStatus> = BTreeMap::new();
     let run_id = match resume {
         Some(id) => {
+            abandon_leftovers(plan, ctx, id).await?;
             let resumed = step_task::load_resumed(plan, ctx, id)?;
             for (step, done) in resumed {
                 status.insert(step, StepStatus::Succeeded);
@@ -264,6 +265,38 @@ pub async fn run(
         status: run_status,
         steps,
     })
+}
+
+/// Stops what a killed wharf left running in the run being resumed.
+async fn abandon_leftovers(plan: &Plan<'_>, ctx: &Context, run: &str) -> Result<(), RunError> {
+    let mut leftovers = Vec::new();
+    {
+        let store = lock(&ctx.state)?;
+        for step in store.steps(run)? {
+            let backend = plan
+                .pipeline
+                .steps
+                .iter()
+                .position(|s| s.name == step.step)
+                .and_then(|id| plan.steps.iter().find(|p| p.id == id))
+                .and_then(|p| ctx.backends.get(&p.backend).cloned());
+            for attempt in store.attempts(run, &step.step)? {
+                if attempt.status == StepStatus::Running
+                    && let (Some(handle), Some(backend)) = (attempt.handle.clone(), backend.clone())
+                {
+                    leftovers.push((backend, handle, attempt));
+                }
+            }
+        }
+    }
+    for (backend, handle, mut attempt) in leftovers {
+        backend.abandon(&handle).await;
+        attempt.status = StepStatus::Cancelled;
+        attempt.error = Some("the wharf process running it was killed".into());
+        attempt.finished_ms = Some(ctx.clock.now_ms());
+        lock(&ctx.state)?.put_attempt(&attempt)?;
+    }
+    Ok(())
 }
 
 /// Decides, before starting a ready step, whether it must not run: an

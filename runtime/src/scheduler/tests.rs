@@ -574,15 +574,53 @@ async fn forecast_knows_cached_steps_and_says_why_others_run() {
       step b { command = ["b"] inputs { i = a.out } outputs { out = dir() } }
     }"#;
     let p = compile(text);
-    let before = forecast(&p, h.dir.path(), h.state.lock().expect("lock").as_ref(), &|_| None, false).expect("forecast");
-    assert_eq!(before[0].verdict, Verdict::Runs { because: "it has not run before".into() });
+    let before = forecast(
+        &p,
+        h.dir.path(),
+        h.state.lock().expect("lock").as_ref(),
+        &|_| None,
+        false,
+    )
+    .expect("forecast");
+    assert_eq!(
+        before[0].verdict,
+        Verdict::Runs {
+            because: "it has not run before".into()
+        }
+    );
     assert!(matches!(&before[1].verdict, Verdict::Runs { because } if because.contains("`a` would run first")));
     let summary = h.run(&p, opts()).await;
-    let after = forecast(&p, h.dir.path(), h.state.lock().expect("lock").as_ref(), &|_| None, false).expect("forecast");
-    assert_eq!(after[0].verdict, Verdict::Cached { run: summary.run.clone() });
-    assert_eq!(after[1].verdict, Verdict::Cached { run: summary.run.clone() });
+    let after = forecast(
+        &p,
+        h.dir.path(),
+        h.state.lock().expect("lock").as_ref(),
+        &|_| None,
+        false,
+    )
+    .expect("forecast");
+    assert_eq!(
+        after[0].verdict,
+        Verdict::Cached {
+            run: summary.run.clone()
+        }
+    );
+    assert_eq!(
+        after[1].verdict,
+        Verdict::Cached {
+            run: summary.run.clone()
+        }
+    );
     std::fs::write(h.dir.path().join("data.csv"), "1,3\n").expect("write");
-    let changed = forecast(&p, h.dir.path(), h.state.lock().expect("lock").as_ref(), &|_| None, false).expect("forecast");
-    let Verdict::Runs { because } = &changed[0].verdict else { panic!("{:?}", changed[0].verdict) };
+    let changed = forecast(
+        &p,
+        h.dir.path(),
+        h.state.lock().expect("lock").as_ref(),
+        &|_| None,
+        false,
+    )
+    .expect("forecast");
+    let Verdict::Runs { because } = &changed[0].verdict else {
+        panic!("{:?}", changed[0].verdict)
+    };
     assert!(because.starts_with("input `raw` changed"), "{because}");
 }
