@@ -191,6 +191,21 @@ impl Backend for ProcessBackend {
             Ok(Box::new(handle) as Box<dyn Handle>)
         })
     }
+
+    /// Kills the process group a killed wharf left behind (`pid N` is its
+    /// leader, and the group has the same id). A group that is gone, or an
+    /// id that does not parse, is left alone.
+    fn abandon(&self, handle: &str) -> BoxFuture<'_, ()> {
+        let pid = handle.strip_prefix("pid ").and_then(|p| p.trim().parse::<u32>().ok());
+        Box::pin(async move {
+            if let Some(group) = pid.and_then(group::ProcessGroup::led_by)
+                && group.exists()
+            {
+                group.signal(libc::SIGKILL);
+                let _ = group.wait_until_gone(tokio::time::Instant::now() + std::time::Duration::from_secs(5)).await;
+            }
+        })
+    }
 }
 
 /// A relative path such as `./train.sh` is resolved here, against the
