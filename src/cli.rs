@@ -42,6 +42,19 @@ pub enum Command {
     /// Draw the pipeline's DAG as DOT, Mermaid, SVG or JSON.
     #[command(after_help = "Exit codes: 0 done, 2 the pipeline does not compile.")]
     Graph(GraphArgs),
+    /// List recorded runs, newest first.
+    #[command(after_help = "Exit codes: 0 done (also when no run is recorded), 2 the state database cannot be read.")]
+    Runs(RunsArgs),
+    /// Show one recorded run: its pipeline, target, params and steps.
+    #[command(
+        after_help = "RUN is a run id, a prefix of exactly one id, or `last`.\nExit codes: 0 done, 2 no such run, or the state database cannot be read."
+    )]
+    Show(ShowArgs),
+    /// Print the log of one step of a recorded run (its last attempt by default).
+    #[command(
+        after_help = "RUN is a run id, a prefix of exactly one id, or `last`.\nExit codes: 0 done, 2 no such run, step, attempt or log file, or the state database cannot be read."
+    )]
+    Logs(LogsArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -118,4 +131,37 @@ pub struct GraphArgs {
     /// Param overrides, as NAME=VALUE (repeatable); they can change fan-out.
     #[arg(short = 'p', long = "param", value_name = "NAME=VALUE")]
     pub params: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RunsArgs {
+    /// Show at most this many runs.
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..))]
+    pub limit: u32,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub format: OutputFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// The run: its id, a unique prefix of it, or `last`.
+    pub run: String,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub format: OutputFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// The run: its id, a unique prefix of it, or `last`.
+    pub run: String,
+    /// The step's name (a fanned-out instance by its full name, e.g. `fit-eu`).
+    pub step: String,
+    /// Which attempt (1 is the first). Default: the last.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    pub attempt: Option<u32>,
+    /// Keep printing what the attempt writes until it is no longer running.
+    #[arg(short, long)]
+    pub follow: bool,
 }

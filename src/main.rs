@@ -3,6 +3,11 @@
 //! output formats in `render/` and `graph/`.
 
 mod cli;
+#[allow(
+    dead_code,
+    reason = "the progress view of `wharf run` (being written) is the clock's user"
+)]
+mod clock;
 mod commands;
 mod fs_world;
 mod graph;

@@ -12,7 +12,7 @@ fn version_prints_the_crate_version() {
 
 #[test]
 fn every_command_has_help() {
-    for command in ["check", "fmt", "plan", "graph"] {
+    for command in ["check", "fmt", "plan", "graph", "runs", "show", "logs"] {
         let out = wharf().args([command, "--help"]).output().expect("runs");
         assert!(out.status.success(), "{command} --help");
         let help = stdout_of(&out);

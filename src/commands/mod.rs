@@ -1,10 +1,15 @@
 //! One module per command, all on the same small helpers: compile a file,
-//! print its diagnostics, parse `-p` overrides.
+//! print its diagnostics, parse `-p` overrides; the history commands share
+//! `state.rs`, which opens and reads `.wharf/state.db`.
 
 mod check;
 mod fmt;
 mod graph;
+mod logs;
 mod plan;
+mod runs;
+mod show;
+pub mod state;
 
 use crate::Outcome;
 use crate::cli::Command;
@@ -19,6 +24,9 @@ pub fn run(command: Command) -> anyhow::Result<Outcome> {
         Command::Fmt(args) => fmt::run(args),
         Command::Plan(args) => plan::run(args),
         Command::Graph(args) => graph::run(args),
+        Command::Runs(args) => runs::run(args),
+        Command::Show(args) => show::run(args),
+        Command::Logs(args) => logs::run(args),
     }
 }
 

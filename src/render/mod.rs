@@ -1,5 +1,14 @@
-//! Output formats for diagnostics and plans. One renderer per format; the
-//! commands choose, the compiler never prints.
+//! Output formats: diagnostics, plans, run history, and the progress of a
+//! run. One renderer per format; the commands choose, the compiler and the
+//! runtime never print.
 
 pub mod diagnostics;
+pub mod history;
 pub mod plan;
+#[allow(
+    dead_code,
+    reason = "`wharf run` (being written) is the sink's user; remove once it is wired"
+)]
+pub mod progress;
+pub mod table;
+pub mod time;

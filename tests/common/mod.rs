@@ -38,3 +38,12 @@ pub fn stdout_of(output: &std::process::Output) -> String {
 pub fn stderr_of(output: &std::process::Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
+
+pub mod history;
+
+/// `wharf` run in `dir` (where it looks for `.wharf/`), with times shown in UTC.
+pub fn wharf_in(dir: &std::path::Path) -> Command {
+    let mut cmd = wharf();
+    cmd.current_dir(dir).env("TZ", "UTC");
+    cmd
+}

@@ -1,0 +1,137 @@
+//! The state store as the history commands (`runs`, `show`, `logs`) read
+//! it: `.wharf/state.db` beside where `wharf` runs, opened only if it
+//! exists (reading history never creates it), every [`StateError`] turned
+//! into a message that names the file and what to do, and runs found by id,
+//! unique prefix or `last`.
+
+use crate::render::history::StepHistory;
+use std::path::Path;
+use wharf_runtime::state::{AttemptRecord, RunRecord, SqliteStore, StateError, StateStore, StepRecord};
+
+/// The project's state folder, relative to where `wharf` runs.
+pub const STATE_DIR: &str = ".wharf";
+
+/// How many run ids an "unknown run" hint lists.
+const HINT_RUNS: usize = 5;
+
+/// An open state database, with errors that say which file they are about.
+pub struct StateDb {
+    store: SqliteStore,
+}
+
+impl StateDb {
+    /// Opens `.wharf/state.db`; `None` when no run was ever recorded here.
+    pub fn open() -> anyhow::Result<Option<StateDb>> {
+        let dir = Path::new(STATE_DIR);
+        if !dir.join("state.db").is_file() {
+            return Ok(None);
+        }
+        let store = SqliteStore::open(dir).map_err(|e| describe(e, &dir.join("state.db")))?;
+        Ok(Some(StateDb { store }))
+    }
+
+    /// Opens `.wharf/state.db`, which the command cannot do without.
+    pub fn open_required() -> anyhow::Result<StateDb> {
+        StateDb::open()?.ok_or_else(|| {
+            anyhow::anyhow!(
+                "no runs recorded here: {STATE_DIR}/state.db does not exist\n  = help: `wharf run` records its runs in {STATE_DIR}/ of the folder it runs in; run this command from that folder"
+            )
+        })
+    }
+
+    /// The newest runs first, at most `limit`.
+    pub fn runs(&self, limit: usize) -> anyhow::Result<Vec<RunRecord>> {
+        self.store.runs(limit).map_err(|e| self.describe(e))
+    }
+
+    /// The run named by `wanted`: a whole id, a prefix of exactly one id, or `last`.
+    pub fn find_run(&self, wanted: &str) -> anyhow::Result<RunRecord> {
+        if wanted == "last" {
+            return self
+                .runs(1)?
+                .into_iter()
+                .next()
+                .ok_or_else(|| anyhow::anyhow!("no runs recorded yet in {}", self.store.path().display()));
+        }
+        if let Some(run) = self.store.run(wanted).map_err(|e| self.describe(e))? {
+            return Ok(run);
+        }
+        // Every id is read to match a prefix: fine for a history of thousands of runs.
+        let all = self.runs(i64::MAX as usize)?;
+        let mut matches: Vec<RunRecord> = if wanted.is_empty() {
+            Vec::new()
+        } else {
+            all.iter().filter(|r| r.id.starts_with(wanted)).cloned().collect()
+        };
+        match matches.len() {
+            1 => Ok(matches.remove(0)),
+            0 if all.is_empty() => anyhow::bail!(
+                "no run `{wanted}`: {} holds no runs yet\n  = help: `wharf run PIPELINE` records one",
+                self.store.path().display()
+            ),
+            0 => anyhow::bail!(
+                "no run `{wanted}` in {}\n  = help: the newest runs are {}; `last` names the newest",
+                self.store.path().display(),
+                ids(&all)
+            ),
+            n => anyhow::bail!(
+                "`{wanted}` is the start of {n} run ids: {}\n  = help: give more of the id",
+                ids(&matches)
+            ),
+        }
+    }
+
+    /// Every step of a run with its attempts and artifacts, in the order they started.
+    pub fn steps(&self, run: &str) -> anyhow::Result<Vec<StepHistory>> {
+        let records = self.step_records(run)?;
+        let artifacts = self.store.artifacts(run).map_err(|e| self.describe(e))?;
+        records
+            .into_iter()
+            .map(|record| {
+                Ok(StepHistory {
+                    attempts: self.attempts(run, &record.step)?,
+                    artifacts: artifacts.iter().filter(|a| a.step == record.step).cloned().collect(),
+                    record,
+                })
+            })
+            .collect()
+    }
+
+    pub fn step_records(&self, run: &str) -> anyhow::Result<Vec<StepRecord>> {
+        self.store.steps(run).map_err(|e| self.describe(e))
+    }
+
+    /// A step's attempts, oldest first.
+    pub fn attempts(&self, run: &str, step: &str) -> anyhow::Result<Vec<AttemptRecord>> {
+        self.store.attempts(run, step).map_err(|e| self.describe(e))
+    }
+
+    fn describe(&self, err: StateError) -> anyhow::Error {
+        describe(err, self.store.path())
+    }
+}
+
+/// A state store error as a message that names the file. The store's own
+/// messages for a damaged, newer or unwritable database already say what
+/// to do; the rest get the file's name added.
+pub fn describe(err: StateError, path: &Path) -> anyhow::Error {
+    match err {
+        StateError::Corrupt { .. } | StateError::NewerSchema { .. } | StateError::Unwritable { .. } => {
+            anyhow::anyhow!("{err}")
+        }
+        StateError::Sqlite(_) | StateError::Decode(_) => {
+            anyhow::anyhow!(
+                "cannot read {}: {err}\n  = help: if this persists, move the file aside: run history and the cache index start afresh, outputs on disk are kept",
+                path.display()
+            )
+        }
+    }
+}
+
+fn ids(runs: &[RunRecord]) -> String {
+    let mut list: Vec<String> = runs.iter().take(HINT_RUNS).map(|r| format!("`{}`", r.id)).collect();
+    if runs.len() > HINT_RUNS {
+        list.push(format!("and {} more", runs.len() - HINT_RUNS));
+    }
+    list.join(", ")
+}
