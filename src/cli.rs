@@ -42,6 +42,14 @@ pub enum Command {
     /// Draw the pipeline's DAG as DOT, Mermaid, SVG or JSON.
     #[command(after_help = "Exit codes: 0 done, 2 the pipeline does not compile.")]
     Graph(GraphArgs),
+    /// Run a pipeline: cached steps are reused, the rest run on the target's backends.
+    #[command(
+        after_help = "Exit codes: 0 every step succeeded, came from the cache or was skipped; 1 a step failed; 2 usage or compile error, or a plan refused before anything started; 130 interrupted.\nState and outputs go to .wharf/ in the current folder; see docs/runtime.md."
+    )]
+    Run(RunArgs),
+    /// Explain why a step would run again or come from the cache.
+    #[command(after_help = "Exit codes: 0 done, 2 the pipeline does not compile or has no such step.")]
+    Why(WhyArgs),
     /// List recorded runs, newest first.
     #[command(after_help = "Exit codes: 0 done (also when no run is recorded), 2 the state database cannot be read.")]
     Runs(RunsArgs),
@@ -164,4 +172,48 @@ pub struct LogsArgs {
     /// Keep printing what the attempt writes until it is no longer running.
     #[arg(short, long)]
     pub follow: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The pipeline file.
+    pub file: PathBuf,
+    /// The target to run on. Default: the only target, else `local`, else the first declared.
+    #[arg(short, long)]
+    pub target: Option<String>,
+    /// Param overrides, as NAME=VALUE (repeatable).
+    #[arg(short = 'p', long = "param", value_name = "NAME=VALUE")]
+    pub params: Vec<String>,
+    /// Steps running at once. Default: the number of cores.
+    #[arg(short, long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub jobs: Option<u16>,
+    /// After a failure, still run every step that does not depend on it.
+    #[arg(long)]
+    pub keep_going: bool,
+    /// Run every step, whatever the cache holds.
+    #[arg(long)]
+    pub no_cache: bool,
+    /// Continue an earlier run: the last unfinished one of this pipeline, or RUN.
+    #[arg(long, value_name = "RUN", num_args = 0..=1)]
+    pub resume: Option<Option<String>>,
+    /// Run this step and everything after it (what it needs must be cached).
+    #[arg(long, value_name = "STEP")]
+    pub from: Option<String>,
+    /// Run this step and everything it needs.
+    #[arg(long, value_name = "STEP")]
+    pub to: Option<String>,
+    /// Run only this step (what it needs must be cached).
+    #[arg(long, value_name = "STEP", conflicts_with_all = ["from", "to"])]
+    pub only: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct WhyArgs {
+    /// The pipeline file.
+    pub file: PathBuf,
+    /// The step (an instance name such as `fit-eu` for a fanned-out step).
+    pub step: String,
+    /// Param overrides, as NAME=VALUE (repeatable): they are part of the key.
+    #[arg(short = 'p', long = "param", value_name = "NAME=VALUE")]
+    pub params: Vec<String>,
 }

@@ -3,10 +3,6 @@
 //! output formats in `render/` and `graph/`.
 
 mod cli;
-#[allow(
-    dead_code,
-    reason = "the progress view of `wharf run` (being written) is the clock's user"
-)]
 mod clock;
 mod commands;
 mod fs_world;
@@ -25,6 +21,8 @@ pub enum Outcome {
     Findings,
     /// 2: the command could not do its job: bad usage or a pipeline that does not compile.
     Unusable,
+    /// 130: interrupted by Ctrl-C or SIGTERM.
+    Interrupted,
 }
 
 fn main() -> ExitCode {
@@ -41,6 +39,7 @@ fn main() -> ExitCode {
         Outcome::Success => ExitCode::SUCCESS,
         Outcome::Findings => ExitCode::from(1),
         Outcome::Unusable => ExitCode::from(2),
+        Outcome::Interrupted => ExitCode::from(130),
     }
 }
 

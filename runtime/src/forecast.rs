@@ -118,12 +118,17 @@ pub fn forecast(
                         }
                         _ => None,
                     };
-                    unknown.get_or_insert(match producer {
-                        Some(p) => format!(
+                    unknown.get_or_insert(match (producer, &input.source) {
+                        (Some(p), _) => format!(
                             "`{}` would run first, so input `{}` is not known yet",
                             pipeline.steps[p].name, input.name
                         ),
-                        None => format!("input `{}` cannot be read", input.name),
+                        (None, InputSource::Local { path }) => format!(
+                            "input `{}` cannot be read: {} does not exist",
+                            input.name,
+                            project_dir.join(path).display()
+                        ),
+                        (None, _) => format!("input `{}` cannot be read", input.name),
                     });
                 }
             }

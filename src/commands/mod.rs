@@ -7,9 +7,11 @@ mod fmt;
 mod graph;
 mod logs;
 mod plan;
+mod run;
 mod runs;
 mod show;
 pub mod state;
+mod why;
 
 use crate::Outcome;
 use crate::cli::Command;
@@ -27,6 +29,8 @@ pub fn run(command: Command) -> anyhow::Result<Outcome> {
         Command::Runs(args) => runs::run(args),
         Command::Show(args) => show::run(args),
         Command::Logs(args) => logs::run(args),
+        Command::Run(args) => run::run(args),
+        Command::Why(args) => why::run(args),
     }
 }
 

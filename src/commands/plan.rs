@@ -41,10 +41,43 @@ pub fn run(args: PlanArgs) -> anyhow::Result<Outcome> {
         },
         None => placement::default_target(pipeline).expect("a pipeline always has at least the implicit target"),
     };
-    let view = plan::build(pipeline, target);
+    let mut view = plan::build(pipeline, target);
+    attach_forecast(&mut view, pipeline, &args.file)?;
     match args.format {
         OutputFormat::Text => print!("{}", plan::text(&view)),
         OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&view)?),
     }
     Ok(Outcome::Success)
+}
+
+/// Says for each step what a run would do now: cached, run (and why), or skipped.
+fn attach_forecast(
+    view: &mut plan::PlanView,
+    pipeline: &wharf_compiler::Pipeline,
+    file: &std::path::Path,
+) -> anyhow::Result<()> {
+    use std::path::Path;
+    use wharf_runtime::state::{SqliteStore, StateStore};
+    let project_dir = match file.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => Path::new(".").to_path_buf(),
+    };
+    // Planning never creates the state database: with none, nothing has run yet.
+    let dir = Path::new(super::state::STATE_DIR);
+    let db = dir.join("state.db");
+    let store: Box<dyn StateStore> = if db.is_file() {
+        Box::new(SqliteStore::open(dir).map_err(|e| super::state::describe(e, &db))?)
+    } else {
+        Box::new(SqliteStore::open_in_memory().map_err(|e| super::state::describe(e, &db))?)
+    };
+    let host_env = |name: &str| std::env::var(name).ok();
+    let forecasts = wharf_runtime::forecast::forecast(pipeline, &project_dir, store.as_ref(), &host_env, false)
+        .map_err(|e| super::state::describe(e, &db))?;
+    for f in &forecasts {
+        let name = &pipeline.steps[f.step].name;
+        if let Some(step) = view.steps.iter_mut().find(|s| &s.name == name) {
+            step.decision = Some(plan::CacheView::from_forecast(f));
+        }
+    }
+    Ok(())
 }

@@ -5,10 +5,6 @@
 pub mod diagnostics;
 pub mod history;
 pub mod plan;
-#[allow(
-    dead_code,
-    reason = "`wharf run` (being written) is the sink's user; remove once it is wired"
-)]
 pub mod progress;
 pub mod table;
 pub mod time;

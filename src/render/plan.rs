@@ -59,6 +59,33 @@ pub struct StepView {
     pub depends_on: Vec<String>,
     /// Kind-specific settings (tune ranges, deploy endpoint, ...), as resolved.
     pub spec: serde_json::Value,
+    /// What a run would do with this step now.
+    pub decision: Option<CacheView>,
+}
+
+#[derive(Serialize)]
+pub struct CacheView {
+    /// `cached`, `run` or `skip`.
+    pub verdict: &'static str,
+    /// The cache key, when every input is known before the run.
+    pub key: Option<String>,
+    pub reason: String,
+}
+
+impl CacheView {
+    pub fn from_forecast(f: &wharf_runtime::forecast::Forecast) -> CacheView {
+        use wharf_runtime::forecast::Verdict;
+        let (verdict, reason) = match &f.verdict {
+            Verdict::Cached { run } => ("cached", format!("outputs from run {run}")),
+            Verdict::Runs { because } => ("run", because.clone()),
+            Verdict::Skipped { because } => ("skip", because.clone()),
+        };
+        CacheView {
+            verdict,
+            key: f.key.clone(),
+            reason,
+        }
+    }
 }
 
 fn setting(s: &Setting) -> String {
@@ -183,6 +210,7 @@ pub fn build(pipeline: &Pipeline, target: &Target) -> PlanView {
                     }
                     other => spec_json(pipeline, other),
                 },
+                decision: None,
             }
         })
         .collect();
@@ -249,6 +277,19 @@ pub fn text(plan: &PlanView) -> String {
         let mut line = |key: &str, value: String| {
             let _ = writeln!(out, "     {key:<12}{value}");
         };
+        if let Some(c) = &s.decision {
+            let key = c
+                .key
+                .as_ref()
+                .map(|k| format!(" (key {}…)", &k[..12.min(k.len())]))
+                .unwrap_or_default();
+            let text = match c.verdict {
+                "cached" => format!("cached{key}: {}", c.reason),
+                "skip" => format!("skipped: {}", c.reason),
+                _ => format!("will run{key}: {}", c.reason),
+            };
+            line("decision", text);
+        }
         if let Some(image) = &s.image {
             line("image", image.clone());
         }

@@ -202,7 +202,9 @@ impl Backend for ProcessBackend {
                 && group.exists()
             {
                 group.signal(libc::SIGKILL);
-                let _ = group.wait_until_gone(tokio::time::Instant::now() + std::time::Duration::from_secs(5)).await;
+                let _ = group
+                    .wait_until_gone(tokio::time::Instant::now() + std::time::Duration::from_secs(5))
+                    .await;
             }
         })
     }

@@ -1,0 +1,67 @@
+//! `wharf why FILE STEP`: would this step come from the cache, and if not,
+//! which part of its cache key differs from the last time it ran.
+
+use super::compile_for_use;
+use super::state::{STATE_DIR, describe};
+use crate::Outcome;
+use crate::cli::WhyArgs;
+use std::path::Path;
+use wharf_runtime::forecast::{Verdict, forecast};
+use wharf_runtime::state::{SqliteStore, StateStore};
+
+pub fn run(args: WhyArgs) -> anyhow::Result<Outcome> {
+    let Some(compilation) = compile_for_use(&args.file, &args.params)? else {
+        return Ok(Outcome::Unusable);
+    };
+    let pipeline = compilation
+        .pipeline
+        .as_ref()
+        .expect("compile_for_use returns only compiled pipelines");
+    let Some(id) = pipeline.steps.iter().position(|s| s.name == args.step) else {
+        eprintln!(
+            "error[unknown-step]: `{}` has no step `{}`",
+            args.file.display(),
+            args.step
+        );
+        if let Some(hint) =
+            wharf_compiler::suggest::did_you_mean(&args.step, pipeline.steps.iter().map(|s| s.name.as_str()))
+        {
+            eprintln!("  = help: {hint}");
+        }
+        return Ok(Outcome::Unusable);
+    };
+    let project_dir = match args.file.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => Path::new(".").to_path_buf(),
+    };
+    // Reading never creates the database: with none, nothing has run yet.
+    let db_path = Path::new(STATE_DIR).join("state.db");
+    let store: Box<dyn StateStore> = if db_path.is_file() {
+        Box::new(SqliteStore::open(Path::new(STATE_DIR)).map_err(|e| describe(e, &db_path))?)
+    } else {
+        Box::new(SqliteStore::open_in_memory().map_err(|e| describe(e, &db_path))?)
+    };
+    let host_env = |name: &str| std::env::var(name).ok();
+    let forecasts =
+        forecast(pipeline, &project_dir, store.as_ref(), &host_env, false).map_err(|e| describe(e, &db_path))?;
+    let Some(f) = forecasts.iter().find(|f| f.step == id) else {
+        return Ok(Outcome::Unusable);
+    };
+    let name = &pipeline.steps[id].name;
+    match &f.verdict {
+        Verdict::Cached { run } => {
+            println!("`{name}` would come from the cache: nothing it depends on changed since run {run}");
+        }
+        Verdict::Skipped { because } => println!("`{name}` would be skipped: {because}"),
+        Verdict::Runs { because } => {
+            println!("`{name}` would run:");
+            for reason in because.split("; ") {
+                println!("  - {reason}");
+            }
+        }
+    }
+    if let Some(key) = &f.key {
+        println!("cache key: {key}");
+    }
+    Ok(Outcome::Success)
+}
