@@ -59,6 +59,7 @@ pub fn forecast(
     pipeline: &Pipeline,
     project_dir: &Path,
     store: &dyn StateStore,
+    artifacts: &dyn crate::artifacts::ArtifactStore,
     host_env: &dyn Fn(&str) -> Option<String>,
     no_cache: bool,
 ) -> Result<Vec<Forecast>, StateError> {
@@ -189,10 +190,11 @@ pub fn forecast(
         } else {
             None
         };
+        // The local store answers without a runtime; S3's will need the caller's.
         let hit = entry.filter(|e| {
             e.outputs
                 .iter()
-                .all(|a| a.uri.strip_prefix("file://").is_some_and(|p| Path::new(p).exists()))
+                .all(|a| futures::executor::block_on(artifacts.exists(&a.uri)).unwrap_or(false))
                 && step
                     .outputs
                     .iter()
@@ -203,12 +205,7 @@ pub fn forecast(
                 let outputs = entry
                     .outputs
                     .iter()
-                    .filter_map(|a| {
-                        Some((
-                            a.output.clone(),
-                            (PathBuf::from(a.uri.strip_prefix("file://")?), a.hash.clone()),
-                        ))
-                    })
+                    .filter_map(|a| Some((a.output.clone(), (artifacts.local_path(&a.uri)?, a.hash.clone()))))
                     .collect();
                 known.insert(id, outputs);
                 Verdict::Cached { run: entry.run }

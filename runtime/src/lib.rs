@@ -7,6 +7,7 @@
 //! The runtime knows nothing of pest or the syntax tree; it starts from
 //! `wharf_compiler::Pipeline` and `wharf_compiler::placement`.
 
+pub mod artifacts;
 pub mod backend;
 pub mod cache;
 pub mod clock;

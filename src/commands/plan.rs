@@ -71,8 +71,15 @@ fn attach_forecast(
         Box::new(SqliteStore::open_in_memory().map_err(|e| super::state::describe(e, &db))?)
     };
     let host_env = |name: &str| std::env::var(name).ok();
-    let forecasts = wharf_runtime::forecast::forecast(pipeline, &project_dir, store.as_ref(), &host_env, false)
-        .map_err(|e| super::state::describe(e, &db))?;
+    let forecasts = wharf_runtime::forecast::forecast(
+        pipeline,
+        &project_dir,
+        store.as_ref(),
+        &wharf_runtime::artifacts::LocalArtifacts::new(),
+        &host_env,
+        false,
+    )
+    .map_err(|e| super::state::describe(e, &db))?;
     for f in &forecasts {
         let name = &pipeline.steps[f.step].name;
         if let Some(step) = view.steps.iter_mut().find(|s| &s.name == name) {

@@ -103,6 +103,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<Outcome> {
         // Absolute, so artifact URIs and the links of gathered inputs point
         // to the same place from wherever they are read.
         layout: Layout::new(std::env::current_dir()?.join(STATE_DIR)),
+        artifacts: Arc::new(wharf_runtime::artifacts::LocalArtifacts::new()),
         host_env: Arc::new(|name| std::env::var(name).ok()),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;

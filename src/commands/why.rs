@@ -42,8 +42,15 @@ pub fn run(args: WhyArgs) -> anyhow::Result<Outcome> {
         Box::new(SqliteStore::open_in_memory().map_err(|e| describe(e, &db_path))?)
     };
     let host_env = |name: &str| std::env::var(name).ok();
-    let forecasts =
-        forecast(pipeline, &project_dir, store.as_ref(), &host_env, false).map_err(|e| describe(e, &db_path))?;
+    let forecasts = forecast(
+        pipeline,
+        &project_dir,
+        store.as_ref(),
+        &wharf_runtime::artifacts::LocalArtifacts::new(),
+        &host_env,
+        false,
+    )
+    .map_err(|e| describe(e, &db_path))?;
     let Some(f) = forecasts.iter().find(|f| f.step == id) else {
         return Ok(Outcome::Unusable);
     };

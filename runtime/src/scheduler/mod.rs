@@ -38,6 +38,8 @@ pub struct Context {
     pub events: Arc<dyn EventSink>,
     pub clock: Arc<dyn Clock>,
     pub layout: Layout,
+    /// Where outputs live; the cache checks its outputs still exist here.
+    pub artifacts: Arc<dyn crate::artifacts::ArtifactStore>,
     /// Reads a host environment variable (for `env("NAME")` and `secret("NAME")`).
     pub host_env: HostEnv,
 }
@@ -121,7 +123,7 @@ pub async fn run(
     let run_id = match resume {
         Some(id) => {
             abandon_leftovers(plan, ctx, id).await?;
-            let resumed = step_task::load_resumed(plan, ctx, id)?;
+            let resumed = step_task::load_resumed(plan, ctx, id).await?;
             for (step, done) in resumed {
                 status.insert(step, StepStatus::Succeeded);
                 produced.insert(step, done);

@@ -46,6 +46,7 @@ pub(crate) struct StepTask {
     events: Arc<dyn EventSink>,
     clock: Arc<dyn Clock>,
     layout: super::Layout,
+    artifacts: Arc<dyn crate::artifacts::ArtifactStore>,
     host_env: super::HostEnv,
     cancel: watch::Receiver<bool>,
 }
@@ -125,6 +126,7 @@ impl StepTask {
             events: ctx.events.clone(),
             clock: ctx.clock.clone(),
             layout: ctx.layout.clone(),
+            artifacts: ctx.artifacts.clone(),
             host_env: ctx.host_env.clone(),
             cancel,
         })
@@ -207,7 +209,7 @@ impl StepTask {
         );
         let key = cache::key(&parts);
         if self.use_cache || !self.selected {
-            if let Some(produced) = self.cached_outputs(&key, started)? {
+            if let Some(produced) = self.cached_outputs(&key, started).await? {
                 return Ok((StepStatus::Cached, Some(produced)));
             }
             if !self.selected {
@@ -291,7 +293,7 @@ impl StepTask {
     }
 
     /// The cached outputs for `key`, when every one of them still exists.
-    fn cached_outputs(&self, key: &str, started: i64) -> Result<Option<Produced>, String> {
+    async fn cached_outputs(&self, key: &str, started: i64) -> Result<Option<Produced>, String> {
         let Some(entry) = self.store()?.cache_entry(key).map_err(|e| e.to_string())? else {
             return Ok(None);
         };
@@ -336,7 +338,7 @@ impl StepTask {
                 run: self.run.clone(),
                 step: self.step.name.clone(),
                 output: output.clone(),
-                uri: format!("file://{}", dir.display()),
+                uri: self.artifacts.uri_for(dir),
                 size: std::fs::metadata(dir).map(|m| m.len()).unwrap_or(0),
                 hash: produced.hashes.get(output).cloned().unwrap_or_default(),
             })
@@ -568,20 +570,24 @@ async fn wait_cancelled(cancel: &mut watch::Receiver<bool>) {
 }
 
 /// The finished steps of an earlier run whose outputs still exist.
-pub(crate) fn load_resumed(plan: &Plan, ctx: &Context, run: &str) -> Result<Vec<(StepId, Produced)>, RunError> {
-    let store = lock(&ctx.state)?;
-    let record = store
-        .run(run)?
-        .ok_or_else(|| RunError::Resume(format!("there is no run `{run}` to resume")))?;
+pub(crate) async fn load_resumed(
+    plan: &Plan<'_>,
+    ctx: &Context,
+    run: &str,
+) -> Result<Vec<(StepId, Produced)>, RunError> {
+    let (record, artifacts, steps) = {
+        let store = lock(&ctx.state)?;
+        (store.run(run)?, store.artifacts(run)?, store.steps(run)?)
+    };
+    let record = record.ok_or_else(|| RunError::Resume(format!("there is no run `{run}` to resume")))?;
     if record.pipeline != plan.pipeline.name {
         return Err(RunError::Resume(format!(
             "run `{run}` is of pipeline `{}`, not `{}`",
             record.pipeline, plan.pipeline.name
         )));
     }
-    let artifacts = store.artifacts(run)?;
     let mut out = Vec::new();
-    for step in store.steps(run)? {
+    for step in steps {
         if !matches!(step.status, StepStatus::Succeeded | StepStatus::Cached) {
             continue;
         }

@@ -169,6 +169,7 @@ impl Harness {
             events: self.events.clone(),
             clock: Arc::new(FixedClock::new(1_000)),
             layout: Layout::new(self.dir.path().join(".wharf")),
+            artifacts: Arc::new(crate::artifacts::LocalArtifacts::new()),
             host_env: Arc::new(|_| None),
         };
         let (tx, rx) = watch::channel(false);
@@ -578,6 +579,7 @@ async fn forecast_knows_cached_steps_and_says_why_others_run() {
         &p,
         h.dir.path(),
         h.state.lock().expect("lock").as_ref(),
+        &crate::artifacts::LocalArtifacts::new(),
         &|_| None,
         false,
     )
@@ -594,6 +596,7 @@ async fn forecast_knows_cached_steps_and_says_why_others_run() {
         &p,
         h.dir.path(),
         h.state.lock().expect("lock").as_ref(),
+        &crate::artifacts::LocalArtifacts::new(),
         &|_| None,
         false,
     )
@@ -615,6 +618,7 @@ async fn forecast_knows_cached_steps_and_says_why_others_run() {
         &p,
         h.dir.path(),
         h.state.lock().expect("lock").as_ref(),
+        &crate::artifacts::LocalArtifacts::new(),
         &|_| None,
         false,
     )
