@@ -25,6 +25,9 @@ pub struct RunOptions {
     pub to: Option<String>,
     /// Only this step (its inputs must be in the cache).
     pub only: Option<String>,
+    /// At most this many steps at once on a backend (a target's `max_jobs`
+    /// caps its SageMaker jobs), within `jobs`.
+    pub backend_limits: BTreeMap<BackendKind, usize>,
 }
 
 /// One step as this run will treat it.

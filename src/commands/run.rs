@@ -61,6 +61,12 @@ pub fn run(args: RunArgs) -> anyhow::Result<Outcome> {
         from: args.from.clone(),
         to: args.to.clone(),
         only: args.only.clone(),
+        // A target's `max_jobs` caps the jobs it has running on SageMaker.
+        backend_limits: target
+            .settings
+            .max_jobs
+            .map(|n| BTreeMap::from([(BackendKind::Sagemaker, n as usize)]))
+            .unwrap_or_default(),
     };
     let plan = match Plan::build(pipeline, target, &args.file, options, &backends) {
         Ok(plan) => plan,

@@ -178,11 +178,24 @@ pub async fn run(
     let jobs = plan.options.jobs.max(1);
     let mut tasks = tokio::task::JoinSet::new();
     let mut running = 0usize;
+    let mut running_on: BTreeMap<wharf_compiler::types::BackendKind, usize> = BTreeMap::new();
+    let backend_of = |id: StepId| plan.steps.iter().find(|s| s.id == id).map(|s| s.backend);
+    let fits = |id: StepId, running_on: &BTreeMap<wharf_compiler::types::BackendKind, usize>| {
+        let Some(kind) = backend_of(id) else { return true };
+        plan.options
+            .backend_limits
+            .get(&kind)
+            .is_none_or(|limit| running_on.get(&kind).copied().unwrap_or(0) < *limit)
+    };
     let mut stopping: Option<String> = None;
     let mut cancelled = false;
     loop {
         while stopping.is_none() && running < jobs {
-            let Some(id) = ready.pop_front() else { break };
+            // The first ready step whose backend has room.
+            let Some(position) = ready.iter().position(|&id| fits(id, &running_on)) else {
+                break;
+            };
+            let Some(id) = ready.remove(position) else { break };
             let early = gate(plan, id, &status, &produced);
             match early {
                 Some((st, reason)) => {
@@ -195,6 +208,9 @@ pub async fn run(
                 None => {
                     let task = StepTask::new(plan, ctx, &run_id, id, &produced, cancel.clone())?;
                     running += 1;
+                    if let Some(kind) = backend_of(id) {
+                        *running_on.entry(kind).or_default() += 1;
+                    }
                     tasks.spawn(task.run());
                 }
             }
@@ -210,6 +226,10 @@ pub async fn run(
                     Some(Err(e)) => return Err(RunError::Backend(format!("a step task panicked: {e}"))),
                     None => continue,
                 };
+                if let Some(kind) = backend_of(outcome.id) {
+                    let n = running_on.entry(kind).or_default();
+                    *n = n.saturating_sub(1);
+                }
                 if let Some(done) = outcome.produced {
                     produced.insert(outcome.id, done);
                 }

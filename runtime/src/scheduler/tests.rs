@@ -628,3 +628,48 @@ async fn forecast_knows_cached_steps_and_says_why_others_run() {
     };
     assert!(because.starts_with("input `raw` changed"), "{because}");
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_backend_limit_caps_concurrency_within_jobs() {
+    let text = r#"pipeline p {
+      for i in [1, 2, 3, 4] { step w { command = ["w"] outputs { out = dir() } } }
+    }"#;
+    let h = Harness::new();
+    let p = compile(text);
+    for i in 1..=4 {
+        h.script(
+            &format!("w-{i}"),
+            Script {
+                sleep_ms: 1_000,
+                ..Script::default()
+            },
+        );
+    }
+    let limits = BTreeMap::from([(BackendKind::Process, 2)]);
+    let summary = h
+        .run(
+            &p,
+            RunOptions {
+                jobs: 4,
+                backend_limits: limits,
+                ..opts()
+            },
+        )
+        .await;
+    assert_eq!(summary.status, RunStatus::Succeeded);
+    // With 4 slots but 2 for the backend, the 4 one-second steps take two rounds.
+    let started: Vec<RunEvent> = h.events.take();
+    let mut running = 0i32;
+    let mut peak = 0i32;
+    for e in started {
+        match e {
+            RunEvent::StepStarted { .. } => {
+                running += 1;
+                peak = peak.max(running);
+            }
+            RunEvent::StepFinished { .. } => running -= 1,
+            _ => {}
+        }
+    }
+    assert_eq!(peak, 2);
+}
