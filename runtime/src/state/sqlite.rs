@@ -156,9 +156,11 @@ const RUN_COLUMNS: &str = "id, pipeline, file, target, params, status, started_m
 
 impl StateStore for SqliteStore {
     fn create_run(&mut self, run: &RunRecord) -> Result<(), StateError> {
-        self.conn.execute(
-            &format!("INSERT INTO runs ({RUN_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"),
-            params![
+        self.conn
+            .prepare_cached(&format!(
+                "INSERT INTO runs ({RUN_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+            ))?
+            .execute(params![
                 run.id,
                 run.pipeline,
                 run.file,
@@ -167,32 +169,32 @@ impl StateStore for SqliteStore {
                 run.status.as_str(),
                 run.started_ms,
                 run.finished_ms
-            ],
-        )?;
+            ])?;
         Ok(())
     }
 
     fn finish_run(&mut self, run: &str, status: RunStatus, finished_ms: i64) -> Result<(), StateError> {
-        self.conn.execute(
-            "UPDATE runs SET status = ?2, finished_ms = ?3 WHERE id = ?1",
-            params![run, status.as_str(), finished_ms],
-        )?;
+        self.conn
+            .prepare_cached("UPDATE runs SET status = ?2, finished_ms = ?3 WHERE id = ?1")?
+            .execute(params![run, status.as_str(), finished_ms])?;
         Ok(())
     }
 
     fn put_step(&mut self, s: &StepRecord) -> Result<(), StateError> {
-        self.conn.execute(
+        self.conn.prepare_cached(
             "INSERT OR REPLACE INTO steps (run, step, kind, backend, status, cache_key, reason, started_ms, finished_ms)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        )?.execute(
             params![s.run, s.step, s.kind, s.backend, s.status.as_str(), s.cache_key, s.reason, s.started_ms, s.finished_ms],
         )?;
         Ok(())
     }
 
     fn put_attempt(&mut self, a: &AttemptRecord) -> Result<(), StateError> {
-        self.conn.execute(
+        self.conn.prepare_cached(
             "INSERT OR REPLACE INTO attempts (run, step, attempt, status, exit_code, error, started_ms, finished_ms, log_path, handle)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        )?.execute(
             params![
                 a.run,
                 a.step,
@@ -210,17 +212,19 @@ impl StateStore for SqliteStore {
     }
 
     fn put_artifact(&mut self, a: &ArtifactRecord) -> Result<(), StateError> {
-        self.conn.execute(
-            "INSERT OR REPLACE INTO artifacts (run, step, output, uri, size, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![a.run, a.step, a.output, a.uri, a.size as i64, a.hash],
-        )?;
+        self.conn
+            .prepare_cached(
+                "INSERT OR REPLACE INTO artifacts (run, step, output, uri, size, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?
+            .execute(params![a.run, a.step, a.output, a.uri, a.size as i64, a.hash])?;
         Ok(())
     }
 
     fn put_cache(&mut self, e: &CacheEntry) -> Result<(), StateError> {
         let outputs = serde_json::to_string(&e.outputs).map_err(|err| StateError::Decode(err.to_string()))?;
-        self.conn.execute(
+        self.conn.prepare_cached(
             "INSERT OR REPLACE INTO cache (key, pipeline, step, run, parts, outputs, created_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        )?.execute(
             params![e.key, e.pipeline, e.step, e.run, e.parts.to_string(), outputs, e.created_ms],
         )?;
         Ok(())
@@ -229,13 +233,14 @@ impl StateStore for SqliteStore {
     fn run(&self, id: &str) -> Result<Option<RunRecord>, StateError> {
         let row = self
             .conn
-            .query_row(&format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = ?1"), [id], run_row)
+            .prepare_cached(&format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = ?1"))?
+            .query_row([id], run_row)
             .optional()?;
         row.map(run_record).transpose()
     }
 
     fn runs(&self, limit: usize) -> Result<Vec<RunRecord>, StateError> {
-        let mut stmt = self.conn.prepare(&format!(
+        let mut stmt = self.conn.prepare_cached(&format!(
             "SELECT {RUN_COLUMNS} FROM runs ORDER BY started_ms DESC, id DESC LIMIT ?1"
         ))?;
         let rows = stmt
@@ -245,7 +250,7 @@ impl StateStore for SqliteStore {
     }
 
     fn steps(&self, run: &str) -> Result<Vec<StepRecord>, StateError> {
-        let mut stmt = self.conn.prepare(
+        let mut stmt = self.conn.prepare_cached(
             "SELECT run, step, kind, backend, status, cache_key, reason, started_ms, finished_ms
              FROM steps WHERE run = ?1 ORDER BY started_ms IS NULL, started_ms, step",
         )?;
@@ -284,7 +289,7 @@ impl StateStore for SqliteStore {
     }
 
     fn attempts(&self, run: &str, step: &str) -> Result<Vec<AttemptRecord>, StateError> {
-        let mut stmt = self.conn.prepare(
+        let mut stmt = self.conn.prepare_cached(
             "SELECT attempt, status, exit_code, error, started_ms, finished_ms, log_path, handle
              FROM attempts WHERE run = ?1 AND step = ?2 ORDER BY attempt",
         )?;
@@ -356,7 +361,8 @@ impl SqliteStore {
         let sql = format!("SELECT key, pipeline, step, run, parts, outputs, created_ms FROM cache {clause}");
         let row = self
             .conn
-            .query_row(&sql, rusqlite::params_from_iter(args.iter()), |r| {
+            .prepare_cached(&sql)?
+            .query_row(rusqlite::params_from_iter(args.iter()), |r| {
                 Ok((
                     r.get::<_, String>(0)?,
                     r.get::<_, String>(1)?,
