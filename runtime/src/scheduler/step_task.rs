@@ -158,6 +158,26 @@ impl StepTask {
         Duration::from_millis((self.clock.now_ms() - started).max(0) as u64)
     }
 
+    fn step_record(
+        &self,
+        status: StepStatus,
+        key: Option<&str>,
+        reason: Option<String>,
+        started: Option<i64>,
+    ) -> StepRecord {
+        StepRecord {
+            run: self.run.clone(),
+            step: self.step.name.clone(),
+            kind: self.step.kind.to_string(),
+            backend: self.backend_name.clone(),
+            status,
+            cache_key: key.map(String::from),
+            reason,
+            started_ms: started,
+            finished_ms: (status != StepStatus::Running).then(|| self.clock.now_ms()),
+        }
+    }
+
     fn record_step(
         &self,
         status: StepStatus,
@@ -165,20 +185,8 @@ impl StepTask {
         reason: Option<String>,
         started: Option<i64>,
     ) -> Result<(), String> {
-        let finished = (status != StepStatus::Running).then(|| self.clock.now_ms());
-        self.store()?
-            .put_step(&StepRecord {
-                run: self.run.clone(),
-                step: self.step.name.clone(),
-                kind: self.step.kind.to_string(),
-                backend: self.backend_name.clone(),
-                status,
-                cache_key: key.map(String::from),
-                reason,
-                started_ms: started,
-                finished_ms: finished,
-            })
-            .map_err(|e| e.to_string())
+        let record = self.step_record(status, key, reason, started);
+        self.store()?.put_step(&record).map_err(|e| e.to_string())
     }
 
     fn store(&self) -> Result<std::sync::MutexGuard<'_, Box<dyn StateStore>>, String> {
@@ -220,26 +228,20 @@ impl StepTask {
         }
         self.record_step(StepStatus::Running, Some(&key), None, Some(started))?;
         let (status, produced, reason) = self.attempts(env).await?;
-        if let Some(produced) = &produced {
-            let outputs = self.artifacts(produced);
-            for a in &outputs {
-                self.store()?.put_artifact(a).map_err(|e| e.to_string())?;
-            }
-            if self.step.cache {
-                self.store()?
-                    .put_cache(&CacheEntry {
-                        key: key.clone(),
-                        pipeline: self.pipeline.clone(),
-                        step: self.step.name.clone(),
-                        run: self.run.clone(),
-                        parts,
-                        outputs,
-                        created_ms: self.clock.now_ms(),
-                    })
-                    .map_err(|e| e.to_string())?;
-            }
-        }
-        self.record_step(status, Some(&key), reason.clone(), Some(started))?;
+        let artifacts = produced.as_ref().map(|p| self.artifacts(p)).unwrap_or_default();
+        let cache_entry = (produced.is_some() && self.step.cache).then(|| CacheEntry {
+            key: key.clone(),
+            pipeline: self.pipeline.clone(),
+            step: self.step.name.clone(),
+            run: self.run.clone(),
+            parts,
+            outputs: artifacts.clone(),
+            created_ms: self.clock.now_ms(),
+        });
+        let record = self.step_record(status, Some(&key), reason.clone(), Some(started));
+        self.store()?
+            .put_outcome(&record, &artifacts, cache_entry.as_ref())
+            .map_err(|e| e.to_string())?;
         self.events.event(RunEvent::StepFinished {
             step: self.step.name.clone(),
             status,
@@ -311,16 +313,19 @@ impl StepTask {
         if self.step.outputs.iter().any(|o| !produced.dirs.contains_key(&o.name)) {
             return Ok(None);
         }
-        for a in &entry.outputs {
-            self.store()?
-                .put_artifact(&ArtifactRecord {
-                    run: self.run.clone(),
-                    ..a.clone()
-                })
-                .map_err(|e| e.to_string())?;
-        }
+        let artifacts: Vec<ArtifactRecord> = entry
+            .outputs
+            .iter()
+            .map(|a| ArtifactRecord {
+                run: self.run.clone(),
+                ..a.clone()
+            })
+            .collect();
         let reason = Some(format!("cached from run {}", entry.run));
-        self.record_step(StepStatus::Cached, Some(key), reason.clone(), Some(started))?;
+        let record = self.step_record(StepStatus::Cached, Some(key), reason.clone(), Some(started));
+        self.store()?
+            .put_outcome(&record, &artifacts, None)
+            .map_err(|e| e.to_string())?;
         self.events.event(RunEvent::StepFinished {
             step: self.step.name.clone(),
             status: StepStatus::Cached,

@@ -26,6 +26,14 @@ pub trait StateStore: Send {
     fn put_attempt(&mut self, attempt: &AttemptRecord) -> Result<(), StateError>;
     fn put_artifact(&mut self, artifact: &ArtifactRecord) -> Result<(), StateError>;
     fn put_cache(&mut self, entry: &CacheEntry) -> Result<(), StateError>;
+    /// A step's end in one transaction: its outputs, its cache entry (when it
+    /// made one) and its record, so that none is recorded without the others.
+    fn put_outcome(
+        &mut self,
+        step: &StepRecord,
+        artifacts: &[ArtifactRecord],
+        cache: Option<&CacheEntry>,
+    ) -> Result<(), StateError>;
 
     fn run(&self, id: &str) -> Result<Option<RunRecord>, StateError>;
     /// The newest runs first.

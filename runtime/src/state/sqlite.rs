@@ -230,6 +230,36 @@ impl StateStore for SqliteStore {
         Ok(())
     }
 
+    fn put_outcome(
+        &mut self,
+        step: &StepRecord,
+        artifacts: &[ArtifactRecord],
+        cache: Option<&CacheEntry>,
+    ) -> Result<(), StateError> {
+        // The statements below run on the same connection; a transaction
+        // around them makes them one commit (one WAL write, one lock).
+        self.conn.execute_batch("BEGIN IMMEDIATE")?;
+        let result = (|| {
+            for a in artifacts {
+                self.put_artifact(a)?;
+            }
+            if let Some(entry) = cache {
+                self.put_cache(entry)?;
+            }
+            self.put_step(step)
+        })();
+        match result {
+            Ok(()) => {
+                self.conn.execute_batch("COMMIT")?;
+                Ok(())
+            }
+            Err(e) => {
+                let _ = self.conn.execute_batch("ROLLBACK");
+                Err(e)
+            }
+        }
+    }
+
     fn run(&self, id: &str) -> Result<Option<RunRecord>, StateError> {
         let row = self
             .conn
