@@ -240,3 +240,50 @@ fn bad_input_is_refused_before_anything_runs() {
         stderr_of(&out)
     );
 }
+
+#[test]
+fn resume_after_a_failure_runs_only_what_did_not_finish() {
+    let dir = project(
+        r#"pipeline p {
+  step first {
+    command = ["sh", "-c", "echo run >> first.count; echo x > \"$WHARF_OUTPUT_OUT/x\""]
+    outputs { out = dir() }
+    cache   = off
+  }
+  step second {
+    command = ["sh", "-c", "[ -e fixed ] || { echo not yet; exit 1; }; echo y > \"$WHARF_OUTPUT_OUT/y\""]
+    inputs  { x = first.out }
+    outputs { out = dir() }
+  }
+}
+target local { backend = process }
+"#,
+    );
+    let out = run_in(dir.path(), &[]);
+    assert_eq!(out.status.code(), Some(1));
+    std::fs::write(dir.path().join("fixed"), "").expect("fix");
+    let out = run_in(dir.path(), &["--resume"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    let count = std::fs::read_to_string(dir.path().join("first.count")).expect("count");
+    assert_eq!(count.lines().count(), 1, "the step that succeeded did not run again");
+    let show = show_json(dir.path());
+    assert_eq!(step_status(&show, "second"), "succeeded");
+    let runs = wharf().current_dir(dir.path()).args(["runs", "--format", "json"]).output().expect("runs");
+    let runs: serde_json::Value = serde_json::from_slice(&runs.stdout).expect("JSON");
+    assert_eq!(runs["runs"].as_array().map(Vec::len), Some(1), "resume goes on with the same run");
+    let nothing = run_in(dir.path(), &["--resume"]);
+    assert_eq!(nothing.status.code(), Some(2), "nothing left to resume");
+}
+
+#[test]
+fn a_state_database_from_a_newer_wharf_is_refused() {
+    let dir = project(CHAIN);
+    std::fs::write(dir.path().join("seed.txt"), "1").expect("seed");
+    assert_eq!(run_in(dir.path(), &[]).status.code(), Some(0));
+    let db = rusqlite::Connection::open(dir.path().join(".wharf/state.db")).expect("open");
+    db.pragma_update(None, "user_version", 42).expect("bump");
+    drop(db);
+    let out = run_in(dir.path(), &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr_of(&out).contains("newer wharf"), "{}", stderr_of(&out));
+}
