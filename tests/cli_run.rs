@@ -268,9 +268,17 @@ target local { backend = process }
     assert_eq!(count.lines().count(), 1, "the step that succeeded did not run again");
     let show = show_json(dir.path());
     assert_eq!(step_status(&show, "second"), "succeeded");
-    let runs = wharf().current_dir(dir.path()).args(["runs", "--format", "json"]).output().expect("runs");
+    let runs = wharf()
+        .current_dir(dir.path())
+        .args(["runs", "--format", "json"])
+        .output()
+        .expect("runs");
     let runs: serde_json::Value = serde_json::from_slice(&runs.stdout).expect("JSON");
-    assert_eq!(runs["runs"].as_array().map(Vec::len), Some(1), "resume goes on with the same run");
+    assert_eq!(
+        runs["runs"].as_array().map(Vec::len),
+        Some(1),
+        "resume goes on with the same run"
+    );
     let nothing = run_in(dir.path(), &["--resume"]);
     assert_eq!(nothing.status.code(), Some(2), "nothing left to resume");
 }
