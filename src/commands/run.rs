@@ -112,7 +112,11 @@ pub fn run(args: RunArgs) -> anyhow::Result<Outcome> {
         artifacts: Arc::new(wharf_runtime::artifacts::LocalArtifacts::new()),
         host_env: Arc::new(|name| std::env::var(name).ok()),
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    // One thread drives the scheduler: the steps are processes, and the
+    // work in between is short, so cross-thread wake-ups would only add
+    // latency (a quarter of a cached re-run's time). Hashing large inputs
+    // goes to tokio's blocking pool.
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let result = runtime.block_on(async {
         let (cancel_tx, cancel_rx) = tokio::sync::watch::channel(false);
         tokio::spawn(interrupts(cancel_tx));
