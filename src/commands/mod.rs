@@ -129,3 +129,44 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// The target a command works on: `--target NAME`, or the default one. An
+/// unknown name is reported (with a suggestion) and gives `None`.
+pub fn select_target<'p>(
+    pipeline: &'p wharf_compiler::Pipeline,
+    wanted: Option<&str>,
+    file: &Path,
+) -> Option<&'p wharf_compiler::pipeline::Target> {
+    let Some(name) = wanted else {
+        return wharf_compiler::placement::default_target(pipeline);
+    };
+    if let Some(target) = pipeline.target(name) {
+        return Some(target);
+    }
+    let names: Vec<&str> = pipeline
+        .targets
+        .iter()
+        .filter(|t| !t.implicit)
+        .map(|t| t.name.as_str())
+        .collect();
+    eprintln!(
+        "error[unknown-target]: `{}` declares no target `{name}`",
+        file.display()
+    );
+    match wharf_compiler::suggest::did_you_mean(name, names.iter().copied()) {
+        Some(hint) => eprintln!("  = help: {hint}"),
+        None if names.is_empty() => {
+            eprintln!("  = help: the file declares no targets; omit --target to use the process backend")
+        }
+        None => eprintln!("  = help: its targets are {}", names.join(", ")),
+    }
+    None
+}
+
+/// The pipeline file's folder: where relative inputs and commands start.
+pub fn project_dir(file: &Path) -> PathBuf {
+    match file.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}

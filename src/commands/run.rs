@@ -11,7 +11,6 @@ use crate::render::progress::{ProgressSink, summary};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
-use wharf_compiler::placement;
 use wharf_compiler::types::BackendKind;
 use wharf_runtime::backend::Backend;
 use wharf_runtime::backend::process::ProcessBackend;
@@ -28,27 +27,10 @@ pub fn run(args: RunArgs) -> anyhow::Result<Outcome> {
         .pipeline
         .as_ref()
         .expect("compile_for_use returns only compiled pipelines");
-    let target = match &args.target {
-        Some(name) => match pipeline.target(name) {
-            Some(t) => t,
-            None => {
-                eprintln!(
-                    "error[unknown-target]: `{}` declares no target `{name}`",
-                    args.file.display()
-                );
-                let names = pipeline.targets.iter().filter(|t| !t.implicit).map(|t| t.name.as_str());
-                if let Some(hint) = wharf_compiler::suggest::did_you_mean(name, names) {
-                    eprintln!("  = help: {hint}");
-                }
-                return Ok(Outcome::Unusable);
-            }
-        },
-        None => placement::default_target(pipeline).expect("a pipeline always has at least the implicit target"),
+    let Some(target) = super::select_target(pipeline, args.target.as_deref(), &args.file) else {
+        return Ok(Outcome::Unusable);
     };
-    let project_dir = match args.file.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => Path::new(".").to_path_buf(),
-    };
+    let project_dir = super::project_dir(&args.file);
     let mut backends: BTreeMap<BackendKind, Arc<dyn Backend>> = BTreeMap::new();
     backends.insert(BackendKind::Process, Arc::new(ProcessBackend::new(project_dir)));
     let options = RunOptions {

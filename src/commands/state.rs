@@ -135,3 +135,17 @@ fn ids(runs: &[RunRecord]) -> String {
     }
     list.join(", ")
 }
+
+/// The state store for commands that only look (`plan`, `why`): the
+/// project's database when there is one, else an empty one in memory, so
+/// that looking never creates `.wharf/`. Also gives the file's path, for errors.
+pub fn open_or_empty() -> anyhow::Result<(Box<dyn StateStore>, std::path::PathBuf)> {
+    let dir = Path::new(STATE_DIR);
+    let db = dir.join("state.db");
+    let store: Box<dyn StateStore> = if db.is_file() {
+        Box::new(SqliteStore::open(dir).map_err(|e| describe(e, &db))?)
+    } else {
+        Box::new(SqliteStore::open_in_memory().map_err(|e| describe(e, &db))?)
+    };
+    Ok((store, db))
+}

@@ -2,12 +2,10 @@
 //! which part of its cache key differs from the last time it ran.
 
 use super::compile_for_use;
-use super::state::{STATE_DIR, describe};
+use super::state::describe;
 use crate::Outcome;
 use crate::cli::WhyArgs;
-use std::path::Path;
 use wharf_runtime::forecast::{Verdict, forecast};
-use wharf_runtime::state::{SqliteStore, StateStore};
 
 pub fn run(args: WhyArgs) -> anyhow::Result<Outcome> {
     let Some(compilation) = compile_for_use(&args.file, &args.params)? else {
@@ -30,17 +28,8 @@ pub fn run(args: WhyArgs) -> anyhow::Result<Outcome> {
         }
         return Ok(Outcome::Unusable);
     };
-    let project_dir = match args.file.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => Path::new(".").to_path_buf(),
-    };
-    // Reading never creates the database: with none, nothing has run yet.
-    let db_path = Path::new(STATE_DIR).join("state.db");
-    let store: Box<dyn StateStore> = if db_path.is_file() {
-        Box::new(SqliteStore::open(Path::new(STATE_DIR)).map_err(|e| describe(e, &db_path))?)
-    } else {
-        Box::new(SqliteStore::open_in_memory().map_err(|e| describe(e, &db_path))?)
-    };
+    let project_dir = super::project_dir(&args.file);
+    let (store, db_path) = super::state::open_or_empty()?;
     let host_env = |name: &str| std::env::var(name).ok();
     let forecasts = forecast(
         pipeline,

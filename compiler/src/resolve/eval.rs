@@ -43,26 +43,7 @@ impl Resolver<'_> {
             ExprKind::Bool { value, .. } => RValue::Data(Value::Bool(*value)),
             ExprKind::Str { parts, .. } => self.interpolate(parts, scope),
             ExprKind::List(items) => RValue::List(items.iter().map(|e| self.eval(e, scope)).collect()),
-            ExprKind::Map(entries) => {
-                let mut out: Vec<(String, Span, Spanned)> = Vec::with_capacity(entries.len());
-                for entry in entries {
-                    if let Some((_, first, _)) = out.iter().find(|(k, _, _)| *k == entry.key.name) {
-                        let first = *first;
-                        self.diags.push(
-                            Diagnostic::error(
-                                Code::DuplicateName,
-                                entry.key.span,
-                                format!("`{}` is set twice", entry.key.name),
-                            )
-                            .with_label(first, "first set here"),
-                        );
-                        continue;
-                    }
-                    let value = self.eval(&entry.value, scope);
-                    out.push((entry.key.name.clone(), entry.key.span, value));
-                }
-                RValue::Map(out)
-            }
+            ExprKind::Map(entries) => RValue::Map(self.eval_entries(entries, scope)),
             ExprKind::Paren(inner) => self.eval_kind(inner, scope),
             ExprKind::Ident(name) => self.lookup(name, span, scope),
             ExprKind::Field(base, field) => {

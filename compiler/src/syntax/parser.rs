@@ -196,22 +196,7 @@ fn syntax_error(file: FileId, text: &str) -> Diagnostic {
         .chars()
         .take_while(|c| c.is_alphanumeric() || *c == '_')
         .collect();
-    let keywords = [
-        "import",
-        "pipeline",
-        "target",
-        "template",
-        "param",
-        "for",
-        "when",
-        "step",
-        "train",
-        "tune",
-        "transform",
-        "deploy",
-        "monitor",
-        "build",
-    ];
+    let keywords = super::recovery::STARTERS;
     if !word.is_empty()
         && let Some(hint) = crate::suggest::did_you_mean(&word, keywords)
     {

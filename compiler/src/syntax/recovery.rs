@@ -7,7 +7,7 @@
 //! better one true error than a cascade of invented ones.
 
 /// Words that start an item or a statement when they begin a line.
-const STARTERS: [&str; 13] = [
+pub const STARTERS: [&str; 13] = [
     "import",
     "pipeline",
     "target",
