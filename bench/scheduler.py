@@ -112,7 +112,9 @@ def main():
                 base = floor(layers, args.jobs, work)
                 env_cmd = [wharf, "run", "p.wharf", "--jobs", str(args.jobs)]
                 t_run, mem = timed(env_cmd, work)
-                t_cached, _ = timed(env_cmd, work)
+                # The median of three re-runs: the first one after a run also
+                # pays for SQLite checkpointing the run's write-ahead log.
+                t_cached = sorted(timed(env_cmd, work)[0] for _ in range(3))[1]
                 per_step_ms = (t_run - base) / steps * 1000
                 goals = []
                 goals.append("ok" if per_step_ms < 1.0 else "MISSED <1ms/step")

@@ -6,7 +6,7 @@
 
 use crate::render::history::StepHistory;
 use std::path::Path;
-use wharf_runtime::state::{AttemptRecord, RunRecord, SqliteStore, StateError, StateStore, StepRecord};
+use wharf_runtime::state::{ArtifactRecord, AttemptRecord, RunRecord, SqliteStore, StateError, StateStore, StepRecord};
 
 /// The project's state folder, relative to where `wharf` runs.
 pub const STATE_DIR: &str = ".wharf";
@@ -84,17 +84,23 @@ impl StateDb {
     /// Every step of a run with its attempts and artifacts, in the order they started.
     pub fn steps(&self, run: &str) -> anyhow::Result<Vec<StepHistory>> {
         let records = self.step_records(run)?;
-        let artifacts = self.store.artifacts(run).map_err(|e| self.describe(e))?;
-        records
+        // Three queries for the whole run, grouped here, rather than two per step.
+        let mut artifacts: std::collections::HashMap<String, Vec<ArtifactRecord>> = Default::default();
+        for a in self.store.artifacts(run).map_err(|e| self.describe(e))? {
+            artifacts.entry(a.step.clone()).or_default().push(a);
+        }
+        let mut attempts: std::collections::HashMap<String, Vec<AttemptRecord>> = Default::default();
+        for a in self.store.run_attempts(run).map_err(|e| self.describe(e))? {
+            attempts.entry(a.step.clone()).or_default().push(a);
+        }
+        Ok(records
             .into_iter()
-            .map(|record| {
-                Ok(StepHistory {
-                    attempts: self.attempts(run, &record.step)?,
-                    artifacts: artifacts.iter().filter(|a| a.step == record.step).cloned().collect(),
-                    record,
-                })
+            .map(|record| StepHistory {
+                attempts: attempts.remove(&record.step).unwrap_or_default(),
+                artifacts: artifacts.remove(&record.step).unwrap_or_default(),
+                record,
             })
-            .collect()
+            .collect())
     }
 
     pub fn step_records(&self, run: &str) -> anyhow::Result<Vec<StepRecord>> {

@@ -176,6 +176,9 @@ pub async fn run(
         }
     }
     let jobs = plan.options.jobs.max(1);
+    let pending: step_task::Pending = Arc::new(Mutex::new(Vec::new()));
+    // Cached steps' records are committed in batches, every this many and at the end.
+    const BATCH: usize = 256;
     let mut tasks = tokio::task::JoinSet::new();
     let mut running = 0usize;
     let mut running_on: BTreeMap<wharf_compiler::types::BackendKind, usize> = BTreeMap::new();
@@ -206,7 +209,7 @@ pub async fn run(
                     }
                 }
                 None => {
-                    let task = StepTask::new(plan, ctx, &run_id, id, &produced, cancel.clone())?;
+                    let task = StepTask::new(plan, ctx, &run_id, id, &produced, cancel.clone(), pending.clone())?;
                     running += 1;
                     if let Some(kind) = backend_of(id) {
                         *running_on.entry(kind).or_default() += 1;
@@ -233,6 +236,9 @@ pub async fn run(
                 if let Some(done) = outcome.produced {
                     produced.insert(outcome.id, done);
                 }
+                if pending.lock().map_or(0, |p| p.len()) >= BATCH {
+                    flush(ctx, &pending)?;
+                }
                 finish(plan, outcome.id, outcome.status, &mut status, &mut waiting, &mut ready);
                 if outcome.status == StepStatus::Failed && !plan.options.keep_going && stopping.is_none() {
                     stopping = Some(format!("`{}` failed", pipeline.steps[outcome.id].name));
@@ -249,6 +255,7 @@ pub async fn run(
             }
         }
     }
+    flush(ctx, &pending)?;
     // Whatever never started: the run stopped before it.
     for s in &plan.steps {
         if status.contains_key(&s.id) {
@@ -317,6 +324,19 @@ async fn abandon_leftovers(plan: &Plan<'_>, ctx: &Context, run: &str) -> Result<
         attempt.error = Some("the wharf process running it was killed".into());
         attempt.finished_ms = Some(ctx.clock.now_ms());
         lock(&ctx.state)?.put_attempt(&attempt)?;
+    }
+    Ok(())
+}
+
+/// Commits the records of cached steps gathered so far, in one transaction.
+fn flush(ctx: &Context, pending: &step_task::Pending) -> Result<(), RunError> {
+    let batch = std::mem::take(
+        &mut *pending
+            .lock()
+            .map_err(|_| RunError::Backend("pending records poisoned".into()))?,
+    );
+    if !batch.is_empty() {
+        lock(&ctx.state)?.put_outcomes(&batch)?;
     }
     Ok(())
 }

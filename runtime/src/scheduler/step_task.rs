@@ -18,6 +18,9 @@ use std::time::Duration;
 use tokio::sync::watch;
 use wharf_compiler::pipeline::{EnvValue, ImageRef, InputSource, OutputShape, Step, StepId};
 
+/// Records of cached steps waiting to be committed together (see `scheduler::run`).
+pub(crate) type Pending = Arc<Mutex<Vec<(StepRecord, Vec<ArtifactRecord>)>>>;
+
 pub(crate) struct StepOutcome {
     pub id: StepId,
     pub status: StepStatus,
@@ -49,6 +52,7 @@ pub(crate) struct StepTask {
     artifacts: Arc<dyn crate::artifacts::ArtifactStore>,
     host_env: super::HostEnv,
     cancel: watch::Receiver<bool>,
+    pending: Pending,
 }
 
 impl StepTask {
@@ -59,6 +63,7 @@ impl StepTask {
         id: StepId,
         produced: &BTreeMap<StepId, Produced>,
         cancel: watch::Receiver<bool>,
+        pending: Pending,
     ) -> Result<StepTask, RunError> {
         let pipeline = plan.pipeline;
         let step = pipeline.steps[id].clone();
@@ -129,6 +134,7 @@ impl StepTask {
             artifacts: ctx.artifacts.clone(),
             host_env: ctx.host_env.clone(),
             cancel,
+            pending,
         })
     }
 
@@ -323,9 +329,13 @@ impl StepTask {
             .collect();
         let reason = Some(format!("cached from run {}", entry.run));
         let record = self.step_record(StepStatus::Cached, Some(key), reason.clone(), Some(started));
-        self.store()?
-            .put_outcome(&record, &artifacts, None)
-            .map_err(|e| e.to_string())?;
+        // Committed with other cached steps' records by the scheduler: a
+        // cached step did no work, and if wharf dies before the commit a
+        // resumed run finds the same outputs in the cache again.
+        self.pending
+            .lock()
+            .map_err(|_| "the pending records were poisoned by a panic".to_string())?
+            .push((record, artifacts));
         self.events.event(RunEvent::StepFinished {
             step: self.step.name.clone(),
             status: StepStatus::Cached,

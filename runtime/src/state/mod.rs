@@ -35,11 +35,16 @@ pub trait StateStore: Send {
         cache: Option<&CacheEntry>,
     ) -> Result<(), StateError>;
 
+    /// Several steps' records and outputs in one transaction (cached steps, batched).
+    fn put_outcomes(&mut self, outcomes: &[(StepRecord, Vec<ArtifactRecord>)]) -> Result<(), StateError>;
+
     fn run(&self, id: &str) -> Result<Option<RunRecord>, StateError>;
     /// The newest runs first.
     fn runs(&self, limit: usize) -> Result<Vec<RunRecord>, StateError>;
     fn steps(&self, run: &str) -> Result<Vec<StepRecord>, StateError>;
     fn attempts(&self, run: &str, step: &str) -> Result<Vec<AttemptRecord>, StateError>;
+    /// Every attempt of a run, by step, oldest first: one query for a summary.
+    fn run_attempts(&self, run: &str) -> Result<Vec<AttemptRecord>, StateError>;
     fn artifacts(&self, run: &str) -> Result<Vec<ArtifactRecord>, StateError>;
     fn cache_entry(&self, key: &str) -> Result<Option<CacheEntry>, StateError>;
     /// The newest cache entry recorded for a step of a pipeline, whatever its

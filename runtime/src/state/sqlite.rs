@@ -260,6 +260,29 @@ impl StateStore for SqliteStore {
         }
     }
 
+    fn put_outcomes(&mut self, outcomes: &[(StepRecord, Vec<ArtifactRecord>)]) -> Result<(), StateError> {
+        self.conn.execute_batch("BEGIN IMMEDIATE")?;
+        let result = (|| {
+            for (step, artifacts) in outcomes {
+                for a in artifacts {
+                    self.put_artifact(a)?;
+                }
+                self.put_step(step)?;
+            }
+            Ok(())
+        })();
+        match result {
+            Ok(()) => {
+                self.conn.execute_batch("COMMIT")?;
+                Ok(())
+            }
+            Err(e) => {
+                let _ = self.conn.execute_batch("ROLLBACK");
+                Err(e)
+            }
+        }
+    }
+
     fn run(&self, id: &str) -> Result<Option<RunRecord>, StateError> {
         let row = self
             .conn
@@ -319,42 +342,11 @@ impl StateStore for SqliteStore {
     }
 
     fn attempts(&self, run: &str, step: &str) -> Result<Vec<AttemptRecord>, StateError> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT attempt, status, exit_code, error, started_ms, finished_ms, log_path, handle
-             FROM attempts WHERE run = ?1 AND step = ?2 ORDER BY attempt",
-        )?;
-        let rows = stmt
-            .query_map([run, step], |r| {
-                Ok((
-                    r.get::<_, u32>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, Option<i32>>(2)?,
-                    r.get::<_, Option<String>>(3)?,
-                    r.get::<_, i64>(4)?,
-                    r.get::<_, Option<i64>>(5)?,
-                    r.get::<_, Option<String>>(6)?,
-                    r.get::<_, Option<String>>(7)?,
-                ))
-            })?
-            .collect::<Result<Vec<_>, _>>()?;
-        rows.into_iter()
-            .map(
-                |(attempt, status, exit_code, error, started_ms, finished_ms, log_path, handle)| {
-                    Ok(AttemptRecord {
-                        run: run.to_string(),
-                        step: step.to_string(),
-                        attempt,
-                        status: step_status(status)?,
-                        exit_code,
-                        error,
-                        started_ms,
-                        finished_ms,
-                        log_path,
-                        handle,
-                    })
-                },
-            )
-            .collect()
+        self.attempt_query("WHERE run = ?1 AND step = ?2 ORDER BY attempt", &[run, step])
+    }
+
+    fn run_attempts(&self, run: &str) -> Result<Vec<AttemptRecord>, StateError> {
+        self.attempt_query("WHERE run = ?1 ORDER BY step, attempt", &[run])
     }
 
     fn artifacts(&self, run: &str) -> Result<Vec<ArtifactRecord>, StateError> {
@@ -387,6 +379,47 @@ impl StateStore for SqliteStore {
 }
 
 impl SqliteStore {
+    fn attempt_query(&self, clause: &str, args: &[&str]) -> Result<Vec<AttemptRecord>, StateError> {
+        let sql = format!(
+            "SELECT run, step, attempt, status, exit_code, error, started_ms, finished_ms, log_path, handle FROM attempts {clause}"
+        );
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let rows = stmt
+            .query_map(rusqlite::params_from_iter(args.iter()), |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, u32>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, Option<i32>>(4)?,
+                    r.get::<_, Option<String>>(5)?,
+                    r.get::<_, i64>(6)?,
+                    r.get::<_, Option<i64>>(7)?,
+                    r.get::<_, Option<String>>(8)?,
+                    r.get::<_, Option<String>>(9)?,
+                ))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        rows.into_iter()
+            .map(
+                |(run, step, attempt, status, exit_code, error, started_ms, finished_ms, log_path, handle)| {
+                    Ok(AttemptRecord {
+                        run,
+                        step,
+                        attempt,
+                        status: step_status(status)?,
+                        exit_code,
+                        error,
+                        started_ms,
+                        finished_ms,
+                        log_path,
+                        handle,
+                    })
+                },
+            )
+            .collect()
+    }
+
     fn cache_query(&self, clause: &str, args: &[&str]) -> Result<Option<CacheEntry>, StateError> {
         let sql = format!("SELECT key, pipeline, step, run, parts, outputs, created_ms FROM cache {clause}");
         let row = self
