@@ -327,7 +327,14 @@ impl StepTask {
                 ..a.clone()
             })
             .collect();
-        let reason = Some(format!("cached from run {}", entry.run));
+        // The key leaves out the step's name: identical work done under
+        // another name (two loop instances that ignore their loop value) is
+        // reused too, and the reason says whose it was.
+        let reason = Some(match (entry.run == self.run, entry.step == self.step.name) {
+            (true, _) => format!("same definition and inputs as `{}` in this run", entry.step),
+            (false, true) => format!("cached from run {}", entry.run),
+            (false, false) => format!("cached from `{}` in run {}", entry.step, entry.run),
+        });
         let record = self.step_record(StepStatus::Cached, Some(key), reason.clone(), Some(started));
         // Committed with other cached steps' records by the scheduler: a
         // cached step did no work, and if wharf dies before the commit a

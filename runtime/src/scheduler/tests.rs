@@ -673,3 +673,17 @@ async fn a_backend_limit_caps_concurrency_within_jobs() {
     }
     assert_eq!(peak, 2);
 }
+
+#[tokio::test(start_paused = true)]
+async fn identical_work_under_another_name_is_reused_and_says_whose() {
+    let h = Harness::new();
+    let p = compile(r#"pipeline p { for i in [1, 2] { step w { command = ["same"] outputs { out = dir() } } } }"#);
+    let summary = h.run(&p, RunOptions { jobs: 1, ..opts() }).await;
+    let second = summary.steps.iter().find(|s| s.step == "w-2").expect("w-2");
+    assert_eq!(second.status, StepStatus::Cached);
+    assert_eq!(
+        second.reason.as_deref(),
+        Some("same definition and inputs as `w-1` in this run")
+    );
+    assert_eq!(h.backend.calls.lock().expect("lock").len(), 1, "the work ran once");
+}
