@@ -236,51 +236,27 @@ impl StateStore for SqliteStore {
         artifacts: &[ArtifactRecord],
         cache: Option<&CacheEntry>,
     ) -> Result<(), StateError> {
-        // The statements below run on the same connection; a transaction
-        // around them makes them one commit (one WAL write, one lock).
-        self.conn.execute_batch("BEGIN IMMEDIATE")?;
-        let result = (|| {
+        self.in_transaction(|store| {
             for a in artifacts {
-                self.put_artifact(a)?;
+                store.put_artifact(a)?;
             }
             if let Some(entry) = cache {
-                self.put_cache(entry)?;
+                store.put_cache(entry)?;
             }
-            self.put_step(step)
-        })();
-        match result {
-            Ok(()) => {
-                self.conn.execute_batch("COMMIT")?;
-                Ok(())
-            }
-            Err(e) => {
-                let _ = self.conn.execute_batch("ROLLBACK");
-                Err(e)
-            }
-        }
+            store.put_step(step)
+        })
     }
 
     fn put_outcomes(&mut self, outcomes: &[(StepRecord, Vec<ArtifactRecord>)]) -> Result<(), StateError> {
-        self.conn.execute_batch("BEGIN IMMEDIATE")?;
-        let result = (|| {
+        self.in_transaction(|store| {
             for (step, artifacts) in outcomes {
                 for a in artifacts {
-                    self.put_artifact(a)?;
+                    store.put_artifact(a)?;
                 }
-                self.put_step(step)?;
+                store.put_step(step)?;
             }
             Ok(())
-        })();
-        match result {
-            Ok(()) => {
-                self.conn.execute_batch("COMMIT")?;
-                Ok(())
-            }
-            Err(e) => {
-                let _ = self.conn.execute_batch("ROLLBACK");
-                Err(e)
-            }
-        }
+        })
     }
 
     fn run(&self, id: &str) -> Result<Option<RunRecord>, StateError> {
@@ -379,6 +355,22 @@ impl StateStore for SqliteStore {
 }
 
 impl SqliteStore {
+    /// Runs `f` in one write transaction: the statements it runs on this
+    /// connection become one commit (one WAL write, one lock), or none.
+    fn in_transaction(&mut self, f: impl FnOnce(&mut Self) -> Result<(), StateError>) -> Result<(), StateError> {
+        self.conn.execute_batch("BEGIN IMMEDIATE")?;
+        match f(self) {
+            Ok(()) => {
+                self.conn.execute_batch("COMMIT")?;
+                Ok(())
+            }
+            Err(e) => {
+                let _ = self.conn.execute_batch("ROLLBACK");
+                Err(e)
+            }
+        }
+    }
+
     fn attempt_query(&self, clause: &str, args: &[&str]) -> Result<Vec<AttemptRecord>, StateError> {
         let sql = format!(
             "SELECT run, step, attempt, status, exit_code, error, started_ms, finished_ms, log_path, handle FROM attempts {clause}"
