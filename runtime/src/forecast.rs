@@ -76,13 +76,7 @@ pub fn forecast(
             let v = Verdict::Skipped {
                 because: format!("`{}` would be skipped", pipeline.steps[dep].name),
             };
-            verdicts.insert(id, v.clone());
-            out.push(Forecast {
-                step: id,
-                key: None,
-                parts: None,
-                verdict: v,
-            });
+            keyless(&mut out, &mut verdicts, id, v);
             continue;
         }
         let mut inputs = BTreeMap::new();
@@ -136,13 +130,7 @@ pub fn forecast(
         }
         if let Some(because) = unknown {
             let v = Verdict::Runs { because };
-            verdicts.insert(id, v.clone());
-            out.push(Forecast {
-                step: id,
-                key: None,
-                parts: None,
-                verdict: v,
-            });
+            keyless(&mut out, &mut verdicts, id, v);
             continue;
         }
         if let Some(when) = &step.when {
@@ -154,13 +142,7 @@ pub fn forecast(
                 let v = Verdict::Skipped {
                     because: format!("`when {}` is false", wharf_compiler::display::condition(pipeline, when)),
                 };
-                verdicts.insert(id, v.clone());
-                out.push(Forecast {
-                    step: id,
-                    key: None,
-                    parts: None,
-                    verdict: v,
-                });
+                keyless(&mut out, &mut verdicts, id, v);
                 continue;
             }
         }
@@ -239,4 +221,15 @@ pub fn forecast(
         });
     }
     Ok(out)
+}
+
+/// Records a verdict reached without a key (a skip, or an input not known yet).
+fn keyless(out: &mut Vec<Forecast>, verdicts: &mut BTreeMap<StepId, Verdict>, id: StepId, verdict: Verdict) {
+    verdicts.insert(id, verdict.clone());
+    out.push(Forecast {
+        step: id,
+        key: None,
+        parts: None,
+        verdict,
+    });
 }
