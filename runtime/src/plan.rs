@@ -6,7 +6,7 @@ use crate::backend::Backend;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use wharf_compiler::pipeline::{InputSource, Pipeline, StepId, Target};
+use wharf_compiler::pipeline::{InputSource, KindSpec, Pipeline, Step, StepId, Target};
 use wharf_compiler::placement;
 use wharf_compiler::suggest::did_you_mean;
 use wharf_compiler::types::{BackendKind, StepKind};
@@ -88,6 +88,9 @@ impl<'p> Plan<'p> {
                         step.name, step.kind
                     ));
                 }
+                if backend == BackendKind::Docker {
+                    docker_checks(step, &mut errors);
+                }
                 for input in &step.inputs {
                     match &input.source {
                         InputSource::Local { path } => {
@@ -101,7 +104,7 @@ impl<'p> Plan<'p> {
                                 ));
                             }
                         }
-                        InputSource::S3 { uri } if backend == BackendKind::Process => errors.push(format!(
+                        InputSource::S3 { uri } if matches!(backend, BackendKind::Process | BackendKind::Docker) => errors.push(format!(
                             "step `{}` reads input `{}` from {uri}; moving S3 data to a local step comes with the SageMaker backend",
                             step.name, input.name
                         )),
@@ -127,6 +130,31 @@ impl<'p> Plan<'p> {
         } else {
             Err(errors)
         }
+    }
+}
+
+/// What the docker backend cannot run, found before anything starts.
+fn docker_checks(step: &Step, errors: &mut Vec<String>) {
+    match (&step.kind, &step.spec) {
+        (StepKind::Tune | StepKind::Monitor, _) => errors.push(format!(
+            "step `{}` is a `{}` step, which runs on SageMaker only for now; place it on a sagemaker target",
+            step.name, step.kind
+        )),
+        (_, KindSpec::Deploy { multi_model: true, .. }) => errors.push(format!(
+            "step `{}` is a multi-model endpoint, which runs on SageMaker only; place it on a sagemaker target",
+            step.name
+        )),
+        (_, KindSpec::Transform { split, .. }) if !matches!(split.as_str(), "none" | "line") => errors.push(format!(
+            "step `{}` splits its records by `{split}`, which only SageMaker does; use split = \"line\" or \"none\" locally",
+            step.name
+        )),
+        (StepKind::Step | StepKind::Train | StepKind::Transform | StepKind::Deploy, _) if step.image.is_none() => {
+            errors.push(format!(
+                "step `{}` runs on the docker backend and has no image; give it `image = \"...\"`",
+                step.name
+            ))
+        }
+        _ => {}
     }
 }
 

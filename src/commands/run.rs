@@ -13,6 +13,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use wharf_compiler::types::BackendKind;
 use wharf_runtime::backend::Backend;
+use wharf_runtime::backend::docker::DockerBackend;
 use wharf_runtime::backend::process::ProcessBackend;
 use wharf_runtime::clock::SystemClock;
 use wharf_runtime::plan::{Plan, RunOptions};
@@ -32,7 +33,21 @@ pub fn run(args: RunArgs) -> anyhow::Result<Outcome> {
     };
     let project_dir = super::project_dir(&args.file);
     let mut backends: BTreeMap<BackendKind, Arc<dyn Backend>> = BTreeMap::new();
-    backends.insert(BackendKind::Process, Arc::new(ProcessBackend::new(project_dir)));
+    backends.insert(BackendKind::Process, Arc::new(ProcessBackend::new(project_dir.clone())));
+    let docker = match DockerBackend::connect(project_dir) {
+        Ok(docker) => {
+            let docker = Arc::new(docker);
+            backends.insert(BackendKind::Docker, Arc::new(docker.clone()));
+            Some(docker)
+        }
+        Err(e) => {
+            if uses(pipeline, target, BackendKind::Docker) {
+                eprintln!("error: {e}");
+                return Ok(Outcome::Unusable);
+            }
+            None
+        }
+    };
     let options = RunOptions {
         jobs: args
             .jobs
@@ -104,6 +119,15 @@ pub fn run(args: RunArgs) -> anyhow::Result<Outcome> {
         tokio::spawn(interrupts(cancel_tx));
         scheduler::run(&plan, &ctx, cancel_rx, resume.as_deref()).await
     });
+    if let Some(docker) = &docker {
+        let removed = docker.removed_orphans();
+        if !removed.is_empty() {
+            eprintln!(
+                "removed {} container(s) left behind by a wharf process that is gone",
+                removed.len()
+            );
+        }
+    }
     let summary_run = match result {
         Ok(s) => s,
         Err(e) => {
@@ -153,4 +177,16 @@ fn last_unfinished(store: &SqliteStore, pipeline: &str) -> anyhow::Result<Option
         .find(|r| r.pipeline == pipeline)
         .filter(|r| r.status != RunStatus::Succeeded)
         .map(|r| r.id))
+}
+
+/// Whether any step of the pipeline is placed on `kind` by `target`.
+fn uses(
+    pipeline: &wharf_compiler::pipeline::Pipeline,
+    target: &wharf_compiler::pipeline::Target,
+    kind: BackendKind,
+) -> bool {
+    pipeline
+        .steps
+        .iter()
+        .any(|s| wharf_compiler::placement::backend_for(target, s) == kind)
 }

@@ -9,6 +9,10 @@
 //! backend, bind mounts for Docker, S3 for SageMaker) and leaves the outputs
 //! in those folders when the attempt ends.
 
+pub mod contract;
+pub mod docker;
+pub(crate) mod lines;
+pub(crate) mod logs;
 pub mod process;
 
 use crate::events::EventSink;
@@ -25,6 +29,7 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 #[derive(Debug, Clone)]
 pub struct Attempt {
     pub run: String,
+    pub pipeline: String,
     pub step: String,
     /// 1 for the first attempt.
     pub attempt: u32,
@@ -46,6 +51,15 @@ pub struct Attempt {
     /// Logical CPUs and GPUs the step asked for, when it did.
     pub cpus: Option<f64>,
     pub gpus: Option<u32>,
+    /// Memory limit in bytes, when the step set one.
+    pub memory: Option<u64>,
+    /// The SageMaker instance type the step would run on (`ml.m5.large`).
+    pub instance: String,
+    /// The per-attempt time limit in milliseconds, when the step set one
+    /// (the scheduler enforces it; backends echo it where SageMaker would).
+    pub timeout_ms: Option<u64>,
+    /// Settings only some kinds have (a train step's checkpoints, a deploy step's port).
+    pub spec: wharf_compiler::pipeline::KindSpec,
 }
 
 impl Attempt {
@@ -80,6 +94,15 @@ pub trait Backend: Send + Sync {
     /// Starts one attempt. An `Err` is the backend's failure to start it
     /// (not the step's failure): a clear message for the user.
     fn submit(&self, attempt: Attempt, events: Arc<dyn EventSink>) -> BoxFuture<'_, Result<Box<dyn Handle>, String>>;
+
+    /// The identity of an image as this backend will run it (the engine's
+    /// image id), for cache keys: a tag rebuilt with other content is
+    /// another image. `None` where the backend runs no images. An image
+    /// that cannot be found or fetched is an error naming it.
+    fn resolve_image(&self, image: &str) -> BoxFuture<'_, Result<Option<String>, String>> {
+        let _ = image;
+        Box::pin(async { Ok(None) })
+    }
 
     /// Stops work an earlier wharf process started and could not stop (it
     /// was killed): called on `--resume` with the handle ids of the attempts

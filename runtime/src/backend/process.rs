@@ -57,8 +57,7 @@ mod environment;
 mod group;
 mod handle;
 mod layout;
-mod lines;
-mod logs;
+
 mod toolkit;
 
 #[cfg(test)]
@@ -123,7 +122,7 @@ impl ProcessBackend {
         layout.prepare().await?;
         toolkit::write_config(&attempt, &layout).await?;
         let environment = Environment::new(&attempt, &layout)?;
-        let log = logs::open(&layout.log_path).await?;
+        let log = super::logs::open(&layout.log_path).await?;
 
         let program_path = program_path(program, &project_dir);
         let mut command = Command::new(&program_path);
@@ -149,8 +148,8 @@ impl ProcessBackend {
                 "cannot start `{program}`: it has no process id or output pipes"
             ));
         };
-        let tail = logs::Tail::default();
-        let logs = logs::start(
+        let tail = super::logs::Tail::default();
+        let logs = super::logs::start(
             stdout,
             stderr,
             log,

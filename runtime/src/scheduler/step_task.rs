@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::watch;
-use wharf_compiler::pipeline::{EnvValue, ImageRef, InputSource, OutputShape, Step, StepId};
+use wharf_compiler::pipeline::{EnvValue, ImageRef, InputSource, KindSpec, OutputShape, Pipeline, Step, StepId};
 
 /// Records of cached steps waiting to be committed together (see `scheduler::run`).
 pub(crate) type Pending = Arc<Mutex<Vec<(StepRecord, Vec<ArtifactRecord>)>>>;
@@ -42,6 +42,11 @@ pub(crate) struct StepTask {
     selected: bool,
     use_cache: bool,
     image: Option<String>,
+    /// The image's identity for the cache key, when known without asking
+    /// the backend (a built image's id).
+    image_key: Option<String>,
+    instance: String,
+    project_dir: PathBuf,
     inputs: Vec<(String, InputPlan)>,
     backend: Arc<dyn Backend>,
     backend_name: String,
@@ -112,9 +117,9 @@ impl StepTask {
             };
             inputs.push((input.name.clone(), plan_input));
         }
-        let image = match &step.image {
-            Some(ImageRef::Name(name)) => Some(name.clone()),
-            _ => None,
+        let (image, image_key) = match image_of(pipeline, &step, produced) {
+            Some((image, key)) => (Some(image), key),
+            None => (None, None),
         };
         Ok(StepTask {
             id,
@@ -122,8 +127,11 @@ impl StepTask {
             pipeline: pipeline.name.clone(),
             selected: planned.is_none_or(|p| p.selected),
             use_cache: step.cache && !plan.options.no_cache,
+            instance: wharf_compiler::placement::instance_for(plan.target, &step),
+            project_dir: plan.project_dir.clone(),
             step,
             image,
+            image_key,
             inputs,
             backend,
             backend_name: backend_kind.to_string(),
@@ -203,7 +211,11 @@ impl StepTask {
 
     async fn run_inner(&self, started: i64) -> Result<(StepStatus, Option<Produced>), String> {
         let env = self.resolve_env()?;
-        let input_hashes = self.hash_inputs().await?;
+        let mut input_hashes = self.hash_inputs().await?;
+        if let Some(context) = self.build_context_hash().await? {
+            input_hashes.insert("context".into(), context);
+        }
+        let image_key = self.image_key().await?;
         let host_env: BTreeMap<String, String> = self
             .step
             .env
@@ -216,7 +228,7 @@ impl StepTask {
         let parts = cache::key_parts(
             &self.step,
             &KeyInputs {
-                image: self.image.as_deref(),
+                image: image_key.as_deref(),
                 inputs: &input_hashes,
                 host_env: &host_env,
             },
@@ -255,6 +267,41 @@ impl StepTask {
             reason,
         });
         Ok((status, produced))
+    }
+
+    /// The image as the cache key sees it: `name@id` where the backend
+    /// runs images (a tag rebuilt with other content is another image),
+    /// the name where it does not.
+    async fn image_key(&self) -> Result<Option<String>, String> {
+        if let Some(key) = &self.image_key {
+            return Ok(Some(key.clone()));
+        }
+        let Some(image) = &self.image else {
+            return Ok(None);
+        };
+        Ok(Some(match self.backend.resolve_image(image).await? {
+            Some(id) => format!("{image}@{id}"),
+            None => image.clone(),
+        }))
+    }
+
+    /// A build step's context, hashed as the image build would read it.
+    async fn build_context_hash(&self) -> Result<Option<String>, String> {
+        let KindSpec::Build {
+            context, dockerfile, ..
+        } = &self.step.spec
+        else {
+            return Ok(None);
+        };
+        let dir = self.project_dir.join(context);
+        let dockerfile = dockerfile.clone();
+        tokio::task::spawn_blocking(move || {
+            crate::backend::docker::context::BuildContext::read(&dir, dockerfile.as_deref())
+                .map(|c| c.hash().to_string())
+        })
+        .await
+        .map_err(|e| e.to_string())?
+        .map(Some)
     }
 
     fn resolve_env(&self) -> Result<BTreeMap<String, String>, String> {
@@ -318,6 +365,20 @@ impl StepTask {
         }
         if self.step.outputs.iter().any(|o| !produced.dirs.contains_key(&o.name)) {
             return Ok(None);
+        }
+        // A built image is an output too, kept by the engine, not in a
+        // folder: it must still be there (`docker rmi`, a pruned engine).
+        if matches!(self.step.spec, KindSpec::Build { .. })
+            && let Some(dir) = produced.dirs.get("image")
+        {
+            let tag = std::fs::read_to_string(dir.join("image.json"))
+                .ok()
+                .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+                .and_then(|v| v["image"].as_str().map(String::from));
+            match tag {
+                Some(tag) if self.backend.resolve_image(&tag).await.is_ok() => {}
+                _ => return Ok(None),
+            }
         }
         let artifacts: Vec<ArtifactRecord> = entry
             .outputs
@@ -427,6 +488,7 @@ impl StepTask {
         let inputs = self.materialize_inputs(&work_dir)?;
         let attempt = Attempt {
             run: self.run.clone(),
+            pipeline: self.pipeline.clone(),
             step: self.step.name.clone(),
             attempt: number,
             kind: self.step.kind,
@@ -445,6 +507,10 @@ impl StepTask {
             log_path: self.layout.log_path(&self.run, &self.step.name, number),
             cpus: self.step.resources.cpus,
             gpus: self.step.resources.gpus,
+            memory: self.step.resources.memory,
+            instance: self.instance.clone(),
+            timeout_ms: self.step.timeout,
+            spec: self.step.spec.clone(),
         };
         let started = self.clock.now_ms();
         let mut record = AttemptRecord {
@@ -542,6 +608,9 @@ impl StepTask {
             let dir = work_dir.join("outputs").join(&output.name);
             let present = match &output.shape {
                 OutputShape::File { name } => dir.join(name).is_file(),
+                // A kind's own folder (a train step's `output`) may stay
+                // empty, as SageMaker's output.tar.gz may; a declared one may not.
+                OutputShape::Dir if output.implicit => dir.is_dir(),
                 OutputShape::Dir => std::fs::read_dir(&dir).is_ok_and(|mut d| d.next().is_some()),
             };
             if !present {
@@ -565,6 +634,33 @@ impl StepTask {
         }
         Ok(produced)
     }
+}
+
+/// The image a step runs and, for a built image, its identity for the
+/// cache key: a name as written; a `build` step's tag and id from its
+/// `image.json`; for a step serving a model without an image of its own, the
+/// image of the step that made the model.
+fn image_of(
+    pipeline: &Pipeline,
+    step: &Step,
+    produced: &BTreeMap<StepId, Produced>,
+) -> Option<(String, Option<String>)> {
+    let mut current = step;
+    for _ in 0..pipeline.steps.len() + 1 {
+        match current.image.as_ref()? {
+            ImageRef::Name(name) => return Some((name.clone(), None)),
+            ImageRef::Built(id) => {
+                let dir = produced.get(id)?.dirs.get("image")?;
+                let text = std::fs::read_to_string(dir.join("image.json")).ok()?;
+                let record: serde_json::Value = serde_json::from_str(&text).ok()?;
+                let tag = record["image"].as_str()?.to_string();
+                let key = record["id"].as_str().map(|id| format!("{tag}@{id}"));
+                return Some((tag, key));
+            }
+            ImageRef::FromModel(id) => current = &pipeline.steps[*id],
+        }
+    }
+    None
 }
 
 /// Exponential backoff with jitter: `base * 2^(n-1)`, then up to a quarter

@@ -5,7 +5,7 @@
 //! `cancel` picks up where it stopped.
 
 use super::group::{ProcessGroup, signal_name};
-use super::logs::Tail;
+use crate::backend::logs::{Tail, with_tail};
 use crate::backend::{BoxFuture, Finish, Handle};
 use crate::events::{EventSink, RunEvent};
 use std::os::unix::process::ExitStatusExt;
@@ -139,14 +139,6 @@ impl ProcessHandle {
         self.reap().await;
         self.group.wait_until_gone(Instant::now() + REAP_TIMEOUT).await;
     }
-}
-
-fn with_tail(summary: String, tail: &[String]) -> String {
-    if tail.is_empty() {
-        return summary;
-    }
-    let lines: Vec<String> = tail.iter().map(|line| format!("  {line}")).collect();
-    format!("{summary}; last lines of output:\n{}", lines.join("\n"))
 }
 
 impl Handle for ProcessHandle {

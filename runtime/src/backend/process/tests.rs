@@ -25,6 +25,7 @@ impl Setup {
         std::fs::create_dir_all(dir.path().join("project")).expect("project folder");
         let attempt = Attempt {
             run: "run-1".into(),
+            pipeline: "demo".into(),
             step: "prep".into(),
             attempt: 1,
             kind,
@@ -38,6 +39,10 @@ impl Setup {
             log_path: dir.path().join(".wharf/runs/run-1/prep/1/log.txt"),
             cpus: None,
             gpus: None,
+            memory: None,
+            instance: "ml.m5.large".into(),
+            timeout_ms: None,
+            spec: wharf_compiler::pipeline::KindSpec::None,
         };
         Setup { dir, attempt }
     }
@@ -250,8 +255,8 @@ async fn output_goes_to_the_log_file_and_the_event_sink() {
     let (finish, events) = setup.run().await;
     assert_eq!(finish, Finish::Succeeded);
 
-    let long = "a".repeat(super::lines::MAX_LINE);
-    let tail = "a".repeat(150_000 - 2 * super::lines::MAX_LINE);
+    let long = "a".repeat(crate::backend::lines::MAX_LINE);
+    let tail = "a".repeat(150_000 - 2 * crate::backend::lines::MAX_LINE);
     let stdout = ["out1", "\u{fffd}bad", &long, &long, &tail, "out2", "last"];
     let logs = logs(&events);
     let events_stdout: Vec<&str> = logs.iter().filter(|(_, err)| !err).map(|(l, _)| l.as_str()).collect();

@@ -4,15 +4,15 @@
 //! that are not UTF-8 are replaced (U+FFFD), never an error.
 
 /// The longest line kept in one piece (64 KiB).
-pub(super) const MAX_LINE: usize = 64 * 1024;
+pub(crate) const MAX_LINE: usize = 64 * 1024;
 
-pub(super) struct LineSplitter {
+pub(crate) struct LineSplitter {
     pending: Vec<u8>,
     max: usize,
 }
 
 impl LineSplitter {
-    pub(super) fn new(max: usize) -> Self {
+    pub(crate) fn new(max: usize) -> Self {
         LineSplitter {
             pending: Vec::new(),
             max: max.max(4),
@@ -21,7 +21,7 @@ impl LineSplitter {
 
     /// Takes the next bytes of the stream and returns the lines they complete,
     /// without their line breaks (`\n` or `\r\n`).
-    pub(super) fn push(&mut self, bytes: &[u8]) -> Vec<String> {
+    pub(crate) fn push(&mut self, bytes: &[u8]) -> Vec<String> {
         self.pending.extend_from_slice(bytes);
         let mut lines = Vec::new();
         // Lines are taken from `start` on and the consumed bytes removed once
@@ -47,7 +47,7 @@ impl LineSplitter {
     }
 
     /// The last line, when the stream ended without a line break.
-    pub(super) fn finish(self) -> Option<String> {
+    pub(crate) fn finish(self) -> Option<String> {
         let line = self.pending.strip_suffix(b"\r").unwrap_or(&self.pending);
         (!line.is_empty()).then(|| String::from_utf8_lossy(line).into_owned())
     }

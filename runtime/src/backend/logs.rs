@@ -24,15 +24,15 @@ const TAIL_LINE_CHARS: usize = 300;
 /// Lines in flight between the readers and the writer.
 const CHANNEL_LINES: usize = 256;
 
-struct Line {
-    text: String,
-    stderr: bool,
+pub(crate) struct Line {
+    pub(crate) text: String,
+    pub(crate) stderr: bool,
 }
 
 /// The last lines the step wrote, shared with the handle so that they can
 /// be read even if draining is given up.
 #[derive(Clone, Default)]
-pub(super) struct Tail(Arc<Mutex<VecDeque<String>>>);
+pub(crate) struct Tail(Arc<Mutex<VecDeque<String>>>);
 
 impl Tail {
     fn push(&self, line: &str) {
@@ -44,7 +44,7 @@ impl Tail {
         }
     }
 
-    pub(super) fn lines(&self) -> Vec<String> {
+    pub(crate) fn lines(&self) -> Vec<String> {
         self.0
             .lock()
             .map(|lines| lines.iter().cloned().collect())
@@ -53,7 +53,7 @@ impl Tail {
 }
 
 /// Opens the log for appending: a retry written to the same file adds to it.
-pub(super) async fn open(path: &Path) -> Result<File, String> {
+pub(crate) async fn open(path: &Path) -> Result<File, String> {
     tokio::fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -64,7 +64,7 @@ pub(super) async fn open(path: &Path) -> Result<File, String> {
 
 /// Starts the three tasks. The returned task ends when both streams have
 /// ended and every line is written and sent.
-pub(super) fn start(
+pub(crate) fn start(
     stdout: impl AsyncRead + Unpin + Send + 'static,
     stderr: impl AsyncRead + Unpin + Send + 'static,
     log: File,
@@ -73,10 +73,24 @@ pub(super) fn start(
     events: Arc<dyn EventSink>,
     tail: Tail,
 ) -> JoinHandle<()> {
-    let (sender, receiver) = mpsc::channel(CHANNEL_LINES);
+    let (sender, writer) = sink(log, log_path, step, events, tail);
     tokio::spawn(read(stdout, false, sender.clone()));
     tokio::spawn(read(stderr, true, sender));
-    tokio::spawn(write(receiver, log, log_path, step, events, tail))
+    writer
+}
+
+/// The writer alone, for a backend whose output arrives as lines already
+/// (Docker's log stream): the task ends when every sender is dropped and
+/// every line is written and sent.
+pub(crate) fn sink(
+    log: File,
+    log_path: PathBuf,
+    step: String,
+    events: Arc<dyn EventSink>,
+    tail: Tail,
+) -> (mpsc::Sender<Line>, JoinHandle<()>) {
+    let (sender, receiver) = mpsc::channel(CHANNEL_LINES);
+    (sender, tokio::spawn(write(receiver, log, log_path, step, events, tail)))
 }
 
 async fn read(mut stream: impl AsyncRead + Unpin, stderr: bool, sender: mpsc::Sender<Line>) {
@@ -154,4 +168,13 @@ fn log_failed(events: &Arc<dyn EventSink>, step: &str, path: &Path, error: &std:
         ),
         stderr: true,
     });
+}
+
+/// A failure's summary followed by the last lines the step wrote.
+pub(crate) fn with_tail(summary: String, tail: &[String]) -> String {
+    if tail.is_empty() {
+        return summary;
+    }
+    let lines: Vec<String> = tail.iter().map(|line| format!("  {line}")).collect();
+    format!("{summary}; last lines of output:\n{}", lines.join("\n"))
 }

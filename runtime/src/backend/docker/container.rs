@@ -1,0 +1,340 @@
+//! One container's life: create it from a [`ContainerSpec`], copy in the
+//! files SageMaker would have written, start it, stream its logs, wait for
+//! its exit, copy its outputs out, remove it. Cancel and timeout stop it
+//! (SIGTERM, then SIGKILL after the grace period) and remove it; a handle
+//! dropped before the end removes its container too.
+
+use super::archive;
+use super::spec::ContainerSpec;
+use crate::backend::lines::{LineSplitter, MAX_LINE};
+use crate::backend::logs::{self, Line, Tail, with_tail};
+use crate::backend::{Attempt, BoxFuture, Finish, Handle};
+use crate::events::EventSink;
+use bollard::Docker;
+use bollard::models::{ContainerCreateBody, DeviceRequest, HostConfig, Mount, MountType};
+use bollard::query_parameters::{CreateContainerOptions, LogsOptions, RemoveContainerOptions, StopContainerOptions};
+use futures::StreamExt;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::task::JoinHandle;
+
+/// How long the logs may take to drain after the container has exited.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Labels on every container wharf starts (see `DockerBackend` for their use).
+pub fn labels(attempt: &Attempt, project: &str, role: &str) -> HashMap<String, String> {
+    HashMap::from([
+        ("wharf.run".to_string(), attempt.run.clone()),
+        ("wharf.pipeline".to_string(), attempt.pipeline.clone()),
+        ("wharf.step".to_string(), attempt.step.clone()),
+        ("wharf.attempt".to_string(), attempt.attempt.to_string()),
+        ("wharf.project".to_string(), project.to_string()),
+        ("wharf.owner".to_string(), super::owner()),
+        ("wharf.role".to_string(), role.to_string()),
+    ])
+}
+
+/// The engine's settings for the step's `resources`.
+pub fn host_config(attempt: &Attempt, spec: &ContainerSpec) -> HostConfig {
+    let mounts = spec
+        .mounts
+        .iter()
+        .map(|m| Mount {
+            target: Some(m.container.clone()),
+            source: Some(m.host.display().to_string()),
+            typ: Some(MountType::BIND),
+            read_only: Some(true),
+            ..Default::default()
+        })
+        .collect();
+    HostConfig {
+        mounts: Some(mounts),
+        nano_cpus: attempt.cpus.map(|c| (c * 1e9) as i64),
+        memory: attempt.memory.map(|m| m as i64),
+        device_requests: attempt.gpus.filter(|&g| g > 0).map(|g| {
+            vec![DeviceRequest {
+                driver: Some("nvidia".into()),
+                count: Some(g as i64),
+                capabilities: Some(vec![vec!["gpu".into()]]),
+                ..Default::default()
+            }]
+        }),
+        ..Default::default()
+    }
+}
+
+/// Creates the container and copies its files in; it is not started.
+/// Returns its id. On an error, nothing is left behind.
+pub async fn create(
+    docker: &Docker,
+    name: &str,
+    spec: &ContainerSpec,
+    labels: HashMap<String, String>,
+    host: HostConfig,
+    exposed: Option<Vec<String>>,
+) -> Result<String, String> {
+    let body = ContainerCreateBody {
+        image: Some(spec.image.clone()),
+        entrypoint: spec.entrypoint.clone(),
+        cmd: spec.cmd.clone(),
+        env: Some(spec.env.clone()),
+        hostname: Some(crate::backend::contract::HOST.to_string()),
+        labels: Some(labels),
+        host_config: Some(host),
+        exposed_ports: exposed,
+        ..Default::default()
+    };
+    let options = CreateContainerOptions {
+        name: Some(name.to_string()),
+        ..Default::default()
+    };
+    // A container of this name is what a killed wharf left of this very
+    // attempt: it is stale.
+    let _ = remove(docker, name).await;
+    let created = docker
+        .create_container(Some(options), body)
+        .await
+        .map_err(|e| super::engine_error(&format!("cannot create a container from `{}`", spec.image), e))?;
+    let id = created.id;
+    let tar = archive::tar_of(&spec.dirs, &spec.files)?;
+    if let Err(e) = archive::upload(docker, &id, "/", tar).await {
+        let _ = remove(docker, &id).await;
+        return Err(e);
+    }
+    Ok(id)
+}
+
+/// Removes a container, running or not, with its anonymous volumes.
+pub async fn remove(docker: &Docker, id: &str) -> Result<(), String> {
+    docker
+        .remove_container(
+            id,
+            Some(RemoveContainerOptions {
+                force: true,
+                v: true,
+                ..Default::default()
+            }),
+        )
+        .await
+        .map_err(|e| e.to_string())
+}
+
+/// Stops a container (SIGTERM, then SIGKILL after `grace`).
+pub async fn stop(docker: &Docker, id: &str, grace: Duration) {
+    let options = StopContainerOptions {
+        t: Some(grace.as_secs().max(1) as i32),
+        ..Default::default()
+    };
+    let _ = docker.stop_container(id, Some(options)).await;
+}
+
+/// Streams the container's output, line by line, to the attempt's log and
+/// the event sink, until the container's streams end.
+pub async fn stream_logs(
+    docker: &Docker,
+    id: &str,
+    attempt: &Attempt,
+    events: Arc<dyn EventSink>,
+    tail: Tail,
+) -> Result<JoinHandle<()>, String> {
+    if let Some(parent) = attempt.log_path.parent() {
+        tokio::fs::create_dir_all(parent)
+            .await
+            .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+    }
+    let log = logs::open(&attempt.log_path).await?;
+    let (sender, writer) = logs::sink(log, attempt.log_path.clone(), attempt.step.clone(), events, tail);
+    let options = LogsOptions {
+        follow: true,
+        stdout: true,
+        stderr: true,
+        ..Default::default()
+    };
+    let mut stream = docker.logs(id, Some(options));
+    Ok(tokio::spawn(async move {
+        let mut out = LineSplitter::new(MAX_LINE);
+        let mut err = LineSplitter::new(MAX_LINE);
+        while let Some(Ok(chunk)) = stream.next().await {
+            let (splitter, stderr) = match &chunk {
+                bollard::container::LogOutput::StdErr { .. } => (&mut err, true),
+                _ => (&mut out, false),
+            };
+            for text in splitter.push(chunk.as_ref()) {
+                if sender.send(Line { text, stderr }).await.is_err() {
+                    return;
+                }
+            }
+        }
+        for (splitter, stderr) in [(out, false), (err, true)] {
+            if let Some(text) = splitter.finish() {
+                let _ = sender.send(Line { text, stderr }).await;
+            }
+        }
+        drop(sender);
+        let _ = writer.await;
+    }))
+}
+
+/// Waits for the container to exit and returns its exit code.
+pub async fn wait_exit(docker: &Docker, id: &str) -> Result<i64, String> {
+    let mut stream = docker.wait_container(id, None);
+    match stream.next().await {
+        Some(Ok(response)) => Ok(response.status_code),
+        // bollard reports a non-zero exit as an error value: it is the
+        // step's exit code, not a failure of the engine.
+        Some(Err(bollard::errors::Error::DockerContainerWaitError { code, .. })) => Ok(code),
+        Some(Err(e)) => Err(format!("lost track of the container: {e}")),
+        None => Err("lost track of the container: the engine closed the wait".into()),
+    }
+}
+
+/// A running processing or training container.
+pub struct JobHandle {
+    pub docker: Docker,
+    pub id: String,
+    pub spec: ContainerSpec,
+    /// Output name -> folder on this machine.
+    pub outputs: Vec<(String, PathBuf)>,
+    /// Where `/opt/ml/checkpoints` is kept between attempts, when asked for.
+    pub checkpoints: Option<PathBuf>,
+    pub grace: Duration,
+    pub logs: Option<JoinHandle<()>>,
+    pub tail: Tail,
+    pub finish: Option<Finish>,
+    pub removed: bool,
+}
+
+impl JobHandle {
+    async fn finish(&mut self) -> Finish {
+        if let Some(finish) = &self.finish {
+            return finish.clone();
+        }
+        let exit = wait_exit(&self.docker, &self.id).await;
+        self.drain().await;
+        let finish = match exit {
+            Err(reason) => Finish::Failed {
+                exit_code: None,
+                reason,
+            },
+            Ok(code) => {
+                let saved = self.save_checkpoints().await;
+                if code == 0 {
+                    match self.collect().await.and(saved) {
+                        Ok(()) => Finish::Succeeded,
+                        Err(reason) => Finish::Failed {
+                            exit_code: None,
+                            reason,
+                        },
+                    }
+                } else {
+                    self.failed(code).await
+                }
+            }
+        };
+        self.cleanup().await;
+        self.finish = Some(finish.clone());
+        finish
+    }
+
+    async fn drain(&mut self) {
+        if let Some(logs) = self.logs.take() {
+            let _ = tokio::time::timeout(DRAIN_TIMEOUT, logs).await;
+        }
+    }
+
+    /// Copies every output folder out of the container.
+    async fn collect(&self) -> Result<(), String> {
+        for (name, host) in &self.outputs {
+            let Some((_, dir)) = self.spec.outputs.iter().find(|(n, _)| n == name) else {
+                continue;
+            };
+            archive::download_dir(&self.docker, &self.id, dir, host)
+                .await
+                .map_err(|e| format!("cannot collect output `{name}`: {e}"))?;
+        }
+        Ok(())
+    }
+
+    async fn save_checkpoints(&self) -> Result<(), String> {
+        let Some(dir) = &self.checkpoints else {
+            return Ok(());
+        };
+        archive::download_dir(&self.docker, &self.id, crate::backend::contract::CHECKPOINT_DIR, dir)
+            .await
+            .map(|_| ())
+            .map_err(|e| format!("cannot save checkpoints: {e}"))
+    }
+
+    /// The failure as SageMaker reports it: the failure (or message) file
+    /// when the step wrote one, else the last lines of its output.
+    async fn failed(&self, code: i64) -> Finish {
+        let summary = format!("exited with code {code}");
+        let written = archive::read_file(
+            &self.docker,
+            &self.id,
+            self.spec.failure_file,
+            crate::backend::contract::FAILURE_CHARS * 4,
+        )
+        .await
+        .and_then(|bytes| crate::backend::contract::failure_text(&bytes));
+        let reason = match written {
+            Some(text) => format!("{summary}: {text}"),
+            None => with_tail(summary, &self.tail.lines()),
+        };
+        Finish::Failed {
+            exit_code: Some(code as i32),
+            reason,
+        }
+    }
+
+    async fn cleanup(&mut self) {
+        if !self.removed {
+            let _ = remove(&self.docker, &self.id).await;
+            self.removed = true;
+        }
+    }
+
+    async fn stop(&mut self) {
+        if self.finish.is_some() {
+            return;
+        }
+        stop(&self.docker, &self.id, self.grace).await;
+        self.drain().await;
+        let _ = self.save_checkpoints().await;
+        self.cleanup().await;
+        self.finish = Some(Finish::Cancelled);
+    }
+}
+
+impl Handle for JobHandle {
+    fn id(&self) -> String {
+        format!("container {}", &self.id)
+    }
+
+    fn wait(&mut self) -> BoxFuture<'_, Finish> {
+        Box::pin(self.finish())
+    }
+
+    fn cancel(&mut self) -> BoxFuture<'_, ()> {
+        Box::pin(self.stop())
+    }
+}
+
+impl Drop for JobHandle {
+    fn drop(&mut self) {
+        if self.removed {
+            return;
+        }
+        // Dropped mid-run (the run is being torn down): the container must
+        // not outlive it.
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let docker = self.docker.clone();
+            let id = self.id.clone();
+            runtime.spawn(async move {
+                let _ = remove(&docker, &id).await;
+            });
+        }
+    }
+}
