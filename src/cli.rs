@@ -63,6 +63,44 @@ pub enum Command {
         after_help = "RUN is a run id, a prefix of exactly one id, or `last`.\nExit codes: 0 done, 2 no such run, step, attempt or log file, or the state database cannot be read."
     )]
     Logs(LogsArgs),
+    /// List the endpoints that deploy steps left running on the docker backend, or stop them.
+    #[command(
+        after_help = "Endpoints are this project's (the .wharf/ of the current folder) unless --all is given.\nExit codes: 0 done, 2 no such endpoint, or the Docker engine cannot be reached."
+    )]
+    Endpoints(EndpointsArgs),
+    /// Stop what a run left running: the local endpoints its deploy steps started.
+    #[command(
+        after_help = "RUN is a run id, a prefix of exactly one id, or `last`.\nExit codes: 0 done (also when nothing was running), 2 no such run, or the Docker engine cannot be reached."
+    )]
+    Stop(StopArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct EndpointsArgs {
+    #[command(subcommand)]
+    pub action: Option<EndpointsAction>,
+    /// Every wharf endpoint on the engine, not only this project's.
+    #[arg(long, global = true)]
+    pub all: bool,
+    /// Output format of the list.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub format: OutputFormat,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EndpointsAction {
+    /// Stop and remove endpoints by name.
+    Stop {
+        /// Endpoint names, as `wharf endpoints` lists them.
+        #[arg(required = true)]
+        names: Vec<String>,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct StopArgs {
+    /// The run: its id, a unique prefix of it, or `last`.
+    pub run: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

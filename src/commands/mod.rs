@@ -3,6 +3,7 @@
 //! `state.rs`, which opens and reads `.wharf/state.db`.
 
 mod check;
+mod endpoints;
 mod fmt;
 mod graph;
 mod logs;
@@ -31,6 +32,8 @@ pub fn run(command: Command) -> anyhow::Result<Outcome> {
         Command::Logs(args) => logs::run(args),
         Command::Run(args) => run::run(args),
         Command::Why(args) => why::run(args),
+        Command::Endpoints(args) => endpoints::run(args),
+        Command::Stop(args) => endpoints::stop(args),
     }
 }
 

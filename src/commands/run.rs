@@ -34,7 +34,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<Outcome> {
     let project_dir = super::project_dir(&args.file);
     let mut backends: BTreeMap<BackendKind, Arc<dyn Backend>> = BTreeMap::new();
     backends.insert(BackendKind::Process, Arc::new(ProcessBackend::new(project_dir.clone())));
-    let docker = match DockerBackend::connect(project_dir) {
+    let docker = match DockerBackend::connect(project_dir, Path::new(STATE_DIR)) {
         Ok(docker) => {
             let docker = Arc::new(docker);
             backends.insert(BackendKind::Docker, Arc::new(docker.clone()));

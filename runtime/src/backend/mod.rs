@@ -104,6 +104,14 @@ pub trait Backend: Send + Sync {
         Box::pin(async { Ok(None) })
     }
 
+    /// Whether what a cached attempt made outside its output folders still
+    /// exists (a built image, a running endpoint); a cache hit needs it.
+    /// `outputs` maps output names to their folders. The default: yes.
+    fn outputs_alive<'a>(&'a self, kind: StepKind, outputs: &'a BTreeMap<String, PathBuf>) -> BoxFuture<'a, bool> {
+        let _ = (kind, outputs);
+        Box::pin(async { true })
+    }
+
     /// Stops work an earlier wharf process started and could not stop (it
     /// was killed): called on `--resume` with the handle ids of the attempts
     /// recorded as still running. The default does nothing.

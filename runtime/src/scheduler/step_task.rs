@@ -366,19 +366,10 @@ impl StepTask {
         if self.step.outputs.iter().any(|o| !produced.dirs.contains_key(&o.name)) {
             return Ok(None);
         }
-        // A built image is an output too, kept by the engine, not in a
-        // folder: it must still be there (`docker rmi`, a pruned engine).
-        if matches!(self.step.spec, KindSpec::Build { .. })
-            && let Some(dir) = produced.dirs.get("image")
-        {
-            let tag = std::fs::read_to_string(dir.join("image.json"))
-                .ok()
-                .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-                .and_then(|v| v["image"].as_str().map(String::from));
-            match tag {
-                Some(tag) if self.backend.resolve_image(&tag).await.is_ok() => {}
-                _ => return Ok(None),
-            }
+        // Some outputs live outside the folders too: a built image in the
+        // engine, a running endpoint. The backend says whether they still do.
+        if !self.backend.outputs_alive(self.step.kind, &produced.dirs).await {
+            return Ok(None);
         }
         let artifacts: Vec<ArtifactRecord> = entry
             .outputs

@@ -75,8 +75,11 @@ pub struct Endpoint {
 
 impl DockerBackend {
     /// Connects as the docker CLI would (`DOCKER_HOST`, else the local
-    /// socket). Nothing is contacted until the health check.
-    pub fn connect(project_dir: PathBuf) -> Result<Self, String> {
+    /// socket). Nothing is contacted until the health check. `project_dir`
+    /// is where build contexts are found; `state_dir` (`.wharf/`) names the
+    /// project in container labels, so `wharf endpoints` run beside it finds
+    /// what runs recorded there started.
+    pub fn connect(project_dir: PathBuf, state_dir: &std::path::Path) -> Result<Self, String> {
         let docker = Docker::connect_with_defaults().map_err(|e| {
             format!(
                 "cannot use the Docker engine at {}: {e}; {}",
@@ -84,7 +87,7 @@ impl DockerBackend {
                 START_HINT
             )
         })?;
-        let canonical = std::fs::canonicalize(&project_dir).unwrap_or_else(|_| project_dir.clone());
+        let canonical = std::path::absolute(state_dir).unwrap_or_else(|_| state_dir.to_path_buf());
         let project = blake3::hash(canonical.to_string_lossy().as_bytes()).to_hex()[..16].to_string();
         Ok(DockerBackend {
             docker,
@@ -116,7 +119,7 @@ impl DockerBackend {
         self.removed.lock().map(|r| r.clone()).unwrap_or_default()
     }
 
-    async fn ping(&self) -> Result<(), String> {
+    pub async fn ping(&self) -> Result<(), String> {
         match tokio::time::timeout(Duration::from_secs(10), self.docker.ping()).await {
             Ok(Ok(_)) => Ok(()),
             Ok(Err(e)) => Err(format!(
@@ -217,10 +220,15 @@ impl DockerBackend {
 
     /// This project's endpoints (all of them, or those named `name`).
     pub async fn endpoints(&self, name: Option<&str>) -> Result<Vec<Endpoint>, String> {
-        let mut labels = vec![
-            format!("wharf.project={}", self.project),
-            "wharf.role=endpoint".to_string(),
-        ];
+        self.list_endpoints(name, true).await
+    }
+
+    /// Endpoints named `name` (or all), of this project or of every project.
+    pub async fn list_endpoints(&self, name: Option<&str>, this_project: bool) -> Result<Vec<Endpoint>, String> {
+        let mut labels = vec!["wharf.role=endpoint".to_string()];
+        if this_project {
+            labels.push(format!("wharf.project={}", self.project));
+        }
         if let Some(name) = name {
             labels.push(format!("wharf.endpoint={name}"));
         }
@@ -359,6 +367,46 @@ impl Backend for Arc<DockerBackend> {
                     "`{}` steps run on SageMaker only for now; place step `{}` on a sagemaker target",
                     attempt.kind, attempt.step
                 )),
+            }
+        })
+    }
+
+    fn outputs_alive<'a>(
+        &'a self,
+        kind: StepKind,
+        outputs: &'a std::collections::BTreeMap<String, PathBuf>,
+    ) -> BoxFuture<'a, bool> {
+        Box::pin(async move {
+            let read = |output: &str, file: &str| -> Option<serde_json::Value> {
+                let text = std::fs::read_to_string(outputs.get(output)?.join(file)).ok()?;
+                serde_json::from_str(&text).ok()
+            };
+            match kind {
+                StepKind::Build => match read("image", "image.json") {
+                    Some(record) => {
+                        let tag = record["image"].as_str().unwrap_or_default();
+                        let id = record["id"].as_str().unwrap_or_default();
+                        self.ensure_image(tag).await.is_ok_and(|found| found == id)
+                    }
+                    None => false,
+                },
+                StepKind::Deploy => {
+                    let Some(record) = read("endpoint", "endpoint.json") else {
+                        return false;
+                    };
+                    let name = record["name"].as_str().unwrap_or_default();
+                    let url = record["url"].as_str().unwrap_or_default();
+                    let running = self
+                        .endpoints(Some(name))
+                        .await
+                        .is_ok_and(|found| found.iter().any(|e| e.running && e.url.as_deref() == Some(url)));
+                    running
+                        && http::HttpClient::default()
+                            .get(&format!("{url}/ping"), Duration::from_secs(2))
+                            .await
+                            .is_ok_and(|r| r.status == 200)
+                }
+                _ => true,
             }
         })
     }

@@ -1,0 +1,129 @@
+//! `wharf endpoints` and `wharf stop`: the local endpoints deploy steps
+//! left running on the docker backend. The engine is the record: every
+//! endpoint container carries its name, run and step as labels, so the
+//! list is right even after `docker rm` or a lost state database.
+
+use super::state::{STATE_DIR, StateDb};
+use crate::Outcome;
+use crate::cli::{EndpointsAction, EndpointsArgs, OutputFormat, StopArgs};
+use crate::render::table::Table;
+use serde_json::json;
+use std::path::Path;
+use wharf_runtime::backend::docker::{DockerBackend, Endpoint};
+
+fn connect() -> anyhow::Result<(DockerBackend, tokio::runtime::Runtime)> {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let docker =
+        DockerBackend::connect(std::path::PathBuf::from("."), Path::new(STATE_DIR)).map_err(anyhow::Error::msg)?;
+    runtime.block_on(docker.ping()).map_err(anyhow::Error::msg)?;
+    Ok((docker, runtime))
+}
+
+pub fn run(args: EndpointsArgs) -> anyhow::Result<Outcome> {
+    let (docker, runtime) = connect()?;
+    let endpoints = runtime
+        .block_on(docker.list_endpoints(None, !args.all))
+        .map_err(anyhow::Error::msg)?;
+    match args.action {
+        None => {
+            print_list(&endpoints, args.format);
+            Ok(Outcome::Success)
+        }
+        Some(EndpointsAction::Stop { names }) => {
+            let mut missing = Vec::new();
+            for name in &names {
+                let found: Vec<&Endpoint> = endpoints.iter().filter(|e| &e.name == name).collect();
+                if found.is_empty() {
+                    missing.push(name.clone());
+                }
+                for endpoint in found {
+                    runtime
+                        .block_on(docker.stop_endpoint(endpoint))
+                        .map_err(anyhow::Error::msg)?;
+                    eprintln!(
+                        "stopped endpoint `{}` (container {})",
+                        endpoint.name,
+                        short(&endpoint.id)
+                    );
+                }
+            }
+            if missing.is_empty() {
+                return Ok(Outcome::Success);
+            }
+            let known: Vec<&str> = endpoints.iter().map(|e| e.name.as_str()).collect();
+            let hint = if known.is_empty() {
+                "no endpoint is running here".to_string()
+            } else {
+                format!("running here: {}", known.join(", "))
+            };
+            eprintln!("error: no endpoint named {}\n  = help: {hint}", missing.join(", "));
+            Ok(Outcome::Unusable)
+        }
+    }
+}
+
+pub fn stop(args: StopArgs) -> anyhow::Result<Outcome> {
+    let db = StateDb::open_required()?;
+    let run = db.find_run(&args.run)?;
+    let (docker, runtime) = connect()?;
+    let endpoints = runtime.block_on(docker.endpoints(None)).map_err(anyhow::Error::msg)?;
+    let mine: Vec<&Endpoint> = endpoints.iter().filter(|e| e.run == run.id).collect();
+    if mine.is_empty() {
+        eprintln!("run {} left nothing running", run.id);
+    }
+    for endpoint in mine {
+        runtime
+            .block_on(docker.stop_endpoint(endpoint))
+            .map_err(anyhow::Error::msg)?;
+        eprintln!(
+            "stopped endpoint `{}` of step `{}` (container {})",
+            endpoint.name,
+            endpoint.step,
+            short(&endpoint.id)
+        );
+    }
+    Ok(Outcome::Success)
+}
+
+fn print_list(endpoints: &[Endpoint], format: OutputFormat) {
+    match format {
+        OutputFormat::Json => {
+            let list: Vec<_> = endpoints
+                .iter()
+                .map(|e| {
+                    json!({
+                        "name": e.name,
+                        "url": e.url,
+                        "running": e.running,
+                        "status": e.status,
+                        "pipeline": e.pipeline,
+                        "step": e.step,
+                        "run": e.run,
+                        "container": e.id,
+                    })
+                })
+                .collect();
+            println!("{}", serde_json::to_string_pretty(&list).unwrap_or_default());
+        }
+        OutputFormat::Text if endpoints.is_empty() => eprintln!("no endpoints are running"),
+        OutputFormat::Text => {
+            let mut table = Table::new(&["ENDPOINT", "URL", "STATUS", "PIPELINE", "STEP", "RUN", "CONTAINER"]);
+            for e in endpoints {
+                table.row(vec![
+                    e.name.clone(),
+                    e.url.clone().unwrap_or_else(|| "-".into()),
+                    e.status.clone(),
+                    e.pipeline.clone(),
+                    e.step.clone(),
+                    e.run.clone(),
+                    short(&e.id).to_string(),
+                ]);
+            }
+            print!("{}", table.render());
+        }
+    }
+}
+
+fn short(id: &str) -> &str {
+    &id[..id.len().min(12)]
+}
