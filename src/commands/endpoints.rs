@@ -67,7 +67,29 @@ pub fn stop(args: StopArgs) -> anyhow::Result<Outcome> {
     let run = db.find_run(&args.run)?;
     let (docker, runtime) = connect()?;
     let endpoints = runtime.block_on(docker.endpoints(None)).map_err(anyhow::Error::msg)?;
-    let mine: Vec<&Endpoint> = endpoints.iter().filter(|e| e.run == run.id).collect();
+    // The endpoints the run deployed, kept ones included (a later run that
+    // finds an endpoint serving the same model keeps it, and records it).
+    let mut names: Vec<String> = Vec::new();
+    for step in db.steps(&run.id)? {
+        if step.record.kind != "deploy" {
+            continue;
+        }
+        for artifact in step.artifacts.iter().filter(|a| a.output == "endpoint") {
+            let Some(dir) = artifact.uri.strip_prefix("file://") else {
+                continue;
+            };
+            let record = std::fs::read_to_string(Path::new(dir).join("endpoint.json"))
+                .ok()
+                .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok());
+            if let Some(name) = record.as_ref().and_then(|r| r["name"].as_str()) {
+                names.push(name.to_string());
+            }
+        }
+    }
+    let mine: Vec<&Endpoint> = endpoints
+        .iter()
+        .filter(|e| e.run == run.id || names.contains(&e.name))
+        .collect();
     if mine.is_empty() {
         eprintln!("run {} left nothing running", run.id);
     }

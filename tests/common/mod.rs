@@ -39,6 +39,7 @@ pub fn stderr_of(output: &std::process::Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
+pub mod docker;
 pub mod history;
 
 /// `wharf` run in `dir` (where it looks for `.wharf/`), with times shown in UTC.

@@ -80,13 +80,8 @@ impl DockerBackend {
     /// project in container labels, so `wharf endpoints` run beside it finds
     /// what runs recorded there started.
     pub fn connect(project_dir: PathBuf, state_dir: &std::path::Path) -> Result<Self, String> {
-        let docker = Docker::connect_with_defaults().map_err(|e| {
-            format!(
-                "cannot use the Docker engine at {}: {e}; {}",
-                engine_address(),
-                START_HINT
-            )
-        })?;
+        let docker = Docker::connect_with_defaults()
+            .map_err(|e| format!("no Docker engine answers at {}: {e}; {}", engine_address(), START_HINT))?;
         let canonical = std::path::absolute(state_dir).unwrap_or_else(|_| state_dir.to_path_buf());
         let project = blake3::hash(canonical.to_string_lossy().as_bytes()).to_hex()[..16].to_string();
         Ok(DockerBackend {
