@@ -251,6 +251,9 @@ pub struct WhyArgs {
     pub file: PathBuf,
     /// The step (an instance name such as `fit-eu` for a fanned-out step).
     pub step: String,
+    /// The target the step would run on (its images are part of the key on docker).
+    #[arg(short, long)]
+    pub target: Option<String>,
     /// Param overrides, as NAME=VALUE (repeatable): they are part of the key.
     #[arg(short = 'p', long = "param", value_name = "NAME=VALUE")]
     pub params: Vec<String>,

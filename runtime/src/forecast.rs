@@ -61,6 +61,7 @@ pub fn forecast(
     store: &dyn StateStore,
     artifacts: &dyn crate::artifacts::ArtifactStore,
     host_env: &dyn Fn(&str) -> Option<String>,
+    image_ids: &BTreeMap<StepId, String>,
     no_cache: bool,
 ) -> Result<Vec<Forecast>, StateError> {
     let mut known: Known = BTreeMap::new();
@@ -154,14 +155,27 @@ pub fn forecast(
                 _ => None,
             })
             .collect();
-        let image = match &step.image {
-            Some(ImageRef::Name(n)) => Some(n.as_str()),
-            _ => None,
-        };
+        let image = image_key(pipeline, id, &known, image_ids);
+        if let wharf_compiler::pipeline::KindSpec::Build {
+            context, dockerfile, ..
+        } = &step.spec
+        {
+            let read =
+                crate::backend::docker::context::BuildContext::read(&project_dir.join(context), dockerfile.as_deref());
+            match read {
+                Ok(ctx) => {
+                    inputs.insert("context".into(), ctx.hash().to_string());
+                }
+                Err(e) => {
+                    keyless(&mut out, &mut verdicts, id, Verdict::Runs { because: e });
+                    continue;
+                }
+            }
+        }
         let parts = cache::key_parts(
             step,
             &KeyInputs {
-                image,
+                image: image.as_deref(),
                 inputs: &inputs,
                 host_env: &host,
             },
@@ -224,6 +238,35 @@ pub fn forecast(
 }
 
 /// Records a verdict reached without a key (a skip, or an input not known yet).
+/// The image as the run's cache key names it (see `scheduler::step_task`):
+/// `name@id` where the caller resolved the id (steps placed on Docker), a
+/// built image's tag and id from its `image.json`, else the name.
+fn image_key(pipeline: &Pipeline, id: StepId, known: &Known, ids: &BTreeMap<StepId, String>) -> Option<String> {
+    let mut current = id;
+    for _ in 0..=pipeline.steps.len() {
+        match pipeline.steps[current].image.as_ref()? {
+            ImageRef::Name(name) => {
+                return Some(match ids.get(&id) {
+                    Some(image_id) => format!("{name}@{image_id}"),
+                    None => name.clone(),
+                });
+            }
+            ImageRef::Built(build) => {
+                let (dir, _) = known.get(build)?.get("image")?;
+                let text = std::fs::read_to_string(dir.join("image.json")).ok()?;
+                let record: serde_json::Value = serde_json::from_str(&text).ok()?;
+                let tag = record["image"].as_str()?;
+                return Some(match record["id"].as_str() {
+                    Some(image_id) => format!("{tag}@{image_id}"),
+                    None => tag.to_string(),
+                });
+            }
+            ImageRef::FromModel(producer) => current = *producer,
+        }
+    }
+    None
+}
+
 fn keyless(out: &mut Vec<Forecast>, verdicts: &mut BTreeMap<StepId, Verdict>, id: StepId, verdict: Verdict) {
     verdicts.insert(id, verdict.clone());
     out.push(Forecast {

@@ -17,7 +17,7 @@ pub fn run(args: PlanArgs) -> anyhow::Result<Outcome> {
         return Ok(Outcome::Unusable);
     };
     let mut view = plan::build(pipeline, target);
-    attach_forecast(&mut view, pipeline, &args.file)?;
+    attach_forecast(&mut view, pipeline, target, &args.file)?;
     match args.format {
         OutputFormat::Text => print!("{}", plan::text(&view)),
         OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&view)?),
@@ -29,8 +29,10 @@ pub fn run(args: PlanArgs) -> anyhow::Result<Outcome> {
 fn attach_forecast(
     view: &mut plan::PlanView,
     pipeline: &wharf_compiler::Pipeline,
+    target: &wharf_compiler::pipeline::Target,
     file: &std::path::Path,
 ) -> anyhow::Result<()> {
+    let image_ids = super::docker_image_ids(pipeline, target);
     let project_dir = super::project_dir(file);
     let (store, db) = super::state::open_or_empty()?;
     let host_env = |name: &str| std::env::var(name).ok();
@@ -40,6 +42,7 @@ fn attach_forecast(
         store.as_ref(),
         &wharf_runtime::artifacts::LocalArtifacts::new(),
         &host_env,
+        &image_ids,
         false,
     )
     .map_err(|e| super::state::describe(e, &db))?;

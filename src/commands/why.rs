@@ -28,6 +28,10 @@ pub fn run(args: WhyArgs) -> anyhow::Result<Outcome> {
         }
         return Ok(Outcome::Unusable);
     };
+    let Some(target) = super::select_target(pipeline, args.target.as_deref(), &args.file) else {
+        return Ok(Outcome::Unusable);
+    };
+    let image_ids = super::docker_image_ids(pipeline, target);
     let project_dir = super::project_dir(&args.file);
     let (store, db_path) = super::state::open_or_empty()?;
     let host_env = |name: &str| std::env::var(name).ok();
@@ -37,6 +41,7 @@ pub fn run(args: WhyArgs) -> anyhow::Result<Outcome> {
         store.as_ref(),
         &wharf_runtime::artifacts::LocalArtifacts::new(),
         &host_env,
+        &image_ids,
         false,
     )
     .map_err(|e| describe(e, &db_path))?;

@@ -581,6 +581,7 @@ async fn forecast_knows_cached_steps_and_says_why_others_run() {
         h.state.lock().expect("lock").as_ref(),
         &crate::artifacts::LocalArtifacts::new(),
         &|_| None,
+        &BTreeMap::new(),
         false,
     )
     .expect("forecast");
@@ -598,6 +599,7 @@ async fn forecast_knows_cached_steps_and_says_why_others_run() {
         h.state.lock().expect("lock").as_ref(),
         &crate::artifacts::LocalArtifacts::new(),
         &|_| None,
+        &BTreeMap::new(),
         false,
     )
     .expect("forecast");
@@ -620,6 +622,7 @@ async fn forecast_knows_cached_steps_and_says_why_others_run() {
         h.state.lock().expect("lock").as_ref(),
         &crate::artifacts::LocalArtifacts::new(),
         &|_| None,
+        &BTreeMap::new(),
         false,
     )
     .expect("forecast");

@@ -128,6 +128,11 @@ impl DockerBackend {
         }
     }
 
+    /// The id of an image present on this machine, without pulling anything.
+    pub async fn image_id(&self, image: &str) -> Option<String> {
+        self.docker.inspect_image(image).await.ok()?.id
+    }
+
     /// The image's id; an image missing here is pulled, and a pull that
     /// cannot reach its registry is an error naming the image.
     pub async fn ensure_image(&self, image: &str) -> Result<String, String> {
