@@ -295,3 +295,29 @@ fn a_state_database_from_a_newer_wharf_is_refused() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr_of(&out).contains("newer wharf"), "{}", stderr_of(&out));
 }
+
+#[test]
+fn an_output_with_a_path_is_exported_there_and_restored_from_the_cache() {
+    let dir = project(
+        r#"pipeline exporting {
+  step report {
+    command = ["sh", "-c", "echo fresh > $WHARF_OUTPUT_SUMMARY/summary.txt"]
+    outputs { summary = "exports/summary" }
+  }
+}
+"#,
+    );
+    let out = run_in(dir.path(), &[]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let exported = dir.path().join("exports/summary/summary.txt");
+    assert_eq!(std::fs::read_to_string(&exported).unwrap(), "fresh\n");
+    std::fs::remove_dir_all(dir.path().join("exports")).unwrap();
+    let again = run_in(dir.path(), &[]);
+    assert!(again.status.success());
+    assert_eq!(step_status(&show_json(dir.path()), "report"), "cached");
+    assert_eq!(
+        std::fs::read_to_string(&exported).unwrap(),
+        "fresh\n",
+        "a cache hit exports too"
+    );
+}

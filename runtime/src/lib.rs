@@ -13,6 +13,7 @@ pub mod cache;
 pub mod clock;
 pub mod condition;
 pub mod events;
+pub mod export;
 pub mod forecast;
 pub mod hash;
 pub mod plan;

@@ -88,6 +88,17 @@ impl<'p> Plan<'p> {
                         step.name, step.kind
                     ));
                 }
+                for output in &step.outputs {
+                    if let Some(dest) = &output.export
+                        && dest.starts_with("s3://")
+                        && backend != BackendKind::Sagemaker
+                    {
+                        errors.push(format!(
+                            "step `{}` exports output `{}` to {dest}; exporting to S3 comes with the SageMaker backend",
+                            step.name, output.name
+                        ));
+                    }
+                }
                 if backend == BackendKind::Docker {
                     docker_checks(step, &mut errors);
                 }

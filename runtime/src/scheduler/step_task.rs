@@ -371,6 +371,7 @@ impl StepTask {
         if !self.backend.outputs_alive(self.step.kind, &produced.dirs).await {
             return Ok(None);
         }
+        self.export_outputs(&produced).await?;
         let artifacts: Vec<ArtifactRecord> = entry
             .outputs
             .iter()
@@ -437,6 +438,7 @@ impl StepTask {
             match finish {
                 Finish::Succeeded => {
                     let produced = self.collect_outputs(number).await?;
+                    self.export_outputs(&produced).await?;
                     return Ok((StepStatus::Succeeded, Some(produced), None));
                 }
                 Finish::Cancelled => return Ok((StepStatus::Cancelled, None, Some("cancelled".into()))),
@@ -589,6 +591,25 @@ impl StepTask {
             }
         }
         Ok(out)
+    }
+
+    /// Copies outputs declared with a path (`outputs { report = "reports/" }`)
+    /// there, relative to the pipeline's folder. The copy is made beside the
+    /// destination and renamed over it, so the destination is never half
+    /// written.
+    async fn export_outputs(&self, produced: &Produced) -> Result<(), String> {
+        for output in &self.step.outputs {
+            let (Some(dest), Some(dir)) = (&output.export, produced.dirs.get(&output.name)) else {
+                continue;
+            };
+            let dest = self.project_dir.join(dest);
+            let (from, to) = (dir.clone(), dest.clone());
+            tokio::task::spawn_blocking(move || crate::export::replace_with_copy(&from, &to))
+                .await
+                .map_err(|e| e.to_string())?
+                .map_err(|e| format!("cannot export output `{}` to {}: {e}", output.name, dest.display()))?;
+        }
+        Ok(())
     }
 
     /// Checks that every declared output was produced, and hashes it.
