@@ -234,15 +234,15 @@ set -e
 m=/opt/ml/model
 cp /opt/ml/input/config/hyperparameters.json /opt/ml/input/config/inputdataconfig.json /opt/ml/input/config/resourceconfig.json $m/
 env | sort > $m/env.txt
-echo "$@" > $m/argv.txt
+echo "$(basename $0) $@" > $m/argv.txt
 ls /opt/ml/input/data/train > $m/channel.txt
 echo report > /opt/ml/output/data/report.txt
 echo "train_loss=0.25"
 "#;
 
-fn train_project() -> Project {
+fn train_project(name: &str) -> Project {
     let p = Project::new(&format!(
-        r#"pipeline trainer {{
+        r#"pipeline {name} {{
   build image {{ context = "image" }}
   step prep {{
     image   = "{BUSYBOX}"
@@ -272,9 +272,8 @@ target local {{ backend = docker }}
     p
 }
 
-fn remove_built_images(p: &Project) {
-    let (_, out) = docker::docker(&["images", "-q", "--filter", "label=wharf.pipeline=trainer"]);
-    let _ = p;
+fn remove_built_images(pipeline: &str) {
+    let (_, out) = docker::docker(&["images", "-q", "--filter", &format!("label=wharf.pipeline={pipeline}")]);
     for id in out.lines() {
         let _ = docker::docker(&["rmi", "-f", id]);
     }
@@ -285,9 +284,9 @@ fn a_training_step_is_started_with_train_and_sees_its_config_files() {
     if !docker::ready(&[BUSYBOX]) {
         return;
     }
-    let p = train_project();
+    let p = train_project("trainer");
     let out = p.run(&[]);
-    remove_built_images(&p);
+    remove_built_images("trainer");
     assert!(out.status.success(), "{}", stderr_of(&out));
     let err = stderr_of(&out);
     assert!(err.contains("fit | train_loss=0.25"), "{err}");
@@ -338,12 +337,12 @@ fn a_built_image_is_tagged_by_content_and_keys_its_users_cache() {
     if !docker::ready(&[BUSYBOX]) {
         return;
     }
-    let p = train_project();
+    let p = train_project("builder");
     let first = p.run(&[]);
     assert!(first.status.success(), "{}", stderr_of(&first));
     let image: Value = serde_json::from_str(&p.read("image", "image", "image.json")).unwrap();
     let tag = image["image"].as_str().unwrap().to_string();
-    assert!(tag.starts_with("wharf/trainer-image:"), "{tag}");
+    assert!(tag.starts_with("wharf/builder-image:"), "{tag}");
     let (found, id) = docker::docker(&["image", "inspect", "--format", "{{.Id}}", &tag]);
     assert!(found, "the tag exists in the engine");
     assert_eq!(id.trim(), image["id"].as_str().unwrap());
@@ -396,7 +395,7 @@ fn a_built_image_is_tagged_by_content_and_keys_its_users_cache() {
             .unwrap()["status"],
         "succeeded"
     );
-    remove_built_images(&p);
+    remove_built_images("builder");
 }
 
 #[test]

@@ -269,18 +269,18 @@ async fn deploy_inner(backend: &DockerBackend, attempt: &Attempt, events: Arc<dy
     // The endpoint as it is now: kept when it serves the same thing and is
     // healthy; otherwise replaced (stopped first, as its port may be fixed).
     for existing in backend.endpoints(Some(&name)).await? {
-        if existing.fingerprint == fingerprint && existing.running {
-            if let Some(url) = &existing.url
-                && HttpClient::default()
-                    .get(&format!("{url}/ping"), PING_TIMEOUT)
-                    .await
-                    .is_ok_and(|r| r.status == 200)
-            {
-                say(format!(
-                    "wharf: endpoint `{name}` already serves this model at {url}; kept"
-                ));
-                return write_endpoint(attempt, &name, url, &existing.id, &spec.image);
-            }
+        if existing.fingerprint == fingerprint
+            && existing.running
+            && let Some(url) = &existing.url
+            && HttpClient::default()
+                .get(&format!("{url}/ping"), PING_TIMEOUT)
+                .await
+                .is_ok_and(|r| r.status == 200)
+        {
+            say(format!(
+                "wharf: endpoint `{name}` already serves this model at {url}; kept"
+            ));
+            return write_endpoint(attempt, &name, url, &existing.id, &spec.image);
         }
         say(format!(
             "wharf: replacing endpoint `{name}` (container {})",
