@@ -135,6 +135,8 @@ cat $WHARF_INPUT_RAW > $out/raw.txt
 ls $WHARF_INPUT_FOLDER > $out/folder.txt
 echo "$@" > $out/argv.txt
 mkdir -p $out/nested && echo deep > $out/nested/file.txt
+cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/memory.max 2>/dev/null > $out/memory.txt || true
+cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us /sys/fs/cgroup/cpu.max 2>/dev/null > $out/cpu.txt || true
 echo done"#;
 
 #[test]
@@ -221,7 +223,10 @@ target local {{ backend = docker }}
         serde_json::json!({"current_host": "algo-1", "hosts": ["algo-1"]})
     );
 
-    // Resources reached the engine, and nothing is left behind.
+    // Resources reached the engine (cgroup v1 or v2), and nothing is left behind.
+    assert!(p.read("prep", "out", "memory.txt").contains("268435456"), "256MiB limit");
+    let cpu = p.read("prep", "out", "cpu.txt");
+    assert!(cpu.contains("100000"), "one CPU of quota: {cpu}");
     let run = p.run_id();
     assert!(docker::containers_with(&format!("wharf.run={run}")).is_empty());
     // Inputs are mounted read-only: the step cannot change cached data.
