@@ -116,7 +116,11 @@ impl DockerBackend {
 
     pub async fn ping(&self) -> Result<(), String> {
         match tokio::time::timeout(Duration::from_secs(10), self.docker.ping()).await {
-            Ok(Ok(_)) => Ok(()),
+            // An older engine refuses requests in a newer API version than
+            // its own: speak its version (every clone shares the setting).
+            Ok(Ok(_)) => self.docker.clone().negotiate_version().await.map(|_| ()).map_err(|e| {
+                format!("the Docker engine at {} answered but its API version is unusable: {e}", engine_address())
+            }),
             Ok(Err(e)) => Err(format!(
                 "no Docker engine answers at {}: {e}; {START_HINT}",
                 engine_address()
