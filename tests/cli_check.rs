@@ -15,7 +15,7 @@ fn example_pipelines_check_clean() {
 fn default_path_is_the_pipelines_folder() {
     let out = wharf().arg("check").output().expect("runs");
     assert!(out.status.success());
-    let pipelines = std::fs::read_dir(root().join("pipelines")).expect("pipelines/").count();
+    let pipelines = example_pipeline_files().len();
     assert!(
         stderr_of(&out).contains(&format!("checked {pipelines} file")),
         "{}",

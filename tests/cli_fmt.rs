@@ -40,8 +40,7 @@ fn fmt_rewrites_keeps_comments_and_is_idempotent() {
 
 #[test]
 fn every_example_pipeline_formats_idempotently() {
-    for entry in std::fs::read_dir(root().join("pipelines")).expect("pipelines/") {
-        let path = entry.expect("entry").path();
+    for path in example_pipeline_files() {
         let out = wharf().args(["fmt", "--stdout"]).arg(&path).output().expect("runs");
         assert!(out.status.success(), "{}: {}", path.display(), stderr_of(&out));
         let once = stdout_of(&out);

@@ -23,6 +23,32 @@ pub fn pipeline(name: &str) -> String {
     format!("pipelines/{name}.wharf")
 }
 
+/// Every `.wharf` file below `pipelines/`, sub-folders included (an example
+/// such as `pipelines/sklearn/` keeps its image's files beside its pipeline),
+/// as `wharf check` with no path finds them; sorted.
+pub fn example_pipeline_files() -> Vec<PathBuf> {
+    fn walk(dir: &std::path::Path, out: &mut Vec<PathBuf>) {
+        for entry in std::fs::read_dir(dir).expect("readable folder").flatten() {
+            let path = entry.path();
+            let hidden = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with('.'));
+            if path.is_dir() {
+                if !hidden {
+                    walk(&path, out);
+                }
+            } else if path.extension().is_some_and(|e| e == "wharf") {
+                out.push(path);
+            }
+        }
+    }
+    let mut files = Vec::new();
+    walk(&root().join("pipelines"), &mut files);
+    files.sort();
+    files
+}
+
 /// Writes `text` to a fresh temporary folder and returns (folder, file path).
 pub fn temp_file(name: &str, text: &str) -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().expect("a temporary folder");
