@@ -224,7 +224,10 @@ target local {{ backend = docker }}
     );
 
     // Resources reached the engine (cgroup v1 or v2), and nothing is left behind.
-    assert!(p.read("prep", "out", "memory.txt").contains("268435456"), "256MiB limit");
+    assert!(
+        p.read("prep", "out", "memory.txt").contains("268435456"),
+        "256MiB limit"
+    );
     let cpu = p.read("prep", "out", "cpu.txt");
     assert!(cpu.contains("100000"), "one CPU of quota: {cpu}");
     let run = p.run_id();

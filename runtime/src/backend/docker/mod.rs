@@ -119,7 +119,10 @@ impl DockerBackend {
             // An older engine refuses requests in a newer API version than
             // its own: speak its version (every clone shares the setting).
             Ok(Ok(_)) => self.docker.clone().negotiate_version().await.map(|_| ()).map_err(|e| {
-                format!("the Docker engine at {} answered but its API version is unusable: {e}", engine_address())
+                format!(
+                    "the Docker engine at {} answered but its API version is unusable: {e}",
+                    engine_address()
+                )
             }),
             Ok(Err(e)) => Err(format!(
                 "no Docker engine answers at {}: {e}; {START_HINT}",
