@@ -5,9 +5,12 @@ same image and command, from the docker CLI, with the same parallelism.
 
 Workload: N independent steps, each `image = "wharf-test/busybox:1"`,
 `command = ["true"]`, on `target local { backend = docker }`, run with
-`--no-cache` (so every step starts a container) in two modes:
+`--no-cache` (so every step starts a container) in three modes:
   sequential  wharf --jobs 1, against N `docker run --rm IMAGE true` one after another
   parallel    wharf --jobs 2, against the same N with 2 at a time
+  output -j1  each step writes one small file to an output folder: wharf
+              collects it from the container after the exit; the CLI gets
+              a bind-mounted host folder (`-v DIR:/out`), its cheapest way
 Each figure is the median of --repeat runs; wharf and the CLI alternate
 within a repeat, so drift on the machine hits both alike.
 
@@ -30,13 +33,16 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 GOAL_RATIO = 1.15
 GOAL_MS_PER_STEP = 20.0
-MODES = (("sequential", 1), ("parallel", 2))
+MODES = (("sequential", 1, False), ("parallel", 2, False), ("output", 1, True))
 
 
-def pipeline(n, image):
-    steps = "".join(
-        f"  step s{i} {{\n    image   = \"{image}\"\n    command = [\"true\"]\n  }}\n" for i in range(n)
-    )
+def pipeline(n, image, output=False):
+    if output:
+        body = ('    command = ["sh", "-c", "echo x > $WHARF_OUTPUT_OUT/f"]\n'
+                '    outputs { out = dir() }\n')
+    else:
+        body = '    command = ["true"]\n'
+    steps = "".join(f"  step s{i} {{\n    image   = \"{image}\"\n{body}  }}\n" for i in range(n))
     return f"pipeline dockerbench {{\n{steps}}}\ntarget local {{ backend = docker }}\n"
 
 
@@ -53,9 +59,16 @@ def time_wharf(wharf, workdir, jobs):
     return time.perf_counter() - start
 
 
-def time_cli(image, n, jobs):
-    """N `docker run --rm IMAGE true`, `jobs` at a time, each as its own CLI process."""
-    argv = ["docker", "run", "--rm", image, "true"]
+def time_cli(image, n, jobs, output_root=None):
+    """N `docker run --rm IMAGE true`, `jobs` at a time, each as its own CLI
+    process; with `output_root`, each writes a file to a bind-mounted folder."""
+    def argv_for(i):
+        if output_root is None:
+            return ["docker", "run", "--rm", image, "true"]
+        folder = os.path.join(output_root, f"s{i}")
+        os.makedirs(folder, exist_ok=True)
+        return ["docker", "run", "--rm", "-v", f"{folder}:/out", image, "sh", "-c", "echo x > /out/f"]
+    argv = argv_for(0)
     todo = list(range(n))
     lock = threading.Lock()
     failures = []
@@ -65,8 +78,8 @@ def time_cli(image, n, jobs):
             with lock:
                 if not todo or failures:
                     return
-                todo.pop()
-            proc = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                i = todo.pop()
+            proc = subprocess.run(argv_for(i), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
             if proc.returncode != 0:
                 with lock:
                     failures.append(proc.stderr)
@@ -113,9 +126,12 @@ def main():
     print(f"machine: {os.cpu_count()} cores; engine {ver.stdout.strip()}; {n} steps of "
           f"`{args.image} true`; median of {args.repeat}")
     work = tempfile.mkdtemp(prefix="wharf-bench-docker-")
+    work_out = tempfile.mkdtemp(prefix="wharf-bench-docker-out-")
     try:
         with open(os.path.join(work, "p.wharf"), "w") as f:
             f.write(pipeline(n, args.image))
+        with open(os.path.join(work_out, "p.wharf"), "w") as f:
+            f.write(pipeline(n, args.image, output=True))
         # Warm-up, not timed: the engine's first container after a quiet spell
         # is slower, and wharf's first run creates .wharf/state.db.
         time_cli(args.image, 2, 1)
@@ -123,12 +139,12 @@ def main():
             time_wharf(wharf, work, 2)
         print(f"{'mode':<16}{'docker CLI':>12}{'wharf':>10}{'ratio':>8}{'above CLI/step':>16}  goals "
               f"(<= {GOAL_RATIO}x, <= {GOAL_MS_PER_STEP:.0f} ms/step)")
-        for mode, jobs in MODES:
+        for mode, jobs, output in MODES:
             cli_times, wharf_times = [], []
             for _ in range(args.repeat):
-                cli_times.append(time_cli(args.image, n, jobs))
+                cli_times.append(time_cli(args.image, n, jobs, os.path.join(work_out, "cli") if output else None))
                 if not args.cli_only:
-                    wharf_times.append(time_wharf(wharf, work, jobs))
+                    wharf_times.append(time_wharf(wharf, work_out if output else work, jobs))
             cli = statistics.median(cli_times)
             spread = f"  (CLI runs {min(cli_times):.2f}-{max(cli_times):.2f} s)"
             if args.cli_only:
@@ -144,6 +160,7 @@ def main():
                   f"{' '.join(goals)}{spread}; wharf {min(wharf_times):.2f}-{max(wharf_times):.2f} s")
     finally:
         shutil.rmtree(work, ignore_errors=True)
+        shutil.rmtree(work_out, ignore_errors=True)
     after = leftover_containers(args.image)
     if after > before:
         print(f"warning: {after - before} containers of {args.image} were left behind (wharf should remove them)")

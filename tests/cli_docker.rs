@@ -18,13 +18,22 @@ use std::time::{Duration, Instant};
 
 struct Project {
     dir: tempfile::TempDir,
+    /// Extra environment for wharf (WHARF_DOCKER_COPY_OUTPUTS).
+    env: Vec<(&'static str, &'static str)>,
 }
 
 impl Project {
     fn new(pipeline: &str) -> Project {
         let dir = tempfile::tempdir().expect("temp dir");
         std::fs::write(dir.path().join("p.wharf"), pipeline).expect("write pipeline");
-        Project { dir }
+        Project { dir, env: Vec::new() }
+    }
+
+    /// Outputs copied out of the container, as for a wharf that is not
+    /// root, instead of bind-mounted.
+    fn copying_outputs(mut self) -> Project {
+        self.env.push(("WHARF_DOCKER_COPY_OUTPUTS", "1"));
+        self
     }
 
     fn path(&self) -> &Path {
@@ -39,6 +48,7 @@ impl Project {
 
     fn run(&self, args: &[&str]) -> std::process::Output {
         wharf_in(self.path())
+            .envs(self.env.iter().copied())
             .args(["run", "p.wharf", "--target", "local"])
             .args(args)
             .output()
@@ -141,6 +151,15 @@ echo done"#;
 
 #[test]
 fn a_processing_step_sees_sagemakers_layout() {
+    processing_contract(false);
+}
+
+#[test]
+fn a_processing_step_sees_sagemakers_layout_with_copied_outputs() {
+    processing_contract(true);
+}
+
+fn processing_contract(copy: bool) {
     if !docker::ready(&[BUSYBOX]) {
         return;
     }
@@ -160,6 +179,7 @@ target local {{ backend = docker }}
 "#,
         DUMP.replace('"', "\\\"").replace('\n', "\\n")
     ));
+    let p = if copy { p.copying_outputs() } else { p };
     p.write("data/raw.csv", "a,b\n1,2\n");
     p.write("data/folder/x.txt", "x");
     let out = p.run(&[]);
@@ -245,6 +265,7 @@ env | sort > $m/env.txt
 echo "$(basename $0) $@" > $m/argv.txt
 ls /opt/ml/input/data/train > $m/channel.txt
 echo report > /opt/ml/output/data/report.txt
+echo nested > $WHARF_OUTPUT_EXTRA/extra.txt
 echo "train_loss=0.25"
 "#;
 
@@ -262,6 +283,7 @@ fn train_project(name: &str) -> Project {
     inputs {{ train = prep.data }}
     hyperparameters {{ depth = 6, rate = 0.5, name = "rf", flags = [1, 2] }}
     resources {{ instance = "ml.m5.2xlarge" }}
+    outputs {{ extra = dir() }}
   }}
 }}
 target local {{ backend = docker }}
@@ -289,12 +311,22 @@ fn remove_built_images(pipeline: &str) {
 
 #[test]
 fn a_training_step_is_started_with_train_and_sees_its_config_files() {
+    training_contract("trainer", false);
+}
+
+#[test]
+fn a_training_step_sees_its_config_files_with_copied_outputs() {
+    training_contract("trainercopy", true);
+}
+
+fn training_contract(name: &str, copy: bool) {
     if !docker::ready(&[BUSYBOX]) {
         return;
     }
-    let p = train_project("trainer");
+    let p = train_project(name);
+    let p = if copy { p.copying_outputs() } else { p };
     let out = p.run(&[]);
-    remove_built_images("trainer");
+    remove_built_images(name);
     assert!(out.status.success(), "{}", stderr_of(&out));
     let err = stderr_of(&out);
     assert!(err.contains("fit | train_loss=0.25"), "{err}");
@@ -327,7 +359,7 @@ fn a_training_step_is_started_with_train_and_sees_its_config_files() {
     );
     let env = env_of(&p.read("fit", "model", "env.txt"));
     let job = &env["TRAINING_JOB_NAME"];
-    assert!(job.starts_with("trainer-fit-"), "{job}");
+    assert!(job.starts_with(&format!("{name}-fit-")), "{job}");
     assert_eq!(
         env["TRAINING_JOB_ARN"],
         format!("arn:aws:sagemaker:local:000000000000:training-job/{job}")
@@ -338,6 +370,11 @@ fn a_training_step_is_started_with_train_and_sees_its_config_files() {
     assert!(!env.keys().any(|k| k.starts_with("SM_")), "no SM_ variables: {env:?}");
     assert_eq!(p.read("fit", "model", "channel.txt").trim(), "train.csv");
     assert_eq!(p.read("fit", "output", "report.txt").trim(), "report");
+    // Another output of a train step is a folder in /opt/ml/output/data, so
+    // it travels in SageMaker's output.tar.gz too.
+    assert_eq!(env["WHARF_OUTPUT_EXTRA"], "/opt/ml/output/data/extra");
+    assert_eq!(p.read("fit", "extra", "extra.txt").trim(), "nested");
+    assert_eq!(p.read("fit", "output", "extra/extra.txt").trim(), "nested");
 }
 
 #[test]

@@ -1,53 +1,13 @@
 //! Files in and out of a container through the engine's archive API
-//! (`docker cp`), not through bind mounts: what wharf writes into a
-//! container and what it takes out are written by wharf itself, so outputs
-//! belong to the user who runs wharf even when the step ran as root, and
-//! nothing a step does can reach a folder on this machine it was not given.
+//! (`docker cp`): outputs copied out are written by wharf itself, so they
+//! belong to the user who runs wharf even when the step ran as root; and
+//! checkpoints restored before a start.
 
 use bollard::Docker;
 use bollard::query_parameters::{DownloadFromContainerOptions, UploadToContainerOptions};
 use futures::TryStreamExt;
 use std::io::Read;
 use std::path::{Component, Path, PathBuf};
-
-/// A tar holding empty folders and files at absolute container paths
-/// (written relative to `/`), owned by root, as SageMaker's would be.
-pub fn tar_of(dirs: &[String], files: &[(String, Vec<u8>)]) -> Result<Vec<u8>, String> {
-    let mut builder = tar::Builder::new(Vec::new());
-    let mut made = std::collections::BTreeSet::new();
-    let mut add_dir = |builder: &mut tar::Builder<Vec<u8>>, path: &str| -> std::io::Result<()> {
-        // Every parent too, so the folders exist whatever the image holds.
-        let mut current = PathBuf::new();
-        for part in Path::new(path.trim_start_matches('/')).components() {
-            current.push(part);
-            if made.insert(current.clone()) {
-                let mut header = tar::Header::new_gnu();
-                header.set_entry_type(tar::EntryType::Directory);
-                header.set_mode(0o755);
-                header.set_size(0);
-                builder.append_data(&mut header, &current, std::io::empty())?;
-            }
-        }
-        Ok(())
-    };
-    let fail = |e: std::io::Error| format!("cannot prepare the container's files: {e}");
-    for dir in dirs {
-        add_dir(&mut builder, dir).map_err(fail)?;
-    }
-    for (path, content) in files {
-        if let Some(parent) = Path::new(path).parent() {
-            add_dir(&mut builder, &parent.to_string_lossy()).map_err(fail)?;
-        }
-        let mut header = tar::Header::new_gnu();
-        header.set_entry_type(tar::EntryType::Regular);
-        header.set_mode(0o644);
-        header.set_size(content.len() as u64);
-        builder
-            .append_data(&mut header, path.trim_start_matches('/'), content.as_slice())
-            .map_err(fail)?;
-    }
-    builder.into_inner().map_err(fail)
-}
 
 /// A tar of a folder's contents (not the folder itself), for restoring
 /// checkpoints.
@@ -165,35 +125,6 @@ fn unpack(reader: impl Read, dest: &Path) -> std::io::Result<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn tar_holds_parents_files_and_folders() {
-        let tar = tar_of(
-            &["/opt/ml/model".into(), "/opt/ml/output/data".into()],
-            &[("/opt/ml/input/config/hyperparameters.json".into(), b"{}".to_vec())],
-        )
-        .unwrap();
-        let mut archive = tar::Archive::new(tar.as_slice());
-        let paths: Vec<String> = archive
-            .entries()
-            .unwrap()
-            .map(|e| e.unwrap().path().unwrap().display().to_string())
-            .collect();
-        for p in [
-            "opt",
-            "opt/ml",
-            "opt/ml/model",
-            "opt/ml/output/data",
-            "opt/ml/input/config",
-            "opt/ml/input/config/hyperparameters.json",
-        ] {
-            assert!(
-                paths.iter().any(|x| x.trim_end_matches('/') == p),
-                "{p} missing from {paths:?}"
-            );
-        }
-        assert_eq!(paths.iter().filter(|p| p.trim_end_matches('/') == "opt/ml").count(), 1);
-    }
 
     #[test]
     fn unpack_strips_the_root_and_refuses_escapes() {

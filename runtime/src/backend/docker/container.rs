@@ -11,7 +11,7 @@ use crate::backend::logs::{self, Line, Tail, with_tail};
 use crate::backend::{Attempt, BoxFuture, Finish, Handle};
 use crate::events::EventSink;
 use bollard::Docker;
-use bollard::models::{ContainerCreateBody, DeviceRequest, HostConfig, Mount, MountType};
+use bollard::models::{ContainerCreateBody, DeviceRequest, HostConfig, Mount, MountType, MountVolumeOptions};
 use bollard::query_parameters::{CreateContainerOptions, LogsOptions, RemoveContainerOptions, StopContainerOptions};
 use futures::StreamExt;
 use std::collections::HashMap;
@@ -65,16 +65,42 @@ pub fn host_config(attempt: &Attempt, spec: &ContainerSpec) -> HostConfig {
     }
 }
 
-/// Creates the container and copies its files in; it is not started.
-/// Returns its id. On an error, nothing is left behind.
+/// Creates the container; it is not started. Returns its id. On an error,
+/// nothing is left behind.
+///
+/// The configuration files are written to `staging` on this machine and
+/// bind-mounted read-only (wharf writes them, so they are the user's); each
+/// folder the step writes to is an anonymous volume that starts empty and
+/// goes with the container. Nothing is copied into the container before it
+/// starts: a copy mounts the container's file system, which costs more than
+/// the rest of the start on some storage drivers.
 pub async fn create(
     docker: &Docker,
     name: &str,
     spec: &ContainerSpec,
     labels: HashMap<String, String>,
-    host: HostConfig,
+    mut host: HostConfig,
     exposed: Option<Vec<String>>,
+    staging: &std::path::Path,
 ) -> Result<String, String> {
+    let mounts = host.mounts.get_or_insert_with(Vec::new);
+    mounts.extend(stage_files(spec, staging).await?);
+    let config_dirs: Vec<&str> = spec
+        .files
+        .iter()
+        .filter_map(|(path, _)| std::path::Path::new(path).parent()?.to_str())
+        .collect();
+    for dir in spec.dirs.iter().filter(|d| !config_dirs.contains(&d.as_str())) {
+        mounts.push(Mount {
+            target: Some(dir.clone()),
+            typ: Some(MountType::VOLUME),
+            volume_options: Some(MountVolumeOptions {
+                no_copy: Some(true),
+                ..Default::default()
+            }),
+            ..Default::default()
+        });
+    }
     let body = ContainerCreateBody {
         image: Some(spec.image.clone()),
         entrypoint: spec.entrypoint.clone(),
@@ -90,20 +116,52 @@ pub async fn create(
         name: Some(name.to_string()),
         ..Default::default()
     };
-    // A container of this name is what a killed wharf left of this very
-    // attempt: it is stale.
-    let _ = remove(docker, name).await;
-    let created = docker
-        .create_container(Some(options), body)
-        .await
-        .map_err(|e| super::engine_error(&format!("cannot create a container from `{}`", spec.image), e))?;
-    let id = created.id;
-    let tar = archive::tar_of(&spec.dirs, &spec.files)?;
-    if let Err(e) = archive::upload(docker, &id, "/", tar).await {
-        let _ = remove(docker, &id).await;
-        return Err(e);
+    let created = match docker.create_container(Some(options.clone()), body.clone()).await {
+        // A container of this name is what a killed wharf left of this
+        // very attempt: it is stale.
+        Err(bollard::errors::Error::DockerResponseServerError { status_code: 409, .. }) => {
+            let _ = remove(docker, name).await;
+            docker.create_container(Some(options), body).await
+        }
+        other => other,
+    };
+    let created =
+        created.map_err(|e| super::engine_error(&format!("cannot create a container from `{}`", spec.image), e))?;
+    Ok(created.id)
+}
+
+/// Writes the spec's files under `staging`, one folder per container
+/// folder, and returns read-only bind mounts of those folders.
+async fn stage_files(spec: &ContainerSpec, staging: &std::path::Path) -> Result<Vec<Mount>, String> {
+    let mut folders: std::collections::BTreeMap<String, std::path::PathBuf> = Default::default();
+    for (path, content) in &spec.files {
+        let container = std::path::Path::new(path);
+        let (Some(parent), Some(file)) = (container.parent(), container.file_name()) else {
+            continue;
+        };
+        let parent = parent.to_string_lossy().into_owned();
+        let host_dir = staging.join(parent.trim_start_matches('/').replace('/', "_"));
+        if !folders.contains_key(&parent) {
+            tokio::fs::create_dir_all(&host_dir)
+                .await
+                .map_err(|e| format!("cannot create {}: {e}", host_dir.display()))?;
+            folders.insert(parent, host_dir.clone());
+        }
+        let target = host_dir.join(file);
+        tokio::fs::write(&target, content)
+            .await
+            .map_err(|e| format!("cannot write {}: {e}", target.display()))?;
     }
-    Ok(id)
+    Ok(folders
+        .into_iter()
+        .map(|(container, host)| Mount {
+            target: Some(container),
+            source: Some(host.display().to_string()),
+            typ: Some(MountType::BIND),
+            read_only: Some(true),
+            ..Default::default()
+        })
+        .collect())
 }
 
 /// Removes a container, running or not, with its anonymous volumes.
@@ -197,6 +255,8 @@ pub struct JobHandle {
     pub spec: ContainerSpec,
     /// Output name -> folder on this machine.
     pub outputs: Vec<(String, PathBuf)>,
+    /// Outputs whose host folder is bind-mounted: already in place at the exit.
+    pub bound: Vec<String>,
     /// Where `/opt/ml/checkpoints` is kept between attempts, when asked for.
     pub checkpoints: Option<PathBuf>,
     pub grace: Duration,
@@ -247,12 +307,43 @@ impl JobHandle {
     /// Copies every output folder out of the container.
     async fn collect(&self) -> Result<(), String> {
         for (name, host) in &self.outputs {
+            if self.bound.contains(name) {
+                continue;
+            }
             let Some((_, dir)) = self.spec.outputs.iter().find(|(n, _)| n == name) else {
                 continue;
             };
-            archive::download_dir(&self.docker, &self.id, dir, host)
-                .await
-                .map_err(|e| format!("cannot collect output `{name}`: {e}"))?;
+            // An output inside a bind-mounted one (a train step's `report`
+            // in `/opt/ml/output/data`) is already on this machine.
+            let parent = self.spec.outputs.iter().find_map(|(other, other_dir)| {
+                let relative = dir.strip_prefix(other_dir.as_str())?.strip_prefix('/')?;
+                let host_dir = &self
+                    .outputs
+                    .iter()
+                    .find(|(n, _)| n == other && self.bound.contains(n))?
+                    .1;
+                Some(host_dir.join(relative))
+            });
+            match parent {
+                Some(source) => {
+                    let (from, to) = (source.clone(), host.clone());
+                    tokio::task::spawn_blocking(move || {
+                        if from.is_dir() {
+                            crate::export::replace_with_copy(&from, &to)
+                        } else {
+                            std::fs::create_dir_all(&to)
+                        }
+                    })
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .map_err(|e| format!("cannot collect output `{name}`: {e}"))?;
+                }
+                None => {
+                    archive::download_dir(&self.docker, &self.id, dir, host)
+                        .await
+                        .map_err(|e| format!("cannot collect output `{name}`: {e}"))?;
+                }
+            }
         }
         Ok(())
     }

@@ -57,6 +57,8 @@ pub struct DockerBackend {
     removed: Mutex<Vec<String>>,
     /// Image name -> id, resolved once per run.
     images: Mutex<HashMap<String, String>>,
+    /// Bind-mount output folders instead of copying them out (see `connect`).
+    bind_outputs: bool,
 }
 
 /// One endpoint container, as the engine lists it.
@@ -91,6 +93,14 @@ impl DockerBackend {
             grace: DEFAULT_GRACE_PERIOD,
             removed: Mutex::new(Vec::new()),
             images: Mutex::new(HashMap::new()),
+            // Files a container's root writes to a bind mount belong to
+            // root: the user's own when wharf runs as root, so the step can
+            // write straight into its output folders on this machine (no
+            // copy: a model of gigabytes is not read twice). Anyone else
+            // gets copies made by wharf itself. WHARF_DOCKER_COPY_OUTPUTS=1
+            // forces the copies (the tests run both ways).
+            bind_outputs: unsafe { libc::geteuid() } == 0
+                && std::env::var("WHARF_DOCKER_COPY_OUTPUTS").as_deref() != Ok("1"),
         })
     }
 
@@ -311,15 +321,58 @@ impl DockerBackend {
                 .unwrap_or_else(|| attempt.work_dir.join("checkpoints"))
         });
         let labels = container::labels(&attempt, &self.project, "job");
-        let host = container::host_config(&attempt, &spec);
+        let mut host = container::host_config(&attempt, &spec);
+        let mut spec = spec;
+        let mut bound = Vec::new();
+        if self.bind_outputs {
+            let top_level: Vec<(String, String)> = spec
+                .outputs
+                .iter()
+                .filter(|(_, dir)| {
+                    !spec
+                        .outputs
+                        .iter()
+                        .any(|(_, other)| other != dir && dir.starts_with(&format!("{other}/")))
+                })
+                .cloned()
+                .collect();
+            for (name, dir) in top_level {
+                let host_dir = attempt.output_dir(&name);
+                tokio::fs::create_dir_all(&host_dir)
+                    .await
+                    .map_err(|e| format!("cannot create {}: {e}", host_dir.display()))?;
+                let host_dir = std::path::absolute(&host_dir).unwrap_or(host_dir);
+                host.mounts.get_or_insert_with(Vec::new).push(bollard::models::Mount {
+                    target: Some(dir.clone()),
+                    source: Some(host_dir.display().to_string()),
+                    typ: Some(bollard::models::MountType::BIND),
+                    read_only: Some(false),
+                    ..Default::default()
+                });
+                spec.dirs.retain(|d| d != &dir);
+                // Outputs inside this one start as folders in it.
+                for (_, inner) in &spec.outputs {
+                    if let Some(relative) = inner.strip_prefix(&format!("{dir}/")) {
+                        let nested = host_dir.join(relative);
+                        tokio::fs::create_dir_all(&nested)
+                            .await
+                            .map_err(|e| format!("cannot create {}: {e}", nested.display()))?;
+                    }
+                }
+                spec.dirs.retain(|d| !d.starts_with(&format!("{dir}/")));
+                bound.push(name);
+            }
+        }
         let name = self.container_name(&attempt);
-        let id = container::create(&self.docker, &name, &spec, labels, host, None).await?;
+        let staging = attempt.work_dir.join("container");
+        let id = container::create(&self.docker, &name, &spec, labels, host, None, &staging).await?;
         let tail = Tail::default();
         let mut handle = container::JobHandle {
             docker: self.docker.clone(),
             id: id.clone(),
             spec,
             outputs,
+            bound,
             checkpoints: checkpoints.clone(),
             grace: self.grace,
             logs: None,

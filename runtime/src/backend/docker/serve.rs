@@ -138,7 +138,8 @@ async fn start_serving(
     )]);
     host.port_bindings = Some(bindings);
     labels.insert("com.amazonaws.sagemaker.port".into(), SERVING_PORT.to_string());
-    let id = container::create(docker, name, spec, labels, host, Some(vec![port_key.clone()])).await?;
+    let staging = attempt.work_dir.join("container");
+    let id = container::create(docker, name, spec, labels, host, Some(vec![port_key.clone()]), &staging).await?;
     let started = async {
         docker
             .start_container(&id, None)
