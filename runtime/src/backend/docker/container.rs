@@ -141,11 +141,11 @@ async fn stage_files(spec: &ContainerSpec, staging: &std::path::Path) -> Result<
         };
         let parent = parent.to_string_lossy().into_owned();
         let host_dir = staging.join(parent.trim_start_matches('/').replace('/', "_"));
-        if !folders.contains_key(&parent) {
+        if let std::collections::btree_map::Entry::Vacant(slot) = folders.entry(parent) {
             tokio::fs::create_dir_all(&host_dir)
                 .await
                 .map_err(|e| format!("cannot create {}: {e}", host_dir.display()))?;
-            folders.insert(parent, host_dir.clone());
+            slot.insert(host_dir.clone());
         }
         let target = host_dir.join(file);
         tokio::fs::write(&target, content)
