@@ -11,7 +11,7 @@ use common::docker::{self, BUSYBOX, SERVE};
 use common::*;
 use serde_json::Value;
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -77,18 +77,7 @@ impl Project {
 
     /// The folder output `output` of `step` was collected into, in the last run.
     fn output(&self, step: &str, output: &str) -> PathBuf {
-        let show = self.show();
-        let uri = show["steps"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|s| s["step"] == step)
-            .and_then(|s| s["artifacts"].as_array())
-            .and_then(|a| a.iter().find(|a| a["output"] == output))
-            .and_then(|a| a["uri"].as_str())
-            .unwrap_or_else(|| panic!("no artifact {step}.{output} in {show:#}"))
-            .to_string();
-        PathBuf::from(uri.strip_prefix("file://").unwrap())
+        output_dir(self.path(), step, output)
     }
 
     fn read(&self, step: &str, output: &str, file: &str) -> String {
@@ -663,30 +652,6 @@ fn a_killed_wharfs_container_is_removed_by_the_next_run() {
     }
 }
 
-/// A minimal HTTP/1.1 exchange, so the test does not trust wharf's client.
-fn http(port: u16, method: &str, path: &str, body: &str) -> (u16, String) {
-    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connects");
-    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    write!(
-        stream,
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut response = String::new();
-    let _ = stream.read_to_string(&mut response);
-    let status = response
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let body = response
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
-    (status, body)
-}
-
 #[test]
 fn deploy_serves_ping_and_invocations_until_stopped() {
     if !docker::ready(&[BUSYBOX, SERVE]) {
@@ -708,8 +673,8 @@ target local {{ backend = docker }}
     let endpoint: Value = serde_json::from_str(&p.read("api", "endpoint", "endpoint.json")).unwrap();
     let url = endpoint["url"].as_str().unwrap();
     let port: u16 = url.rsplit(':').next().unwrap().parse().unwrap();
-    assert_eq!(http(port, "GET", "/ping", "").0, 200);
-    let (status, body) = http(port, "POST", "/invocations", "hello");
+    assert_eq!(http(port, "GET", "/ping", "text/plain", "").0, 200);
+    let (status, body) = http(port, "POST", "/invocations", "text/plain", "hello");
     assert_eq!(status, 200);
     assert_eq!(body.trim(), "v1:HELLO", "the model folder is at /opt/ml/model");
 

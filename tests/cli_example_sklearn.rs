@@ -7,8 +7,6 @@ mod common;
 use common::docker::{self, BUSYBOX, PYTHON};
 use common::*;
 use serde_json::Value;
-use std::io::{Read, Write};
-use std::time::Duration;
 
 struct Cleanup {
     dir: tempfile::TempDir,
@@ -24,30 +22,6 @@ impl Drop for Cleanup {
             let _ = docker::docker(&["rmi", "-f", id]);
         }
     }
-}
-
-fn post(url: &str, body: &str) -> (u16, String) {
-    let address = url.trim_start_matches("http://");
-    let mut stream = std::net::TcpStream::connect(address).expect("the endpoint accepts connections");
-    stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-    write!(
-        stream,
-        "POST /invocations HTTP/1.1\r\nHost: {address}\r\nContent-Type: text/csv\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut response = String::new();
-    let _ = stream.read_to_string(&mut response);
-    let status = response
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let body = response
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
-    (status, body)
 }
 
 #[test]
@@ -73,19 +47,7 @@ fn the_sklearn_example_trains_evaluates_and_serves_in_containers() {
         .output()
         .unwrap();
     let show: Value = serde_json::from_slice(&show.stdout).unwrap();
-    let artifact = |step: &str, output: &str| -> std::path::PathBuf {
-        let uri = show["steps"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|s| s["step"] == step)
-            .and_then(|s| s["artifacts"].as_array())
-            .and_then(|a| a.iter().find(|a| a["output"] == output))
-            .and_then(|a| a["uri"].as_str())
-            .unwrap_or_else(|| panic!("{step}.{output} in {show:#}"))
-            .to_string();
-        uri.strip_prefix("file://").unwrap().into()
-    };
+    let artifact = |step: &str, output: &str| output_dir(dir, step, output);
     assert!(
         artifact("fit", "model").join("model.pkl").is_file(),
         "train wrote /opt/ml/model"
@@ -109,9 +71,19 @@ fn the_sklearn_example_trains_evaluates_and_serves_in_containers() {
     let endpoint: Value =
         serde_json::from_str(&std::fs::read_to_string(artifact("serve", "endpoint").join("endpoint.json")).unwrap())
             .unwrap();
-    let url = endpoint["url"].as_str().unwrap();
-    let (status, body) = post(
-        url,
+    let port: u16 = endpoint["url"]
+        .as_str()
+        .unwrap()
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let (status, body) = http(
+        port,
+        "POST",
+        "/invocations",
+        "text/csv",
         "0.077,-0.115,-0.717,0.220,0.978,0.232\n-1.485,1.703,1.670,-1.595,0.490,1.487\n",
     );
     assert_eq!(status, 200, "{body}");

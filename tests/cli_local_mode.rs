@@ -196,22 +196,7 @@ fn env_in(dir: &Path) -> BTreeMap<String, String> {
 
 /// The folder output `output` of `step` was collected into, in the last run.
 fn wharf_output(project: &Path, step: &str, output: &str) -> PathBuf {
-    let out = wharf_in(project)
-        .args(["show", "last", "--format", "json"])
-        .output()
-        .unwrap();
-    let show: Value = serde_json::from_slice(&out.stdout).expect("show prints JSON");
-    let uri = show["steps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["step"] == step)
-        .and_then(|s| s["artifacts"].as_array())
-        .and_then(|a| a.iter().find(|a| a["output"] == output))
-        .and_then(|a| a["uri"].as_str())
-        .unwrap_or_else(|| panic!("no artifact {step}.{output} in {show:#}"))
-        .to_string();
-    PathBuf::from(uri.strip_prefix("file://").unwrap())
+    output_dir(project, step, output)
 }
 
 /// SageMaker's job name pattern (API), as a full match.

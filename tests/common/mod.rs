@@ -74,3 +74,50 @@ pub fn wharf_in(dir: &std::path::Path) -> Command {
     cmd.current_dir(dir).env("TZ", "UTC");
     cmd
 }
+
+/// The folder output `output` of `step` was collected into, in the last run
+/// recorded in `project`'s `.wharf/` (from `wharf show last --format json`).
+pub fn output_dir(project: &std::path::Path, step: &str, output: &str) -> PathBuf {
+    let out = wharf_in(project)
+        .args(["show", "last", "--format", "json"])
+        .output()
+        .expect("wharf show runs");
+    let show: serde_json::Value = serde_json::from_slice(&out.stdout).expect("show prints JSON");
+    let uri = show["steps"]
+        .as_array()
+        .and_then(|steps| steps.iter().find(|s| s["step"] == step))
+        .and_then(|s| s["artifacts"].as_array())
+        .and_then(|a| a.iter().find(|a| a["output"] == output))
+        .and_then(|a| a["uri"].as_str())
+        .unwrap_or_else(|| panic!("no artifact {step}.{output} in {show:#}"))
+        .to_string();
+    PathBuf::from(uri.strip_prefix("file://").expect("a local artifact"))
+}
+
+/// One HTTP/1.1 exchange with 127.0.0.1:`port`, written by hand so that a
+/// test of wharf's serving does not trust wharf's own client: (status, body).
+pub fn http(port: u16, method: &str, path: &str, content_type: &str, body: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("the server accepts connections");
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .expect("a timeout");
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .expect("the request is sent");
+    let mut response = String::new();
+    let _ = stream.read_to_string(&mut response);
+    let status = response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (status, body)
+}

@@ -164,6 +164,22 @@ async fn stage_files(spec: &ContainerSpec, staging: &std::path::Path) -> Result<
         .collect())
 }
 
+/// Every container, running or not, with all of these labels (`key=value`).
+pub async fn with_labels(
+    docker: &Docker,
+    labels: Vec<String>,
+) -> Result<Vec<bollard::models::ContainerSummary>, String> {
+    let options = bollard::query_parameters::ListContainersOptions {
+        all: true,
+        filters: Some(HashMap::from([("label".to_string(), labels)])),
+        ..Default::default()
+    };
+    docker
+        .list_containers(Some(options))
+        .await
+        .map_err(|e| super::engine_error("cannot list containers", e))
+}
+
 /// Removes a container, running or not, with its anonymous volumes.
 pub async fn remove(docker: &Docker, id: &str) -> Result<(), String> {
     docker

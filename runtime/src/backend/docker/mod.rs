@@ -34,7 +34,7 @@ use super::logs::Tail;
 use super::{Attempt, Backend, BoxFuture, Finish, Handle};
 use crate::events::EventSink;
 use bollard::Docker;
-use bollard::query_parameters::{CreateImageOptions, ListContainersOptions};
+use bollard::query_parameters::CreateImageOptions;
 use futures::StreamExt;
 use spec::ContainerSpec;
 use std::collections::HashMap;
@@ -206,16 +206,7 @@ impl DockerBackend {
     /// This project's containers whose wharf process is gone, removed;
     /// endpoints are kept.
     async fn remove_orphans(&self) -> Result<Vec<String>, String> {
-        let filters = HashMap::from([("label".to_string(), vec![format!("wharf.project={}", self.project)])]);
-        let containers = self
-            .docker
-            .list_containers(Some(ListContainersOptions {
-                all: true,
-                filters: Some(filters),
-                ..Default::default()
-            }))
-            .await
-            .map_err(|e| engine_error("cannot list containers", e))?;
+        let containers = container::with_labels(&self.docker, vec![format!("wharf.project={}", self.project)]).await?;
         let mut removed = Vec::new();
         for summary in containers {
             let labels = summary.labels.unwrap_or_default();
@@ -249,16 +240,7 @@ impl DockerBackend {
         if let Some(name) = name {
             labels.push(format!("wharf.endpoint={name}"));
         }
-        let filters = HashMap::from([("label".to_string(), labels)]);
-        let containers = self
-            .docker
-            .list_containers(Some(ListContainersOptions {
-                all: true,
-                filters: Some(filters),
-                ..Default::default()
-            }))
-            .await
-            .map_err(|e| engine_error("cannot list containers", e))?;
+        let containers = container::with_labels(&self.docker, labels).await?;
         let mut out: Vec<Endpoint> = containers
             .into_iter()
             .map(|c| {
@@ -514,13 +496,7 @@ struct TaskHandle {
 
 impl TaskHandle {
     async fn remove_started(&self) {
-        let filters = HashMap::from([("label".to_string(), self.labels.clone())]);
-        let options = ListContainersOptions {
-            all: true,
-            filters: Some(filters),
-            ..Default::default()
-        };
-        if let Ok(containers) = self.docker.list_containers(Some(options)).await {
+        if let Ok(containers) = container::with_labels(&self.docker, self.labels.clone()).await {
             for c in containers {
                 if let Some(id) = c.id {
                     let _ = container::remove(&self.docker, &id).await;
