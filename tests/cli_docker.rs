@@ -753,3 +753,29 @@ target local {{ backend = docker }}
     );
     assert!(docker::containers_with(&format!("wharf.run={}", p.run_id())).is_empty());
 }
+
+#[test]
+fn checkpoints_survive_a_failed_attempt_into_the_retry() {
+    for copy in [false, true] {
+        if !docker::ready(&[BUSYBOX]) {
+            return;
+        }
+        let p = Project::new(&format!(
+            r#"pipeline resumable {{
+  train fit {{
+    image   = "{BUSYBOX}"
+    command = ["sh", "-c", "if [ -f /opt/ml/checkpoints/epoch ]; then cat /opt/ml/checkpoints/epoch > /opt/ml/model/resumed-from; else echo 7 > /opt/ml/checkpoints/epoch; exit 1; fi"]
+    checkpoints = on
+    retry {{ attempts = 2, backoff = 1s }}
+  }}
+}}
+target local {{ backend = docker }}
+"#
+        ));
+        let p = if copy { p.copying_outputs() } else { p };
+        let out = p.run(&[]);
+        assert!(out.status.success(), "{}", stderr_of(&out));
+        assert_eq!(p.read("fit", "model", "resumed-from").trim(), "7", "copy={copy}");
+        assert_eq!(p.show()["steps"][0]["attempts"].as_array().unwrap().len(), 2);
+    }
+}
