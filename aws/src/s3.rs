@@ -1,0 +1,1 @@
+//! S3 data movement (placeholder until the transfer module lands).
