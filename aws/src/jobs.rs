@@ -367,7 +367,7 @@ pub async fn describe(client: &Client, kind: StepKind, name: &str) -> Result<Job
 
 /// Asks SageMaker to stop a job (SIGTERM, then SIGKILL after 120 s in the container).
 pub async fn stop(client: &Client, kind: StepKind, name: &str) -> Result<(), (bool, String)> {
-    let result = match kind {
+    match kind {
         StepKind::Train => client
             .stop_training_job()
             .training_job_name(name)
@@ -382,8 +382,7 @@ pub async fn stop(client: &Client, kind: StepKind, name: &str) -> Result<(), (bo
             .await
             .map(|_| ())
             .map_err(|e| classify(&e)),
-    };
-    result
+    }
 }
 
 fn describe_error<E: std::error::Error + 'static>(e: &E) -> String {
