@@ -67,6 +67,7 @@ pub fn stderr_of(output: &std::process::Output) -> String {
 
 pub mod docker;
 pub mod history;
+pub mod moto;
 
 /// `wharf` run in `dir` (where it looks for `.wharf/`), with times shown in UTC.
 pub fn wharf_in(dir: &std::path::Path) -> Command {
