@@ -2,6 +2,7 @@
 //! S3. In a crate of its own: the AWS SDK crates take minutes to compile,
 //! and edits elsewhere should not rebuild them.
 
+pub mod backend;
 pub mod jobs;
 pub mod poll;
 pub mod s3;

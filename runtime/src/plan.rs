@@ -102,6 +102,26 @@ impl<'p> Plan<'p> {
                 if backend == BackendKind::Docker {
                     docker_checks(step, &mut errors);
                 }
+                if backend == BackendKind::Sagemaker && !matches!(step.kind, StepKind::Step | StepKind::Train) {
+                    errors.push(format!(
+                        "step `{}` is a `{}` step, which the sagemaker backend does not run yet (it runs `step` and `train`); place it on docker",
+                        step.name, step.kind
+                    ));
+                }
+                if backend == BackendKind::Sagemaker
+                    && matches!(step.image, Some(wharf_compiler::pipeline::ImageRef::Built(_)))
+                {
+                    errors.push(format!(
+                        "step `{}` runs on SageMaker with an image a `build` step makes; pushing built images to ECR is not done yet, so name an image SageMaker can pull",
+                        step.name
+                    ));
+                }
+                if backend == BackendKind::Sagemaker && step.image.is_none() {
+                    errors.push(format!(
+                        "step `{}` runs on SageMaker and has no image; give it `image = \"...\"` (an image SageMaker can pull, e.g. from ECR)",
+                        step.name
+                    ));
+                }
                 for input in &step.inputs {
                     match &input.source {
                         InputSource::Local { path } => {

@@ -18,6 +18,7 @@ pub fn run(args: PlanArgs) -> anyhow::Result<Outcome> {
     };
     let mut view = plan::build(pipeline, target);
     attach_forecast(&mut view, pipeline, target, &args.file)?;
+    attach_transfers(&mut view, pipeline, target, &args.file);
     match args.format {
         OutputFormat::Text => print!("{}", plan::text(&view)),
         OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&view)?),
@@ -53,4 +54,70 @@ fn attach_forecast(
         }
     }
     Ok(())
+}
+
+/// The data a run would move between this machine and S3: local inputs of
+/// steps on SageMaker go up (once, by content: unchanged data is not sent
+/// again); outputs of SageMaker steps come down for the run's records and
+/// for local steps.
+fn attach_transfers(
+    view: &mut plan::PlanView,
+    pipeline: &wharf_compiler::Pipeline,
+    target: &wharf_compiler::pipeline::Target,
+    file: &std::path::Path,
+) {
+    use wharf_compiler::pipeline::InputSource;
+    use wharf_compiler::types::BackendKind;
+    let project_dir = super::project_dir(file);
+    let bucket = match &target.settings.bucket {
+        Some(wharf_compiler::pipeline::Setting::Text(b)) => b.trim_end_matches('/').to_string(),
+        _ => "the target's bucket".to_string(),
+    };
+    let on = |id: usize| wharf_compiler::placement::backend_for(target, &pipeline.steps[id]);
+    for (id, step) in pipeline.steps.iter().enumerate() {
+        let mut transfers = Vec::new();
+        if on(id) == BackendKind::Sagemaker {
+            for input in &step.inputs {
+                match &input.source {
+                    InputSource::Local { path } => transfers.push(plan::TransferView {
+                        direction: "upload",
+                        what: format!("input `{}` ({path})", input.name),
+                        bytes: size_of(&project_dir.join(path)),
+                        to: format!("to {bucket}/wharf/data/<content hash>/, unless already there"),
+                    }),
+                    InputSource::Output { step: producer, output } => transfers.push(plan::TransferView {
+                        direction: "upload",
+                        what: format!("input `{}` ({}.{output})", input.name, pipeline.steps[*producer].name),
+                        bytes: None,
+                        to: format!("to {bucket}/wharf/data/<content hash>/, unless already there"),
+                    }),
+                    _ => {}
+                }
+            }
+            for output in &step.outputs {
+                transfers.push(plan::TransferView {
+                    direction: "download",
+                    what: format!("output `{}`", output.name),
+                    bytes: None,
+                    to: format!("from {bucket}/wharf/runs/<run>/{}/ to .wharf/", step.name),
+                });
+            }
+        }
+        if let Some(view_step) = view.steps.iter_mut().find(|s| s.name == step.name) {
+            view_step.transfers = transfers;
+        }
+    }
+}
+
+/// Bytes of a file or folder, without reading it.
+fn size_of(path: &std::path::Path) -> Option<u64> {
+    let meta = std::fs::metadata(path).ok()?;
+    if !meta.is_dir() {
+        return Some(meta.len());
+    }
+    let mut total = 0;
+    for entry in std::fs::read_dir(path).ok()? {
+        total += size_of(&entry.ok()?.path())?;
+    }
+    Some(total)
 }

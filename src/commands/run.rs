@@ -48,6 +48,13 @@ pub fn run(args: RunArgs) -> anyhow::Result<Outcome> {
             None
         }
     };
+    if uses(pipeline, target, BackendKind::Sagemaker) {
+        let settings = sagemaker_settings(target);
+        backends.insert(
+            BackendKind::Sagemaker,
+            Arc::new(wharf_aws::backend::SagemakerBackend::new(settings)),
+        );
+    }
     let options = RunOptions {
         jobs: args
             .jobs
@@ -189,4 +196,23 @@ fn uses(
         .steps
         .iter()
         .any(|s| wharf_compiler::placement::backend_for(target, s) == kind)
+}
+
+/// The target's AWS settings, `env("...")` values read now. The role falls
+/// back to WHARF_SAGEMAKER_ROLE, as docs/language.md says.
+fn sagemaker_settings(target: &wharf_compiler::pipeline::Target) -> wharf_aws::backend::Settings {
+    use wharf_compiler::pipeline::Setting;
+    let read = |s: &Option<Setting>| match s {
+        Some(Setting::Text(t)) => Some(t.clone()),
+        Some(Setting::Env(var)) => std::env::var(var).ok(),
+        None => None,
+    };
+    let t = &target.settings;
+    wharf_aws::backend::Settings {
+        region: read(&t.region),
+        profile: read(&t.profile),
+        role: read(&t.role).or_else(|| std::env::var("WHARF_SAGEMAKER_ROLE").ok()),
+        bucket: read(&t.bucket),
+        endpoint_url: read(&t.endpoint_url),
+    }
 }

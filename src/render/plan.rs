@@ -61,6 +61,20 @@ pub struct StepView {
     pub spec: serde_json::Value,
     /// What a run would do with this step now.
     pub decision: Option<CacheView>,
+    /// Data a run would move between this machine and S3 for this step.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub transfers: Vec<TransferView>,
+}
+
+#[derive(Serialize)]
+pub struct TransferView {
+    /// `upload` or `download`.
+    pub direction: &'static str,
+    /// The input or output it carries.
+    pub what: String,
+    /// Bytes, when known before the run.
+    pub bytes: Option<u64>,
+    pub to: String,
 }
 
 #[derive(Serialize)]
@@ -211,6 +225,7 @@ pub fn build(pipeline: &Pipeline, target: &Target) -> PlanView {
                     other => spec_json(pipeline, other),
                 },
                 decision: None,
+                transfers: Vec::new(),
             }
         })
         .collect();
@@ -290,6 +305,13 @@ pub fn text(plan: &PlanView) -> String {
             };
             line("decision", text);
         }
+        for t in &s.transfers {
+            let size = t
+                .bytes
+                .map(human_bytes)
+                .unwrap_or_else(|| "size known after the run".into());
+            line("transfer", format!("{} {} ({size}) {}", t.direction, t.what, t.to));
+        }
         if let Some(image) = &s.image {
             line("image", image.clone());
         }
@@ -368,4 +390,13 @@ fn shell_words(args: &[String]) -> String {
         })
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+fn human_bytes(b: u64) -> String {
+    match b {
+        b if b >= 1 << 30 => format!("{:.1} GiB", b as f64 / (1u64 << 30) as f64),
+        b if b >= 1 << 20 => format!("{:.1} MiB", b as f64 / (1u64 << 20) as f64),
+        b if b >= 1 << 10 => format!("{:.1} KiB", b as f64 / 1024.0),
+        b => format!("{b} B"),
+    }
 }
