@@ -16,8 +16,8 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 use tokio::sync::OnceCell;
-use tokio::task::JoinHandle;
 use wharf_compiler::types::StepKind;
+use wharf_runtime::backend::task::TaskHandle;
 use wharf_runtime::backend::{Attempt, Backend, BoxFuture, Finish, Handle};
 use wharf_runtime::events::{EventSink, RunEvent};
 
@@ -125,15 +125,16 @@ impl Backend for SagemakerBackend {
             let inner = self.inner().await?;
             let job = Arc::new(tokio::sync::Mutex::new(None::<(StepKind, String)>));
             let log = Log::open(&attempt, events).await?;
-            let task = tokio::spawn(run_job(inner.clone(), self.polling, attempt.clone(), job.clone(), log));
-            Ok(Box::new(JobHandle {
-                inner,
-                polling: self.polling,
-                task: Some(task),
-                job,
-                name: format!("sagemaker {} {}", attempt.step, attempt.attempt),
-                finish: None,
-            }) as Box<dyn Handle>)
+            let task = run_job(inner.clone(), self.polling, attempt.clone(), job.clone(), log);
+            let (polling, stopping) = (self.polling, job.clone());
+            let on_cancel = Box::new(move || -> BoxFuture<'static, ()> {
+                Box::pin(async move { stop_and_wait(&inner, polling, &stopping).await })
+            });
+            Ok(Box::new(TaskHandle::spawn(
+                format!("sagemaker {} {}", attempt.step, attempt.attempt),
+                task,
+                on_cancel,
+            )) as Box<dyn Handle>)
         })
     }
 }
@@ -427,68 +428,27 @@ async fn collect(inner: &Inner, attempt: &Attempt, plan: &JobPlan, log: &Log) ->
     Ok(())
 }
 
-struct JobHandle {
-    inner: Arc<Inner>,
-    polling: Polling,
-    task: Option<JoinHandle<Finish>>,
-    job: Arc<tokio::sync::Mutex<Option<(StepKind, String)>>>,
-    name: String,
-    finish: Option<Finish>,
-}
-
-impl Handle for JobHandle {
-    fn id(&self) -> String {
-        self.name.clone()
+/// Cancel and timeout: Stop* (throttling waited out), then wait (up to ten
+/// minutes) until the job has stopped.
+async fn stop_and_wait(inner: &Inner, polling: Polling, job: &tokio::sync::Mutex<Option<(StepKind, String)>>) {
+    let Some((kind, name)) = job.lock().await.clone() else {
+        return;
+    };
+    let client = &inner.sagemaker;
+    for n in 0..10 {
+        match jobs::stop(client, kind, &name).await {
+            Err((true, _)) => tokio::time::sleep(polling.throttled(n, 1)).await,
+            _ => break,
+        }
     }
-
-    fn wait(&mut self) -> BoxFuture<'_, Finish> {
-        Box::pin(async move {
-            if let Some(f) = &self.finish {
-                return f.clone();
-            }
-            let finish = match self.task.take() {
-                Some(task) => task.await.unwrap_or_else(|e| Finish::Failed {
-                    exit_code: None,
-                    reason: format!("internal: {e}"),
-                }),
-                None => Finish::Cancelled,
-            };
-            self.finish = Some(finish.clone());
-            finish
-        })
-    }
-
-    /// Stop* and wait (up to ten minutes) until the job has stopped.
-    fn cancel(&mut self) -> BoxFuture<'_, ()> {
-        Box::pin(async move {
-            if self.finish.is_some() {
-                return;
-            }
-            if let Some(task) = self.task.take() {
-                task.abort();
-                let _ = task.await;
-            }
-            let job = self.job.lock().await.clone();
-            if let Some((kind, name)) = job {
-                let client = &self.inner.sagemaker;
-                for n in 0..10 {
-                    match jobs::stop(client, kind, &name).await {
-                        Err((true, _)) => tokio::time::sleep(self.polling.throttled(n, 1)).await,
-                        _ => break,
-                    }
-                }
-                let deadline = tokio::time::Instant::now() + Duration::from_secs(600);
-                let mut n = 0;
-                while tokio::time::Instant::now() < deadline {
-                    match jobs::describe(client, kind, &name).await {
-                        Ok(JobState::Running | JobState::Stopping) | Err(_) => {}
-                        Ok(_) => break,
-                    }
-                    tokio::time::sleep(self.polling.delay(n, 2)).await;
-                    n += 1;
-                }
-            }
-            self.finish = Some(Finish::Cancelled);
-        })
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(600);
+    let mut n = 0;
+    while tokio::time::Instant::now() < deadline {
+        match jobs::describe(client, kind, &name).await {
+            Ok(JobState::Running | JobState::Stopping) | Err(_) => {}
+            Ok(_) => break,
+        }
+        tokio::time::sleep(polling.delay(n, 2)).await;
+        n += 1;
     }
 }

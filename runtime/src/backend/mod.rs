@@ -14,6 +14,7 @@ pub mod docker;
 pub(crate) mod lines;
 pub(crate) mod logs;
 pub mod process;
+pub mod task;
 
 use crate::events::EventSink;
 use std::collections::BTreeMap;

@@ -31,6 +31,7 @@ mod tests;
 
 use super::contract;
 use super::logs::Tail;
+use super::task::TaskHandle;
 use super::{Attempt, Backend, BoxFuture, Finish, Handle};
 use crate::events::EventSink;
 use bollard::Docker;
@@ -41,7 +42,6 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::task::JoinHandle;
 use wharf_compiler::types::StepKind;
 
 /// How long a cancelled container has between SIGTERM and SIGKILL by default.
@@ -471,83 +471,28 @@ impl DockerBackend {
         attempt: &Attempt,
         work: impl std::future::Future<Output = Finish> + Send + 'static,
     ) -> Box<dyn Handle> {
-        Box::new(TaskHandle {
-            task: Some(tokio::spawn(work)),
-            docker: self.docker.clone(),
-            labels: vec![
-                format!("wharf.project={}", self.project),
-                format!("wharf.run={}", attempt.run),
-                format!("wharf.step={}", attempt.step),
-                format!("wharf.attempt={}", attempt.attempt),
-            ],
-            name: format!("{} {} attempt {}", attempt.kind, attempt.step, attempt.attempt),
-            finish: None,
-        })
-    }
-}
-
-struct TaskHandle {
-    task: Option<JoinHandle<Finish>>,
-    docker: Docker,
-    labels: Vec<String>,
-    name: String,
-    finish: Option<Finish>,
-}
-
-impl TaskHandle {
-    async fn remove_started(&self) {
-        if let Ok(containers) = container::with_labels(&self.docker, self.labels.clone()).await {
-            for c in containers {
-                if let Some(id) = c.id {
-                    let _ = container::remove(&self.docker, &id).await;
+        let docker = self.docker.clone();
+        let labels = vec![
+            format!("wharf.project={}", self.project),
+            format!("wharf.run={}", attempt.run),
+            format!("wharf.step={}", attempt.step),
+            format!("wharf.attempt={}", attempt.attempt),
+        ];
+        // Cancelled: remove whatever containers the work had started.
+        let remove_started = move || -> BoxFuture<'static, ()> {
+            Box::pin(async move {
+                if let Ok(containers) = container::with_labels(&docker, labels).await {
+                    for id in containers.into_iter().filter_map(|c| c.id) {
+                        let _ = container::remove(&docker, &id).await;
+                    }
                 }
-            }
-        }
-    }
-}
-
-impl Handle for TaskHandle {
-    fn id(&self) -> String {
-        self.name.clone()
-    }
-
-    fn wait(&mut self) -> BoxFuture<'_, Finish> {
-        Box::pin(async move {
-            if let Some(finish) = &self.finish {
-                return finish.clone();
-            }
-            let finish = match self.task.take() {
-                Some(task) => task.await.unwrap_or_else(|e| Finish::Failed {
-                    exit_code: None,
-                    reason: format!("internal: the task stopped: {e}"),
-                }),
-                None => Finish::Cancelled,
-            };
-            self.finish = Some(finish.clone());
-            finish
-        })
-    }
-
-    fn cancel(&mut self) -> BoxFuture<'_, ()> {
-        Box::pin(async move {
-            if self.finish.is_some() {
-                return;
-            }
-            if let Some(task) = self.task.take() {
-                task.abort();
-                let _ = task.await;
-            }
-            self.remove_started().await;
-            self.finish = Some(Finish::Cancelled);
-        })
-    }
-}
-
-impl Drop for TaskHandle {
-    fn drop(&mut self) {
-        if let Some(task) = self.task.take() {
-            task.abort();
-        }
+            })
+        };
+        Box::new(TaskHandle::spawn(
+            format!("{} {} attempt {}", attempt.kind, attempt.step, attempt.attempt),
+            work,
+            Box::new(remove_started),
+        ))
     }
 }
 
