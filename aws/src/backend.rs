@@ -10,12 +10,18 @@
 use crate::jobs::{self, JobPlan, JobState};
 use crate::poll::Polling;
 use crate::s3::{S3Location, Transfers, no_progress};
+use crate::{monitor, serving, tuning};
 use aws_config::BehaviorVersion;
 use aws_sdk_sagemaker::Client;
+use aws_sdk_sagemaker::types as sm;
+use serde_json::json;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 use tokio::sync::OnceCell;
+use wharf_compiler::pipeline::KindSpec;
 use wharf_compiler::types::StepKind;
 use wharf_runtime::backend::task::TaskHandle;
 use wharf_runtime::backend::{Attempt, Backend, BoxFuture, Finish, Handle};
@@ -38,6 +44,7 @@ struct Inner {
     sagemaker: Client,
     transfers: Transfers,
     role: String,
+    region: String,
 }
 
 pub struct SagemakerBackend {
@@ -79,9 +86,10 @@ impl SagemakerBackend {
                     loader = loader.endpoint_url(url);
                 }
                 let sdk = loader.load().await;
-                if sdk.region().is_none() {
-                    return Err("no AWS region: set `region = \"...\"` on the target, or AWS_REGION".to_string());
-                }
+                let region = sdk
+                    .region()
+                    .map(|r| r.to_string())
+                    .ok_or_else(|| "no AWS region: set `region = \"...\"` on the target, or AWS_REGION".to_string())?;
                 let credentials = sdk
                     .credentials_provider()
                     .ok_or_else(|| "no AWS credentials provider is configured".to_string())?;
@@ -98,6 +106,7 @@ impl SagemakerBackend {
                     sagemaker: Client::new(&sdk),
                     transfers,
                     role,
+                    region,
                 }))
             })
             .await
@@ -114,12 +123,41 @@ impl Backend for SagemakerBackend {
         Box::pin(async move { self.inner().await.map(|_| ()) })
     }
 
+    /// A cached deploy is still good while its endpoint is InService with
+    /// the configuration it recorded.
+    fn outputs_alive<'a>(&'a self, kind: StepKind, outputs: &'a BTreeMap<String, PathBuf>) -> BoxFuture<'a, bool> {
+        Box::pin(async move {
+            if kind != StepKind::Deploy {
+                return true;
+            }
+            let Some(dir) = outputs.get("endpoint") else {
+                return false;
+            };
+            let Ok(text) = tokio::fs::read_to_string(dir.join("endpoint.json")).await else {
+                return false;
+            };
+            let Ok(record) = serde_json::from_str::<serde_json::Value>(&text) else {
+                return false;
+            };
+            let (Some(name), Some(config)) = (record["name"].as_str(), record["config"].as_str()) else {
+                return false;
+            };
+            let Ok(inner) = self.inner().await else {
+                return false;
+            };
+            matches!(
+                serving::describe_endpoint(&inner.sagemaker, name).await,
+                Ok(Some(state)) if state.status == "InService" && state.config.as_deref() == Some(config)
+            )
+        })
+    }
+
     fn submit(&self, attempt: Attempt, events: Arc<dyn EventSink>) -> BoxFuture<'_, Result<Box<dyn Handle>, String>> {
         Box::pin(async move {
-            if !matches!(attempt.kind, StepKind::Step | StepKind::Train) {
+            if attempt.kind == StepKind::Build {
                 return Err(format!(
-                    "`{}` steps do not run on the sagemaker backend yet; place step `{}` on docker",
-                    attempt.kind, attempt.step
+                    "`build` steps run on the local Docker engine; step `{}` cannot build on SageMaker",
+                    attempt.step
                 ));
             }
             let inner = self.inner().await?;
@@ -212,11 +250,59 @@ async fn drive(
     job: &tokio::sync::Mutex<Option<(StepKind, String)>>,
     log: &Log,
 ) -> Result<Finish, String> {
+    let uploaded = upload_inputs(inner, attempt, log).await?;
+    match attempt.kind {
+        StepKind::Deploy => return deploy(inner, polling, attempt, &uploaded, job, log).await,
+        StepKind::Monitor => return monitor(inner, polling, attempt, &uploaded, job, log).await,
+        _ => {}
+    }
+    let runs = inner.transfers.location().uri("wharf/runs");
+    let plan = JobPlan::new(attempt, &uploaded, &runs, &inner.role)?;
+    let (plan, state) = match run_plan(inner, polling, attempt, plan, &uploaded, job, log).await? {
+        Ok(ran) => ran,
+        Err(finish) => return Ok(finish),
+    };
+    debug_assert_eq!(state, JobState::Completed);
+    collect(inner, attempt, &plan, log).await?;
+    Ok(Finish::Succeeded)
+}
+
+/// Uploads the attempt's local inputs (content-addressed: unchanged data is
+/// not sent again) and returns each as (name, S3 prefix, file name when the
+/// input is one file). A model a `transform` or `deploy` step serves is
+/// packed as the `model.tar.gz` SageMaker expects (a multi-model endpoint's
+/// folder of archives goes as it is); a monitor's `endpoint` record is read
+/// here, not uploaded.
+async fn upload_inputs(
+    inner: &Inner,
+    attempt: &Attempt,
+    log: &Log,
+) -> Result<Vec<(String, String, Option<String>)>, String> {
+    let multi_model = matches!(attempt.spec, KindSpec::Deploy { multi_model: true, .. });
     let mut uploaded = Vec::new();
     for (name, path) in &attempt.inputs {
+        if attempt.kind == StepKind::Monitor && name == "endpoint" {
+            continue;
+        }
         let text = path.to_string_lossy();
-        if text.starts_with("s3://") {
-            uploaded.push((name.clone(), text.into_owned(), None));
+        if let Some(rest) = text.strip_prefix("s3://") {
+            // An archive named directly is a file input; anything else a prefix.
+            let (prefix, file) = match rest.rsplit_once('/') {
+                Some((dir, file)) if file.ends_with(".tar.gz") => (format!("s3://{dir}"), Some(file.to_string())),
+                _ => (text.trim_end_matches('/').to_string(), None),
+            };
+            uploaded.push((name.clone(), prefix, file));
+            continue;
+        }
+        let packs_model = name == "model"
+            && path.is_dir()
+            && !multi_model
+            && matches!(attempt.kind, StepKind::Transform | StepKind::Deploy);
+        if packs_model {
+            let uri = inner.transfers.upload_model(path, &no_progress).await?;
+            log.line(format!("wharf: model `{name}` is at {uri}")).await;
+            let (prefix, file) = uri.rsplit_once('/').unwrap_or((uri.as_str(), "model.tar.gz"));
+            uploaded.push((name.clone(), prefix.to_string(), Some(file.to_string())));
             continue;
         }
         let up = inner.transfers.upload(path, &no_progress).await?;
@@ -235,17 +321,49 @@ async fn drive(
             )
         })
         .await;
-        uploaded.push((name.clone(), up.uri, file));
+        uploaded.push((name.clone(), up.uri.trim_end_matches('/').to_string(), file));
     }
-    let runs = inner.transfers.location().uri("wharf/runs");
-    let mut plan = JobPlan::new(attempt, &uploaded, &runs, &inner.role)?;
+    Ok(uploaded)
+}
+
+/// What SageMaker calls a kind's job, for people.
+fn job_noun(kind: StepKind) -> &'static str {
+    match kind {
+        StepKind::Train => "training job",
+        StepKind::Tune => "hyperparameter tuning job",
+        StepKind::Transform => "batch transform job",
+        _ => "processing job",
+    }
+}
+
+/// Creates the plan's job (or re-attaches to one of this run and step that
+/// is still running) and waits for it to end. `Ok(Err(finish))` is a job
+/// that ended otherwise than Completed.
+#[allow(clippy::type_complexity)]
+async fn run_plan(
+    inner: &Inner,
+    polling: Polling,
+    attempt: &Attempt,
+    mut plan: JobPlan,
+    uploaded: &[(String, String, Option<String>)],
+    job: &tokio::sync::Mutex<Option<(StepKind, String)>>,
+    log: &Log,
+) -> Result<Result<(JobPlan, JobState), Finish>, String> {
+    let kind = plan.kind;
     // A job of this run and step that is still running (a resumed run
     // after wharf was killed) is taken over, not started twice.
-    let kind = attempt.kind;
-    if let Some((name, number)) = running_job_of(inner, attempt).await {
+    let reattach = if plan.name == job_name_for(attempt, kind, attempt.attempt) {
+        running_job_of(inner, attempt, kind).await
+    } else {
+        None
+    };
+    if let Some((name, number)) = reattach {
         let mut earlier = attempt.clone();
         earlier.attempt = number;
-        plan = JobPlan::new(&earlier, &uploaded, &runs, &inner.role)?;
+        let runs = inner.transfers.location().uri("wharf/runs");
+        let again = JobPlan::new(&earlier, uploaded, &runs, &inner.role)?;
+        plan.output_path = again.output_path;
+        plan.outputs = again.outputs;
         plan.name = name;
         log.line(format!(
             "wharf: re-attached to SageMaker job {}, still running",
@@ -257,12 +375,8 @@ async fn drive(
             Ok(JobState::Missing) | Err(_) => {
                 plan.create(&inner.sagemaker).await?;
                 log.line(format!(
-                    "wharf: created SageMaker {} job {} on {}",
-                    if kind == StepKind::Train {
-                        "training"
-                    } else {
-                        "processing"
-                    },
+                    "wharf: created SageMaker {} {} on {}",
+                    job_noun(kind),
                     plan.name,
                     plan.instance
                 ))
@@ -276,33 +390,39 @@ async fn drive(
     }
     *job.lock().await = Some((kind, plan.name.clone()));
     let state = wait_for_end(inner, polling, kind, &plan.name, log).await?;
-    match state {
-        JobState::Completed => {
-            collect(inner, attempt, &plan, log).await?;
-            Ok(Finish::Succeeded)
-        }
-        JobState::Failed(reason) => Ok(Finish::Failed {
+    *job.lock().await = None;
+    Ok(match state {
+        JobState::Completed => Ok((plan, state)),
+        JobState::Failed(reason) => Err(Finish::Failed {
             exit_code: None,
             reason,
         }),
-        JobState::Stopped => Ok(Finish::Failed {
+        JobState::Stopped => Err(Finish::Failed {
             exit_code: None,
             reason: format!("SageMaker job {} was stopped outside wharf", plan.name),
         }),
-        other => Err(format!("internal: job ended as {other:?}")),
+        other => return Err(format!("internal: job ended as {other:?}")),
+    })
+}
+
+/// The name attempt `number` of this step's job has.
+fn job_name_for(attempt: &Attempt, kind: StepKind, number: u32) -> String {
+    match kind {
+        StepKind::Tune => jobs::tuning_job_name(&attempt.pipeline, &attempt.step, &attempt.run, number),
+        _ => wharf_runtime::backend::contract::job_name(&attempt.pipeline, &attempt.step, &attempt.run, number),
     }
 }
 
 /// A running job of this run and step from another attempt, with its attempt number.
-async fn running_job_of(inner: &Inner, attempt: &Attempt) -> Option<(String, u32)> {
-    let prefix = wharf_runtime::backend::contract::job_name(&attempt.pipeline, &attempt.step, &attempt.run, 0);
+async fn running_job_of(inner: &Inner, attempt: &Attempt, kind: StepKind) -> Option<(String, u32)> {
+    let prefix = job_name_for(attempt, kind, 0);
     let prefix = prefix.strip_suffix("-0")?.to_string();
-    let names: Vec<String> = match attempt.kind {
-        StepKind::Train => inner
-            .sagemaker
+    let c = &inner.sagemaker;
+    let names: Vec<String> = match kind {
+        StepKind::Train => c
             .list_training_jobs()
             .name_contains(&prefix)
-            .status_equals(aws_sdk_sagemaker::types::TrainingJobStatus::InProgress)
+            .status_equals(sm::TrainingJobStatus::InProgress)
             .send()
             .await
             .ok()?
@@ -310,11 +430,32 @@ async fn running_job_of(inner: &Inner, attempt: &Attempt) -> Option<(String, u32
             .iter()
             .filter_map(|s| s.training_job_name().map(str::to_string))
             .collect(),
-        _ => inner
-            .sagemaker
+        StepKind::Tune => c
+            .list_hyper_parameter_tuning_jobs()
+            .name_contains(&prefix)
+            .status_equals(sm::HyperParameterTuningJobStatus::InProgress)
+            .send()
+            .await
+            .ok()?
+            .hyper_parameter_tuning_job_summaries()
+            .iter()
+            .filter_map(|s| s.hyper_parameter_tuning_job_name().map(str::to_string))
+            .collect(),
+        StepKind::Transform => c
+            .list_transform_jobs()
+            .name_contains(&prefix)
+            .status_equals(sm::TransformJobStatus::InProgress)
+            .send()
+            .await
+            .ok()?
+            .transform_job_summaries()
+            .iter()
+            .filter_map(|s| s.transform_job_name().map(str::to_string))
+            .collect(),
+        _ => c
             .list_processing_jobs()
             .name_contains(&prefix)
-            .status_equals(aws_sdk_sagemaker::types::ProcessingJobStatus::InProgress)
+            .status_equals(sm::ProcessingJobStatus::InProgress)
             .send()
             .await
             .ok()?
@@ -329,6 +470,347 @@ async fn running_job_of(inner: &Inner, attempt: &Attempt) -> Option<(String, u32
     })
 }
 
+/// `deploy`: the Model and an EndpointConfig for this attempt, then the
+/// endpoint created, or updated in place to the new configuration, and
+/// waited for until InService. `endpoint.json` records it.
+async fn deploy(
+    inner: &Inner,
+    polling: Polling,
+    attempt: &Attempt,
+    uploaded: &[(String, String, Option<String>)],
+    job: &tokio::sync::Mutex<Option<(StepKind, String)>>,
+    log: &Log,
+) -> Result<Finish, String> {
+    let KindSpec::Deploy {
+        endpoint,
+        multi_model,
+        data_capture,
+        ..
+    } = &attempt.spec
+    else {
+        return Err("internal: a deploy step without a deploy spec".into());
+    };
+    let image = attempt
+        .image
+        .clone()
+        .ok_or_else(|| format!("step `{}` has no image to serve with", attempt.step))?;
+    let (_, prefix, file) = uploaded
+        .iter()
+        .find(|(n, _, _)| n == "model")
+        .ok_or_else(|| "a deploy step needs its `model` input".to_string())?;
+    let model_data = match (file, multi_model) {
+        (_, true) => format!("{prefix}/"),
+        (Some(f), false) => format!("{prefix}/{f}"),
+        (None, false) => {
+            return Err(format!(
+                "the model {prefix} is a prefix; a single-model endpoint serves one model.tar.gz"
+            ));
+        }
+    };
+    let name = serving::endpoint_name(&attempt.pipeline, &attempt.step, endpoint.as_deref());
+    let resource =
+        wharf_runtime::backend::contract::job_name(&attempt.pipeline, &attempt.step, &attempt.run, attempt.attempt);
+    let runs = inner.transfers.location().uri("wharf/runs");
+    let tags = JobPlan::new(attempt, uploaded, &runs, &inner.role)?.tags();
+    let environment = serving::serving_environment(&attempt.env);
+    serving::create_model(
+        &inner.sagemaker,
+        &resource,
+        &image,
+        &model_data,
+        *multi_model,
+        &environment,
+        &inner.role,
+        tags.clone(),
+    )
+    .await?;
+    let capture = data_capture.then(|| inner.transfers.location().uri(&format!("wharf/capture/{name}")));
+    serving::create_endpoint_config(
+        &inner.sagemaker,
+        &resource,
+        &attempt.instance,
+        capture.as_deref(),
+        tags.clone(),
+    )
+    .await?;
+    let current = ask(polling, || serving::describe_endpoint(&inner.sagemaker, &name)).await?;
+    let client = &inner.sagemaker;
+    match &current {
+        Some(state) if state.config.as_deref() == Some(resource.as_str()) => {
+            log.line(format!("wharf: endpoint {name} already runs configuration {resource}"))
+                .await;
+        }
+        Some(state) if state.status == "Failed" => {
+            log.line(format!(
+                "wharf: endpoint {name} had failed; deleting it and creating it again"
+            ))
+            .await;
+            client
+                .delete_endpoint()
+                .endpoint_name(&name)
+                .send()
+                .await
+                .map_err(|e| format!("cannot delete failed endpoint {name}: {}", jobs::classify(&e).1))?;
+            wait_endpoint_gone(inner, polling, &name).await?;
+            create_endpoint(inner, &name, &resource, tags).await?;
+            *job.lock().await = Some((StepKind::Deploy, name.clone()));
+            log.line(format!("wharf: created endpoint {name} ({resource})")).await;
+        }
+        Some(_) => {
+            // An endpoint only takes an update once it is InService.
+            wait_endpoint(inner, polling, &name, log).await?;
+            client
+                .update_endpoint()
+                .endpoint_name(&name)
+                .endpoint_config_name(&resource)
+                .send()
+                .await
+                .map_err(|e| format!("cannot update endpoint {name}: {}", jobs::classify(&e).1))?;
+            log.line(format!("wharf: updating endpoint {name} to configuration {resource}"))
+                .await;
+        }
+        None => {
+            create_endpoint(inner, &name, &resource, tags).await?;
+            *job.lock().await = Some((StepKind::Deploy, name.clone()));
+            log.line(format!(
+                "wharf: created endpoint {name} ({resource}) on {}",
+                attempt.instance
+            ))
+            .await;
+        }
+    }
+    let state = match wait_endpoint(inner, polling, &name, log).await {
+        Ok(state) => state,
+        Err(reason) => {
+            return Ok(Finish::Failed {
+                exit_code: None,
+                reason,
+            });
+        }
+    };
+    *job.lock().await = None;
+    let region = inner.region.clone();
+    let record = json!({
+        "name": name,
+        "backend": "sagemaker",
+        "arn": state.arn,
+        "region": region,
+        "config": resource,
+        "model": resource,
+        "model_data": model_data,
+        "image": image,
+        "multi_model": multi_model,
+        "data_capture": capture,
+        "invocations": format!("https://runtime.sagemaker.{region}.amazonaws.com/endpoints/{name}/invocations"),
+    });
+    write_json(&attempt.output_dir("endpoint"), "endpoint.json", &record).await?;
+    Ok(Finish::Succeeded)
+}
+
+async fn create_endpoint(inner: &Inner, name: &str, config: &str, tags: Vec<sm::Tag>) -> Result<(), String> {
+    inner
+        .sagemaker
+        .create_endpoint()
+        .endpoint_name(name)
+        .endpoint_config_name(config)
+        .set_tags(Some(tags))
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| format!("cannot create endpoint {name}: {}", jobs::classify(&e).1))
+}
+
+/// Waits until the endpoint is InService; `Err` with its FailureReason when it failed.
+async fn wait_endpoint(
+    inner: &Inner,
+    polling: Polling,
+    name: &str,
+    log: &Log,
+) -> Result<serving::EndpointState, String> {
+    let salt = salt_of(name);
+    let mut last = String::new();
+    for n in 0.. {
+        let state = ask(polling, || serving::describe_endpoint(&inner.sagemaker, name))
+            .await?
+            .ok_or_else(|| format!("endpoint {name} has disappeared"))?;
+        if state.status != last {
+            log.line(format!("wharf: endpoint {name} is {}", state.status)).await;
+            last = state.status.clone();
+        }
+        match state.status.as_str() {
+            "InService" => return Ok(state),
+            "Failed" | "OutOfService" | "Deleting" => {
+                return Err(format!(
+                    "endpoint {name} is {}: {}",
+                    state.status,
+                    state.failure.as_deref().unwrap_or("SageMaker gave no reason")
+                ));
+            }
+            _ => tokio::time::sleep(polling.delay(n, salt)).await,
+        }
+    }
+    unreachable!("the loop above only ends by returning")
+}
+
+async fn wait_endpoint_gone(inner: &Inner, polling: Polling, name: &str) -> Result<(), String> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(900);
+    let mut n = 0;
+    while tokio::time::Instant::now() < deadline {
+        if ask(polling, || serving::describe_endpoint(&inner.sagemaker, name))
+            .await?
+            .is_none()
+        {
+            return Ok(());
+        }
+        tokio::time::sleep(polling.delay(n, 3)).await;
+        n += 1;
+    }
+    Err(format!("endpoint {name} is still being deleted after 15 minutes"))
+}
+
+/// `monitor`: the baseline job, its statistics and constraints fetched as
+/// the step's outputs, then the schedule against the deployed endpoint.
+async fn monitor(
+    inner: &Inner,
+    polling: Polling,
+    attempt: &Attempt,
+    uploaded: &[(String, String, Option<String>)],
+    job: &tokio::sync::Mutex<Option<(StepKind, String)>>,
+    log: &Log,
+) -> Result<Finish, String> {
+    let KindSpec::Monitor { schedule, .. } = &attempt.spec else {
+        return Err("internal: a monitor step without a monitor spec".into());
+    };
+    let record_path = attempt
+        .inputs
+        .iter()
+        .find(|(n, _)| n == "endpoint")
+        .map(|(_, p)| p.clone())
+        .ok_or_else(|| "internal: a monitor step without its endpoint's record".to_string())?;
+    let record: serde_json::Value = serde_json::from_str(
+        &tokio::fs::read_to_string(&record_path)
+            .await
+            .map_err(|e| format!("cannot read {}: {e}", record_path.display()))?,
+    )
+    .map_err(|e| format!("{} is not JSON: {e}", record_path.display()))?;
+    if record["backend"] != "sagemaker" {
+        return Err(format!(
+            "the endpoint it monitors runs on {}; a monitoring schedule watches a SageMaker endpoint, so place its deploy step on SageMaker too",
+            record["backend"].as_str().unwrap_or("another backend")
+        ));
+    }
+    let endpoint = record["name"]
+        .as_str()
+        .ok_or_else(|| format!("{} names no endpoint", record_path.display()))?
+        .to_string();
+    let image = match &attempt.image {
+        Some(image) => image.clone(),
+        None => monitor::analyzer_image(&inner.region).ok_or_else(|| {
+            format!(
+                "SageMaker Model Monitor has no analyzer image wharf knows of in {}; give the step `image = \"...\"`",
+                inner.region
+            )
+        })?,
+    };
+    let mut base = attempt.clone();
+    base.kind = StepKind::Step;
+    base.outputs = vec![];
+    base.image = Some(image.clone());
+    let runs = inner.transfers.location().uri("wharf/runs");
+    let plan = monitor::baseline_plan(JobPlan::new(&base, uploaded, &runs, &inner.role)?, image)?;
+    let (plan, _) = match run_plan(inner, polling, &base, plan, uploaded, job, log).await? {
+        Ok(ran) => ran,
+        Err(finish) => return Ok(finish),
+    };
+    let baseline_uri = plan.outputs[0].1.clone();
+    for output in ["statistics", "constraints"] {
+        let from = format!("{baseline_uri}/{output}.json");
+        let dir = attempt.output_dir(output);
+        tokio::fs::create_dir_all(&dir)
+            .await
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        inner
+            .transfers
+            .download_prefix(&from, &dir, &no_progress)
+            .await
+            .map_err(|e| format!("the baseline job wrote no {output}.json ({from}): {e}"))?;
+        if !dir.join(format!("{output}.json")).is_file() {
+            return Err(format!("the baseline job wrote no {output}.json at {from}"));
+        }
+    }
+    log.line(format!(
+        "wharf: baseline statistics and constraints are at {baseline_uri}"
+    ))
+    .await;
+    let name = monitor::schedule_name(&attempt.pipeline, &attempt.step);
+    let reports = inner.transfers.location().uri(&format!("wharf/monitoring/{endpoint}"));
+    let created = monitor::put_schedule(&inner.sagemaker, &plan, &name, &endpoint, schedule, &reports).await?;
+    log.line(format!(
+        "wharf: {} monitoring schedule {name} ({schedule}) on endpoint {endpoint}; reports go to {reports}",
+        if created { "created" } else { "updated" }
+    ))
+    .await;
+    let salt = salt_of(&name);
+    for n in 0..60 {
+        let (status, failure) = ask(polling, || monitor::schedule_status(&inner.sagemaker, &name)).await?;
+        match status.as_str() {
+            "Scheduled" => return Ok(Finish::Succeeded),
+            "Failed" => {
+                return Ok(Finish::Failed {
+                    exit_code: None,
+                    reason: format!(
+                        "monitoring schedule {name} failed: {}",
+                        failure.as_deref().unwrap_or("SageMaker gave no reason")
+                    ),
+                });
+            }
+            _ => tokio::time::sleep(polling.delay(n, salt)).await,
+        }
+    }
+    Err(format!("monitoring schedule {name} did not become Scheduled"))
+}
+
+/// Asks SageMaker, waiting out throttling and retrying other errors a few times.
+async fn ask<T, F, Fut>(polling: Polling, mut call: F) -> Result<T, String>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, (bool, String)>>,
+{
+    let mut failures = 0;
+    for n in 0.. {
+        match call().await {
+            Ok(v) => return Ok(v),
+            Err((true, _)) => tokio::time::sleep(polling.throttled(n, 5)).await,
+            Err((false, e)) => {
+                failures += 1;
+                if failures >= 5 {
+                    return Err(e);
+                }
+                tokio::time::sleep(polling.delay(failures, 5)).await;
+            }
+        }
+    }
+    unreachable!("the loop above only ends by returning")
+}
+
+async fn write_json(dir: &std::path::Path, file: &str, value: &serde_json::Value) -> Result<(), String> {
+    tokio::fs::create_dir_all(dir)
+        .await
+        .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let path = dir.join(file);
+    tokio::fs::write(&path, format!("{value:#}\n"))
+        .await
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
+fn salt_of(name: &str) -> u64 {
+    u64::from_le_bytes(
+        blake3::hash(name.as_bytes()).as_bytes()[..8]
+            .try_into()
+            .unwrap_or([0; 8]),
+    )
+}
+
 /// Polls until the job ends. Throttling backs off and is never a failure;
 /// other errors are retried a few times.
 async fn wait_for_end(
@@ -338,11 +820,7 @@ async fn wait_for_end(
     name: &str,
     log: &Log,
 ) -> Result<JobState, String> {
-    let salt = u64::from_le_bytes(
-        blake3::hash(name.as_bytes()).as_bytes()[..8]
-            .try_into()
-            .unwrap_or([0; 8]),
-    );
+    let salt = salt_of(name);
     let mut n = 0;
     let mut failures = 0;
     let mut last = None;
@@ -386,6 +864,21 @@ fn label(state: &JobState) -> &'static str {
 /// Downloads a finished job's outputs into the attempt's output folders.
 async fn collect(inner: &Inner, attempt: &Attempt, plan: &JobPlan, log: &Log) -> Result<(), String> {
     let t = &inner.transfers;
+    if plan.kind == StepKind::Tune {
+        let (best, record) = tuning::best_training_job(&inner.sagemaker, plan).await?;
+        let uri = plan.best_model_uri(&best);
+        let got = t
+            .download_and_unpack(&uri, &attempt.output_dir("model"), &no_progress)
+            .await
+            .map_err(|e| format!("cannot fetch the model of the best training job {best}: {e}"))?;
+        log.line(format!(
+            "wharf: best training job {best} ({}); downloaded {uri} ({})",
+            record["objective"],
+            sizes(got.bytes)
+        ))
+        .await;
+        return write_json(&attempt.output_dir("best"), "best.json", &record).await;
+    }
     if plan.kind == StepKind::Train {
         let model = attempt.output_dir("model");
         let got = t
@@ -435,6 +928,13 @@ async fn stop_and_wait(inner: &Inner, polling: Polling, job: &tokio::sync::Mutex
         return;
     };
     let client = &inner.sagemaker;
+    if kind == StepKind::Deploy {
+        // An endpoint this attempt created and did not see into service:
+        // deleted, so nothing half-made keeps running (and costing).
+        let _ = client.delete_endpoint().endpoint_name(&name).send().await;
+        let _ = wait_endpoint_gone(inner, polling, &name).await;
+        return;
+    }
     for n in 0..10 {
         match jobs::stop(client, kind, &name).await {
             Err((true, _)) => tokio::time::sleep(polling.throttled(n, 1)).await,

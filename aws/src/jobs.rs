@@ -54,6 +54,10 @@ pub struct JobPlan {
     pub max_runtime: i32,
     pub role: String,
     pub tags: Vec<(String, String)>,
+    /// Transform: the `model.tar.gz` the job's Model serves.
+    pub model_data: Option<String>,
+    /// The kind's own settings (a tune step's ranges, a transform's split).
+    pub spec: KindSpec,
 }
 
 impl JobPlan {
@@ -71,7 +75,10 @@ impl JobPlan {
             .image
             .clone()
             .ok_or_else(|| format!("step `{}` has no image; a SageMaker job runs one", attempt.step))?;
-        let name = contract::job_name(&attempt.pipeline, &attempt.step, &attempt.run, attempt.attempt);
+        let name = match kind {
+            StepKind::Tune => tuning_job_name(&attempt.pipeline, &attempt.step, &attempt.run, attempt.attempt),
+            _ => contract::job_name(&attempt.pipeline, &attempt.step, &attempt.run, attempt.attempt),
+        };
         let base = format!(
             "{}/{}/{}/{}",
             runs.trim_end_matches('/'),
@@ -80,8 +87,20 @@ impl JobPlan {
             attempt.attempt
         );
         let mut environment: BTreeMap<String, String> = attempt.env.clone();
+        // A transform's model is its Model's ModelDataUrl, not a channel.
+        let model_data = match kind {
+            StepKind::Transform => inputs
+                .iter()
+                .find(|(n, _, _)| n == "model")
+                .map(|(_, uri, file)| match file {
+                    Some(f) => format!("{uri}/{f}"),
+                    None => uri.clone(),
+                }),
+            _ => None,
+        };
         let channels: Vec<Channel> = inputs
             .iter()
+            .filter(|(input, _, _)| !(kind == StepKind::Transform && input == "model"))
             .map(|(input, uri, file)| Channel {
                 name: input.clone(),
                 uri: uri.clone(),
@@ -106,6 +125,7 @@ impl JobPlan {
             KindSpec::Train { metrics, checkpoints } => {
                 (metrics.clone(), checkpoints.then(|| format!("{base}/checkpoints")))
             }
+            KindSpec::Tune { metrics, .. } => (metrics.clone(), None),
             _ => (BTreeMap::new(), None),
         };
         let limit = attempt
@@ -134,6 +154,8 @@ impl JobPlan {
                 ("wharf:run".into(), attempt.run.clone()),
                 ("wharf:attempt".into(), attempt.attempt.to_string()),
             ],
+            model_data,
+            spec: attempt.spec.clone(),
         })
     }
 
@@ -147,7 +169,7 @@ impl JobPlan {
         format!("{}/{}/output/output.tar.gz", self.output_path, self.name)
     }
 
-    fn tags(&self) -> Vec<sm::Tag> {
+    pub(crate) fn tags(&self) -> Vec<sm::Tag> {
         self.tags
             .iter()
             .map(|(k, v)| sm::Tag::builder().key(k).value(v).build())
@@ -158,6 +180,8 @@ impl JobPlan {
     pub async fn create(&self, client: &Client) -> Result<(), String> {
         let result = match self.kind {
             StepKind::Train => self.create_training(client).await,
+            StepKind::Tune => self.create_tuning(client).await,
+            StepKind::Transform => self.create_transform(client).await,
             _ => self.create_processing(client).await,
         };
         result.map_err(|e| format!("cannot create SageMaker job `{}`: {e}", self.name))
@@ -243,8 +267,35 @@ impl JobPlan {
         for (name, regex) in &self.metrics {
             algorithm = algorithm.metric_definitions(sm::MetricDefinition::builder().name(name).regex(regex).build());
         }
-        let channels: Vec<sm::Channel> = self
-            .inputs
+        let channels = self.channels();
+        let mut request = client
+            .create_training_job()
+            .training_job_name(&self.name)
+            .algorithm_specification(algorithm.build())
+            .set_input_data_config((!channels.is_empty()).then_some(channels))
+            .output_data_config(self.output_data_config())
+            .resource_config(self.resource_config())
+            .stopping_condition(self.stopping_condition())
+            .set_hyper_parameters(
+                (!self.hyperparameters.is_empty()).then(|| self.hyperparameters.clone().into_iter().collect()),
+            )
+            .set_environment((!self.environment.is_empty()).then(|| self.environment.clone().into_iter().collect()))
+            .role_arn(&self.role)
+            .set_tags(Some(self.tags()));
+        if let Some(uri) = &self.checkpoint_uri {
+            request = request.checkpoint_config(
+                sm::CheckpointConfig::builder()
+                    .s3_uri(uri)
+                    .local_path(contract::CHECKPOINT_DIR)
+                    .build(),
+            );
+        }
+        request.send().await.map(|_| ()).map_err(|e| describe_error(&e))
+    }
+
+    /// A training job's channels: S3 prefixes, File mode, fully replicated.
+    pub(crate) fn channels(&self) -> Vec<sm::Channel> {
+        self.inputs
             .iter()
             .map(|c| {
                 sm::Channel::builder()
@@ -263,44 +314,51 @@ impl JobPlan {
                     .input_mode(sm::TrainingInputMode::File)
                     .build()
             })
-            .collect();
-        let mut request = client
-            .create_training_job()
-            .training_job_name(&self.name)
-            .algorithm_specification(algorithm.build())
-            .set_input_data_config((!channels.is_empty()).then_some(channels))
-            .output_data_config(
-                sm::OutputDataConfig::builder()
-                    .s3_output_path(&self.output_path)
-                    .build(),
-            )
-            .resource_config(
-                sm::ResourceConfig::builder()
-                    .instance_type(sm::TrainingInstanceType::from(self.instance.as_str()))
-                    .instance_count(self.count)
-                    .volume_size_in_gb(VOLUME_GB)
-                    .build(),
-            )
-            .stopping_condition(
-                sm::StoppingCondition::builder()
-                    .max_runtime_in_seconds(self.max_runtime)
-                    .build(),
-            )
-            .set_hyper_parameters(
-                (!self.hyperparameters.is_empty()).then(|| self.hyperparameters.clone().into_iter().collect()),
-            )
-            .set_environment((!self.environment.is_empty()).then(|| self.environment.clone().into_iter().collect()))
-            .role_arn(&self.role)
-            .set_tags(Some(self.tags()));
-        if let Some(uri) = &self.checkpoint_uri {
-            request = request.checkpoint_config(
-                sm::CheckpointConfig::builder()
-                    .s3_uri(uri)
-                    .local_path(contract::CHECKPOINT_DIR)
-                    .build(),
-            );
-        }
-        request.send().await.map(|_| ()).map_err(|e| describe_error(&e))
+            .collect()
+    }
+
+    pub(crate) fn output_data_config(&self) -> sm::OutputDataConfig {
+        sm::OutputDataConfig::builder()
+            .s3_output_path(&self.output_path)
+            .build()
+    }
+
+    pub(crate) fn resource_config(&self) -> sm::ResourceConfig {
+        sm::ResourceConfig::builder()
+            .instance_type(sm::TrainingInstanceType::from(self.instance.as_str()))
+            .instance_count(self.count)
+            .volume_size_in_gb(VOLUME_GB)
+            .build()
+    }
+
+    pub(crate) fn stopping_condition(&self) -> sm::StoppingCondition {
+        sm::StoppingCondition::builder()
+            .max_runtime_in_seconds(self.max_runtime)
+            .build()
+    }
+}
+
+/// A tuning job's name: SageMaker allows 32 characters (its training jobs
+/// are named `<tuning job>-NNN-xxxxxxxx`). The step's name as far as it
+/// fits, a hash of pipeline, step and run, and the attempt; deterministic, so
+/// a resumed run finds the job again.
+pub fn tuning_job_name(pipeline: &str, step: &str, run: &str, attempt: u32) -> String {
+    const MAX: usize = 32;
+    let hash = blake3::hash(format!("{pipeline}\0{step}\0{run}").as_bytes()).to_hex();
+    let tail = format!("{}-{attempt}", &hash[..8]);
+    let mut head: String = step
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .take(MAX - tail.len() - 1)
+        .collect();
+    while head.contains("--") {
+        head = head.replace("--", "-");
+    }
+    let head = head.trim_matches('-');
+    if head.is_empty() {
+        tail
+    } else {
+        format!("{head}-{tail}")
     }
 }
 
@@ -328,6 +386,30 @@ pub async fn describe(client: &Client, kind: StepKind, name: &str) -> Result<Job
             .map(|d| {
                 (
                     d.training_job_status().map(|s| s.as_str().to_string()),
+                    d.failure_reason().map(str::to_string),
+                )
+            })
+            .map_err(|e| classify(&e)),
+        StepKind::Tune => client
+            .describe_hyper_parameter_tuning_job()
+            .hyper_parameter_tuning_job_name(name)
+            .send()
+            .await
+            .map(|d| {
+                (
+                    d.hyper_parameter_tuning_job_status().map(|s| s.as_str().to_string()),
+                    d.failure_reason().map(str::to_string),
+                )
+            })
+            .map_err(|e| classify(&e)),
+        StepKind::Transform => client
+            .describe_transform_job()
+            .transform_job_name(name)
+            .send()
+            .await
+            .map(|d| {
+                (
+                    d.transform_job_status().map(|s| s.as_str().to_string()),
                     d.failure_reason().map(str::to_string),
                 )
             })
@@ -375,6 +457,20 @@ pub async fn stop(client: &Client, kind: StepKind, name: &str) -> Result<(), (bo
             .await
             .map(|_| ())
             .map_err(|e| classify(&e)),
+        StepKind::Tune => client
+            .stop_hyper_parameter_tuning_job()
+            .hyper_parameter_tuning_job_name(name)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| classify(&e)),
+        StepKind::Transform => client
+            .stop_transform_job()
+            .transform_job_name(name)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| classify(&e)),
         _ => client
             .stop_processing_job()
             .processing_job_name(name)
@@ -385,7 +481,7 @@ pub async fn stop(client: &Client, kind: StepKind, name: &str) -> Result<(), (bo
     }
 }
 
-fn describe_error<E: std::error::Error + 'static>(e: &E) -> String {
+pub(crate) fn describe_error<E: std::error::Error + 'static>(e: &E) -> String {
     let mut text = e.to_string();
     let mut source = e.source();
     while let Some(s) = source {
@@ -396,7 +492,7 @@ fn describe_error<E: std::error::Error + 'static>(e: &E) -> String {
 }
 
 /// (throttled, message) of an SDK error.
-fn classify<E, R>(e: &aws_sdk_sagemaker::error::SdkError<E, R>) -> (bool, String)
+pub(crate) fn classify<E, R>(e: &aws_sdk_sagemaker::error::SdkError<E, R>) -> (bool, String)
 where
     E: aws_sdk_sagemaker::error::ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug + 'static,
@@ -485,6 +581,18 @@ mod tests {
             plan.tags
                 .contains(&("wharf:run".to_string(), "20261125-034751-ab12".to_string()))
         );
+    }
+
+    #[test]
+    fn tuning_job_names_fit_in_32_characters_and_are_deterministic() {
+        let a = tuning_job_name("churn", "search", "20261125-034751-ab12", 1);
+        assert!(a.starts_with("search-") && a.ends_with("-1"), "{a}");
+        assert_eq!(a, tuning_job_name("churn", "search", "20261125-034751-ab12", 1));
+        assert_ne!(a, tuning_job_name("churn", "search", "20261125-034751-ab13", 1));
+        let long = tuning_job_name("p", "a_very_long_step_name_for_the_tuning--job", "r", 12);
+        assert!(long.len() <= 32, "{long}");
+        assert!(long.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'), "{long}");
+        assert!(!long.contains("--"), "{long}");
     }
 
     #[test]

@@ -4,5 +4,8 @@
 
 pub mod backend;
 pub mod jobs;
+pub mod monitor;
 pub mod poll;
 pub mod s3;
+pub mod serving;
+pub mod tuning;

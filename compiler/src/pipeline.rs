@@ -280,6 +280,8 @@ pub enum KindSpec {
         strategy: String,
         max_jobs: u32,
         max_parallel_jobs: u32,
+        /// The train step's metric definitions (name -> regex).
+        metrics: BTreeMap<String, String>,
     },
     Transform {
         content_type: Option<String>,

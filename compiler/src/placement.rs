@@ -4,14 +4,21 @@
 use crate::pipeline::{Pipeline, Setting, Step, Target, TargetSettings};
 use crate::types::BackendKind;
 
-/// The backend `target` gives `step`: its `step NAME { backend = ... }` override, else the target's.
+/// The backend `target` gives `step`: its `step NAME { backend = ... }`
+/// override, else the target's. SageMaker builds no images: a `build` step
+/// placed there builds on the local Docker engine, and the SageMaker steps
+/// that run its image push it to the target's ECR repository.
 pub fn backend_for(target: &Target, step: &Step) -> BackendKind {
-    target
+    let backend = target
         .steps
         .iter()
         .find(|o| o.step == step.base)
         .and_then(|o| o.backend)
-        .unwrap_or(target.backend)
+        .unwrap_or(target.backend);
+    match (backend, step.kind) {
+        (BackendKind::Sagemaker, crate::types::StepKind::Build) => BackendKind::Docker,
+        _ => backend,
+    }
 }
 
 /// The target's settings with the step's overrides applied.

@@ -102,11 +102,8 @@ impl<'p> Plan<'p> {
                 if backend == BackendKind::Docker {
                     docker_checks(step, &mut errors);
                 }
-                if backend == BackendKind::Sagemaker && !matches!(step.kind, StepKind::Step | StepKind::Train) {
-                    errors.push(format!(
-                        "step `{}` is a `{}` step, which the sagemaker backend does not run yet (it runs `step` and `train`); place it on docker",
-                        step.name, step.kind
-                    ));
+                if backend == BackendKind::Sagemaker {
+                    sagemaker_checks(step, &mut errors);
                 }
                 if backend == BackendKind::Sagemaker
                     && matches!(step.image, Some(wharf_compiler::pipeline::ImageRef::Built(_)))
@@ -116,7 +113,7 @@ impl<'p> Plan<'p> {
                         step.name
                     ));
                 }
-                if backend == BackendKind::Sagemaker && step.image.is_none() {
+                if backend == BackendKind::Sagemaker && step.image.is_none() && step.kind != StepKind::Monitor {
                     errors.push(format!(
                         "step `{}` runs on SageMaker and has no image; give it `image = \"...\"` (an image SageMaker can pull, e.g. from ECR)",
                         step.name
@@ -185,6 +182,18 @@ fn docker_checks(step: &Step, errors: &mut Vec<String>) {
                 step.name
             ))
         }
+        _ => {}
+    }
+}
+
+/// What the sagemaker backend cannot run, found before anything starts.
+fn sagemaker_checks(step: &Step, errors: &mut Vec<String>) {
+    match step.kind {
+        StepKind::Tune if step.command.is_some() => errors.push(format!(
+            "step `{}` tunes a train step that sets `command`; SageMaker's tuning jobs run the image's own \
+             entrypoint (`IMAGE train`), so build the command into the image or tune a train step without one",
+            step.name
+        )),
         _ => {}
     }
 }

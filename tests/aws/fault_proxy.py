@@ -43,7 +43,10 @@ Configuration (every key optional; the defaults are moto's behaviour):
        "duration_seconds": 0,             # InProgress for this long after Create
        "outcome": "Completed",            # or "Failed"
        "failure_reason": "...",           # FailureReason when Failed
-       "stop_seconds": 1}                 # Stopping for this long after Stop*
+       "stop_seconds": 1,                 # Stopping for this long after Stop*
+       "best_training_job": {...}}        # tuning: the BestTrainingJob a
+                                          #   Completed Describe answers
+                                          #   (moto's is made up)
     ],
     "endpoints": [                        # the longest matching prefix wins
       {"prefix": "", "creating_seconds": 0, "updating_seconds": 0,
@@ -700,6 +703,15 @@ class Handler(BaseHTTPRequestHandler):
             job["FailureReason"] = reason
         else:
             job.pop("FailureReason", None)
+        if kind == "tuning":
+            # moto answers a made-up best job; a test names the one that won.
+            best = STATE.job_rule(kind, name).get("best_training_job")
+            if status != "Completed":
+                job.pop("BestTrainingJob", None)
+                job.pop("OverallBestTrainingJob", None)
+            elif best is not None:
+                job["BestTrainingJob"] = dict(best, TuningJobName=name)
+                job["OverallBestTrainingJob"] = dict(best, TuningJobName=name)
         if kind == "training" and "SecondaryStatus" in job:
             job["SecondaryStatus"] = {
                 "InProgress": "Training",

@@ -163,6 +163,7 @@ impl Resolver<'_> {
                             strategy,
                             max_jobs,
                             max_parallel_jobs,
+                            metrics: BTreeMap::new(),
                         }
                     }
                     _ => KindSpec::None,
@@ -244,6 +245,7 @@ impl Resolver<'_> {
                         RValue::Step(d) if self.decls[self.instances[d].decl].kind == StepKind::Deploy => {
                             self.edges.push((d, id, Edge::Endpoint, v.span));
                             self.deferred.push(Deferred::Monitor {
+                                monitor: id,
                                 endpoint: d,
                                 span: v.span,
                             });
@@ -366,8 +368,24 @@ impl Resolver<'_> {
                     for (step, input, output) in links {
                         self.edges.push((step, tune, Edge::Tune { input, output }, span));
                     }
+                    take_training_definition(steps, tune, train);
                 }
-                Deferred::Monitor { endpoint, span } => {
+                Deferred::Monitor {
+                    monitor,
+                    endpoint,
+                    span,
+                } => {
+                    // The monitor reads the endpoint's record (its name, its
+                    // capture) like any input, so a redeploy re-runs it.
+                    if !steps[monitor].inputs.iter().any(|i| i.name == "endpoint") {
+                        steps[monitor].inputs.push(crate::pipeline::Input {
+                            name: "endpoint".into(),
+                            source: InputSource::Output {
+                                step: endpoint,
+                                output: "endpoint".into(),
+                            },
+                        });
+                    }
                     if let KindSpec::Deploy {
                         data_capture: false, ..
                     } = steps[endpoint].spec
@@ -405,5 +423,40 @@ impl Resolver<'_> {
                 steps[i].image = Some(ImageRef::FromModel(p));
             }
         }
+    }
+}
+
+/// A tune step runs its train step's definition: the same image, command,
+/// inputs, environment and static hyperparameters (its own environment and
+/// resources win where it sets them), and the train step's metric
+/// definitions, which SageMaker needs to read the objective. Copied here so
+/// that everything downstream (the cache key, `plan`, the backends, a deploy
+/// serving the tuned model with its image) sees one self-contained step.
+fn take_training_definition(steps: &mut [Step], tune: StepId, train: StepId) {
+    let definition = steps[train].clone();
+    let step = &mut steps[tune];
+    step.image = definition.image.clone();
+    step.command = definition.command.clone();
+    step.inputs = definition.inputs.clone();
+    let mut env = definition.env.clone();
+    env.extend(std::mem::take(&mut step.env));
+    step.env = env;
+    let mut hyperparameters = definition.hyperparameters.clone();
+    hyperparameters.extend(std::mem::take(&mut step.hyperparameters));
+    step.hyperparameters = hyperparameters;
+    let own = step.resources.clone();
+    let base = definition.resources;
+    step.resources = crate::pipeline::Resources {
+        instance: own.instance.or(base.instance),
+        count: own.count.or(base.count),
+        cpus: own.cpus.or(base.cpus),
+        memory: own.memory.or(base.memory),
+        gpus: own.gpus.or(base.gpus),
+        volume: own.volume.or(base.volume),
+    };
+    if let (KindSpec::Tune { metrics, .. }, KindSpec::Train { metrics: declared, .. }) =
+        (&mut step.spec, &definition.spec)
+    {
+        *metrics = declared.clone();
     }
 }

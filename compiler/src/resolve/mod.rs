@@ -397,6 +397,7 @@ enum Deferred {
         metric: String,
     },
     Monitor {
+        monitor: StepId,
         endpoint: StepId,
         span: Span,
     },

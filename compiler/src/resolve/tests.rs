@@ -282,6 +282,14 @@ pipeline p {
         panic!("tune spec")
     };
     assert_eq!((*train, ranges.len(), strategy.as_str()), (1, 3, "bayesian"));
+    // It runs the train step's definition.
+    let KindSpec::Tune { metrics, .. } = &p.steps[2].spec else {
+        unreachable!()
+    };
+    assert_eq!(metrics["auc"], "auc=([0-9.]+)");
+    assert_eq!(p.steps[2].command, Some(vec!["f".to_string()]));
+    assert_eq!(p.steps[2].inputs.len(), 1);
+    assert_eq!(p.steps[2].inputs[0].name, "train");
 }
 
 #[test]
