@@ -1080,3 +1080,56 @@ target cloud {{
     assert_eq!(out.status.code(), Some(2), "{}", stderr_of(&out));
     assert!(stderr_of(&out).contains("no-such-bucket"), "{}", stderr_of(&out));
 }
+
+#[test]
+fn without_a_bucket_sagemakers_default_bucket_is_used() {
+    let Some(moto) = setup() else { return };
+    // moto answers STS GetCallerIdentity (account 123456789012) and S3.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("p.wharf"),
+        format!(
+            r#"pipeline defaults {{
+  step prep {{
+    image   = "{IMAGE}"
+    inputs  {{ raw = "raw.csv" }}
+  }}
+}}
+target cloud {{
+  backend = sagemaker
+  region = "us-east-1"
+  role = "{ROLE}"
+  endpoint_url = "{}"
+}}
+"#,
+            moto.endpoint
+        ),
+    )
+    .unwrap();
+    write(dir.path(), "raw.csv", "a\n1\n");
+    let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("wharf"));
+    moto.apply_env(&mut cmd);
+    let out = cmd
+        .current_dir(dir.path())
+        .env("WHARF_SAGEMAKER_POLL_MS", "200,1000")
+        .args(["run", "p.wharf", "--target", "cloud"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    let listed = moto.aws_at(
+        &moto.endpoint,
+        &[],
+        &[
+            "s3",
+            "ls",
+            "--recursive",
+            "s3://sagemaker-us-east-1-123456789012/wharf/data/",
+        ],
+    );
+    assert!(
+        String::from_utf8_lossy(&listed.stdout).contains("raw.csv"),
+        "{}{}",
+        String::from_utf8_lossy(&listed.stdout),
+        String::from_utf8_lossy(&listed.stderr)
+    );
+}

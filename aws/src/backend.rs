@@ -71,10 +71,6 @@ impl SagemakerBackend {
                     "the target names no execution role: set `role = \"arn:aws:iam::...\"` or WHARF_SAGEMAKER_ROLE"
                         .to_string()
                 })?;
-                let bucket = self.settings.bucket.clone().ok_or_else(|| {
-                    "the target names no bucket: set `bucket = \"s3://BUCKET/PREFIX\"` (wharf keeps inputs and job outputs there)"
-                        .to_string()
-                })?;
                 let mut loader = aws_config::defaults(BehaviorVersion::latest());
                 if let Some(region) = &self.settings.region {
                     loader = loader.region(aws_config::Region::new(region.clone()));
@@ -100,8 +96,37 @@ impl SagemakerBackend {
                          a profile (`profile = ...` or AWS_PROFILE), or run `aws sso login`"
                     )
                 })?;
-                let transfers = Transfers::new(&sdk, S3Location::parse(&bucket)?)?;
-                transfers.check_bucket().await?;
+                let transfers = match &self.settings.bucket {
+                    Some(bucket) => {
+                        let transfers = Transfers::new(&sdk, S3Location::parse(bucket)?)?;
+                        transfers.check_bucket().await?;
+                        transfers
+                    }
+                    None => {
+                        // As the SageMaker Python SDK's default_bucket():
+                        // sagemaker-<region>-<account>, created when missing.
+                        let identity = aws_sdk_sts::Client::new(&sdk)
+                            .get_caller_identity()
+                            .send()
+                            .await
+                            .map_err(|e| {
+                                format!(
+                                    "the target names no bucket and the AWS account cannot be read to find SageMaker's \
+                                     default bucket ({}); set `bucket = \"s3://BUCKET/PREFIX\"`",
+                                    jobs::describe_error(&e)
+                                )
+                            })?;
+                        let account = identity.account().unwrap_or_default();
+                        let bucket = format!("s3://sagemaker-{region}-{account}");
+                        let transfers = Transfers::new(&sdk, S3Location::parse(&bucket)?)?;
+                        transfers.ensure_bucket().await.map_err(|e| {
+                            format!(
+                                "the target names no bucket, and SageMaker's default bucket {bucket} is not usable: {e}"
+                            )
+                        })?;
+                        transfers
+                    }
+                };
                 Ok(Arc::new(Inner {
                     sagemaker: Client::new(&sdk),
                     transfers,
