@@ -77,29 +77,60 @@ fn attach_transfers(
     for (id, step) in pipeline.steps.iter().enumerate() {
         let mut transfers = Vec::new();
         if on(id) == BackendKind::Sagemaker {
+            use wharf_compiler::pipeline::KindSpec;
+            use wharf_compiler::types::StepKind;
+            let multi_model = matches!(step.spec, KindSpec::Deploy { multi_model: true, .. });
             for input in &step.inputs {
+                // A monitor reads its endpoint's record here; it is not sent.
+                if step.kind == StepKind::Monitor && input.name == "endpoint" {
+                    continue;
+                }
+                // A served model goes up packed, as SageMaker takes it.
+                let packed = input.name == "model"
+                    && !multi_model
+                    && matches!(step.kind, StepKind::Transform | StepKind::Deploy);
+                let to = if packed {
+                    format!("packed as model.tar.gz to {bucket}/wharf/models/<content hash>/, unless already there")
+                } else {
+                    format!("to {bucket}/wharf/data/<content hash>/, unless already there")
+                };
                 match &input.source {
                     InputSource::Local { path } => transfers.push(plan::TransferView {
                         direction: "upload",
                         what: format!("input `{}` ({path})", input.name),
                         bytes: size_of(&project_dir.join(path)),
-                        to: format!("to {bucket}/wharf/data/<content hash>/, unless already there"),
+                        to,
                     }),
                     InputSource::Output { step: producer, output } => transfers.push(plan::TransferView {
                         direction: "upload",
                         what: format!("input `{}` ({}.{output})", input.name, pipeline.steps[*producer].name),
                         bytes: None,
-                        to: format!("to {bucket}/wharf/data/<content hash>/, unless already there"),
+                        to,
                     }),
                     _ => {}
                 }
             }
             for output in &step.outputs {
+                // Records wharf writes itself are not downloaded.
+                let written_here = matches!(
+                    (step.kind, output.name.as_str()),
+                    (StepKind::Deploy, "endpoint") | (StepKind::Tune, "best")
+                );
+                if written_here {
+                    continue;
+                }
+                let from = match step.kind {
+                    StepKind::Tune => format!(
+                        "from the best training job's model.tar.gz under {bucket}/wharf/runs/<run>/{}/",
+                        step.name
+                    ),
+                    _ => format!("from {bucket}/wharf/runs/<run>/{}/", step.name),
+                };
                 transfers.push(plan::TransferView {
                     direction: "download",
                     what: format!("output `{}`", output.name),
                     bytes: None,
-                    to: format!("from {bucket}/wharf/runs/<run>/{}/ to .wharf/", step.name),
+                    to: format!("{from} to .wharf/"),
                 });
             }
         }
