@@ -9,7 +9,7 @@
 
 use crate::jobs::{self, JobPlan, JobState};
 use crate::poll::Polling;
-use crate::s3::{S3Location, Transfers, no_progress};
+use crate::s3::{Progress, S3Location, Transfers};
 use crate::{monitor, serving, tuning};
 use aws_config::BehaviorVersion;
 use aws_sdk_sagemaker::Client;
@@ -242,6 +242,44 @@ impl Log {
     }
 }
 
+impl Log {
+    /// A progress callback for a transfer: a line in the live view at most
+    /// every two seconds while it runs (a quick transfer shows none; its
+    /// summary line follows it).
+    fn progress(&self, what: String) -> impl Fn(Progress) + Send + Sync + use<> {
+        let events = self.events.clone();
+        let step = self.step.clone();
+        let started = std::time::Instant::now();
+        let last = std::sync::Mutex::new(started);
+        move |p: Progress| {
+            let now = std::time::Instant::now();
+            let Ok(mut last) = last.lock() else { return };
+            if now.duration_since(*last) < Duration::from_secs(2) || p.done_bytes >= p.total_bytes {
+                return;
+            }
+            *last = now;
+            let percent = if p.total_bytes == 0 {
+                100
+            } else {
+                p.done_bytes * 100 / p.total_bytes
+            };
+            let rate = p.done_bytes as f64 / now.duration_since(started).as_secs_f64().max(0.001);
+            events.event(RunEvent::StepLog {
+                step: step.clone(),
+                line: format!(
+                    "wharf: {what}: {percent}% ({} of {}, {}/{} files, {}/s)",
+                    sizes(p.done_bytes),
+                    sizes(p.total_bytes),
+                    p.done_files,
+                    p.total_files,
+                    sizes(rate as u64)
+                ),
+                stderr: false,
+            });
+        }
+    }
+}
+
 fn sizes(bytes: u64) -> String {
     match bytes {
         b if b >= 1 << 30 => format!("{:.1} GiB", b as f64 / (1u64 << 30) as f64),
@@ -324,13 +362,19 @@ async fn upload_inputs(
             && !multi_model
             && matches!(attempt.kind, StepKind::Transform | StepKind::Deploy);
         if packs_model {
-            let uri = inner.transfers.upload_model(path, &no_progress).await?;
+            let uri = inner
+                .transfers
+                .upload_model(path, &log.progress(format!("packing and uploading model `{name}`")))
+                .await?;
             log.line(format!("wharf: model `{name}` is at {uri}")).await;
             let (prefix, file) = uri.rsplit_once('/').unwrap_or((uri.as_str(), "model.tar.gz"));
             uploaded.push((name.clone(), prefix.to_string(), Some(file.to_string())));
             continue;
         }
-        let up = inner.transfers.upload(path, &no_progress).await?;
+        let up = inner
+            .transfers
+            .upload(path, &log.progress(format!("uploading input `{name}`")))
+            .await?;
         let file = path
             .is_file()
             .then(|| path.file_name().map(|n| n.to_string_lossy().into_owned()))
@@ -756,7 +800,7 @@ async fn monitor(
             .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
         inner
             .transfers
-            .download_prefix(&from, &dir, &no_progress)
+            .download_prefix(&from, &dir, &log.progress(format!("downloading {output}.json")))
             .await
             .map_err(|e| format!("the baseline job wrote no {output}.json ({from}): {e}"))?;
         if !dir.join(format!("{output}.json")).is_file() {
@@ -893,7 +937,11 @@ async fn collect(inner: &Inner, attempt: &Attempt, plan: &JobPlan, log: &Log) ->
         let (best, record) = tuning::best_training_job(&inner.sagemaker, plan).await?;
         let uri = plan.best_model_uri(&best);
         let got = t
-            .download_and_unpack(&uri, &attempt.output_dir("model"), &no_progress)
+            .download_and_unpack(
+                &uri,
+                &attempt.output_dir("model"),
+                &log.progress("downloading the best model".into()),
+            )
             .await
             .map_err(|e| format!("cannot fetch the model of the best training job {best}: {e}"))?;
         log.line(format!(
@@ -907,14 +955,19 @@ async fn collect(inner: &Inner, attempt: &Attempt, plan: &JobPlan, log: &Log) ->
     if plan.kind == StepKind::Train {
         let model = attempt.output_dir("model");
         let got = t
-            .download_and_unpack(&plan.model_uri(), &model, &no_progress)
+            .download_and_unpack(&plan.model_uri(), &model, &log.progress("downloading the model".into()))
             .await
             .map_err(|e| format!("cannot fetch the model the job wrote: {e}"))?;
         log.line(format!("wharf: downloaded {} ({})", plan.model_uri(), sizes(got.bytes)))
             .await;
         let data = attempt.output_dir("output");
         if t.exists(&plan.output_uri()).await.unwrap_or(false) {
-            t.download_and_unpack(&plan.output_uri(), &data, &no_progress).await?;
+            t.download_and_unpack(
+                &plan.output_uri(),
+                &data,
+                &log.progress("downloading the output data".into()),
+            )
+            .await?;
         } else {
             tokio::fs::create_dir_all(&data).await.map_err(|e| e.to_string())?;
         }
@@ -933,7 +986,11 @@ async fn collect(inner: &Inner, attempt: &Attempt, plan: &JobPlan, log: &Log) ->
     } else {
         for (name, uri, _) in &plan.outputs {
             let got = t
-                .download_prefix(&format!("{uri}/"), &attempt.output_dir(name), &no_progress)
+                .download_prefix(
+                    &format!("{uri}/"),
+                    &attempt.output_dir(name),
+                    &log.progress(format!("downloading output `{name}`")),
+                )
                 .await?;
             log.line(format!(
                 "wharf: downloaded output `{name}` ({} files, {})",
@@ -975,5 +1032,51 @@ async fn stop_and_wait(inner: &Inner, polling: Polling, job: &tokio::sync::Mutex
         }
         tokio::time::sleep(polling.delay(n, 2)).await;
         n += 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wharf_runtime::events::CollectingSink;
+
+    #[tokio::test]
+    async fn transfer_progress_is_shown_at_most_every_two_seconds_and_not_when_done() {
+        let dir = tempfile::tempdir().unwrap();
+        let sink = Arc::new(CollectingSink::default());
+        let file = tokio::fs::File::create(dir.path().join("log")).await.unwrap();
+        let log = Log {
+            file: Arc::new(tokio::sync::Mutex::new(file)),
+            step: "fit".into(),
+            events: sink.clone(),
+        };
+        let report = log.progress("uploading input `train`".into());
+        let at = |done: u64| Progress {
+            done_bytes: done,
+            total_bytes: 4 << 20,
+            done_files: 1,
+            total_files: 4,
+        };
+        report(at(1 << 20));
+        assert!(sink.take().is_empty(), "nothing in the first two seconds");
+        tokio::time::sleep(Duration::from_millis(2100)).await;
+        report(at(2 << 20));
+        report(at(3 << 20));
+        let lines: Vec<String> = sink
+            .take()
+            .into_iter()
+            .filter_map(|e| match e {
+                RunEvent::StepLog { line, .. } => Some(line),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        assert!(
+            lines[0].starts_with("wharf: uploading input `train`: 50% (2.0 MiB of 4.0 MiB, 1/4 files, "),
+            "{lines:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(2100)).await;
+        report(at(4 << 20));
+        assert!(sink.take().is_empty(), "a finished transfer has its own summary line");
     }
 }
