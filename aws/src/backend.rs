@@ -258,11 +258,7 @@ impl Log {
                 return;
             }
             *last = now;
-            let percent = if p.total_bytes == 0 {
-                100
-            } else {
-                p.done_bytes * 100 / p.total_bytes
-            };
+            let percent = (p.done_bytes * 100).checked_div(p.total_bytes).unwrap_or(100);
             let rate = p.done_bytes as f64 / now.duration_since(started).as_secs_f64().max(0.001);
             events.event(RunEvent::StepLog {
                 step: step.clone(),
