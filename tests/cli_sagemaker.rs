@@ -215,6 +215,9 @@ fn a_tune_step_is_a_tuning_job_over_its_train_step_and_brings_back_the_best_mode
     strategy  = "random"
     max_jobs  = 6
     max_parallel_jobs = 2
+  }}
+  deploy serve {{
+    inputs {{ model = search.model }}
   }}"#
         ),
     );
@@ -314,6 +317,27 @@ fn a_tune_step_is_a_tuning_job_over_its_train_step_and_brings_back_the_best_mode
         best["hyperparameters"],
         serde_json::json!({"depth": "5", "eta": "0.12", "booster": "dart", "rounds": "100"})
     );
+    // The deploy serves the winning job's own model.tar.gz, with the train
+    // step's image: nothing packed and sent back up.
+    let endpoint = aws(
+        &moto,
+        &["sagemaker", "describe-endpoint", "--endpoint-name", "cloudy-serve"],
+    );
+    let served = aws(
+        &moto,
+        &[
+            "sagemaker",
+            "describe-model",
+            "--model-name",
+            endpoint["EndpointConfigName"].as_str().unwrap(),
+        ],
+    );
+    assert_eq!(
+        served["PrimaryContainer"]["ModelDataUrl"],
+        format!("{output_path}/search-best-003-abcd1234/output/model.tar.gz")
+    );
+    assert_eq!(served["PrimaryContainer"]["Image"], IMAGE);
+    assert!(err.contains("is the job's s3://"), "{err}");
 }
 
 #[test]
@@ -882,10 +906,9 @@ fn processing_and_training_jobs_are_sent_as_sagemaker_expects_and_their_outputs_
     let channel_uri = job["InputDataConfig"][0]["DataSource"]["S3DataSource"]["S3Uri"]
         .as_str()
         .unwrap();
-    assert!(
-        channel_uri.starts_with(&format!("s3://{BUCKET}/team/wharf/data/")),
-        "{channel_uri}"
-    );
+    // prep's output is read where its processing job wrote it, not sent
+    // back up from this machine.
+    assert_eq!(channel_uri, format!("{out_uri}/"));
     let tags = aws(
         &moto,
         &[

@@ -45,6 +45,30 @@ struct Inner {
     transfers: Transfers,
     role: String,
     region: String,
+    /// Where outputs this run downloaded from S3 came from, by local folder:
+    /// a later SageMaker step reads them there instead of sending them back.
+    origins: std::sync::Mutex<BTreeMap<PathBuf, Origin>>,
+}
+
+/// Where a downloaded output lives in S3.
+#[derive(Debug, Clone, PartialEq)]
+enum Origin {
+    /// A `model.tar.gz` that was unpacked into the folder.
+    Archive(String),
+    /// A prefix (ending in `/`) holding the folder's files as they are.
+    Prefix(String),
+}
+
+impl Inner {
+    fn remember(&self, dir: PathBuf, origin: Origin) {
+        if let Ok(mut origins) = self.origins.lock() {
+            origins.insert(dir, origin);
+        }
+    }
+
+    fn origin(&self, path: &std::path::Path) -> Option<Origin> {
+        self.origins.lock().ok()?.get(path).cloned()
+    }
 }
 
 pub struct SagemakerBackend {
@@ -132,6 +156,7 @@ impl SagemakerBackend {
                     transfers,
                     role,
                     region,
+                    origins: Default::default(),
                 }))
             })
             .await
@@ -348,15 +373,40 @@ async fn upload_inputs(
             // An archive named directly is a file input; anything else a prefix.
             let (prefix, file) = match rest.rsplit_once('/') {
                 Some((dir, file)) if file.ends_with(".tar.gz") => (format!("s3://{dir}"), Some(file.to_string())),
-                _ => (text.trim_end_matches('/').to_string(), None),
+                _ => (text.to_string(), None),
             };
             uploaded.push((name.clone(), prefix, file));
             continue;
         }
-        let packs_model = name == "model"
-            && path.is_dir()
-            && !multi_model
-            && matches!(attempt.kind, StepKind::Transform | StepKind::Deploy);
+        // The output of an earlier SageMaker job of this run: read where the
+        // job wrote it rather than uploaded again.
+        let origin = inner.origin(path).map(|o| (o, None)).or_else(|| {
+            let parent = path.parent()?;
+            match inner.origin(parent)? {
+                Origin::Prefix(p) => Some((
+                    Origin::Prefix(p),
+                    path.file_name().map(|f| f.to_string_lossy().into_owned()),
+                )),
+                Origin::Archive(_) => None,
+            }
+        });
+        let served = name == "model" && !multi_model && matches!(attempt.kind, StepKind::Transform | StepKind::Deploy);
+        match origin {
+            Some((Origin::Archive(uri), _)) if served => {
+                log.line(format!("wharf: model `{name}` is the job's {uri}")).await;
+                let (prefix, file) = uri.rsplit_once('/').unwrap_or((uri.as_str(), "model.tar.gz"));
+                uploaded.push((name.clone(), format!("{prefix}/"), Some(file.to_string())));
+                continue;
+            }
+            Some((Origin::Prefix(prefix), file)) if !served => {
+                log.line(format!("wharf: input `{name}` is the job output at {prefix}"))
+                    .await;
+                uploaded.push((name.clone(), prefix, file));
+                continue;
+            }
+            _ => {}
+        }
+        let packs_model = served && path.is_dir();
         if packs_model {
             let uri = inner
                 .transfers
@@ -386,7 +436,9 @@ async fn upload_inputs(
             )
         })
         .await;
-        uploaded.push((name.clone(), up.uri.trim_end_matches('/').to_string(), file));
+        // The prefix keeps its trailing `/`: without it, S3Prefix would also
+        // match the `<hash>.complete` marker beside the folder.
+        uploaded.push((name.clone(), up.uri, file));
     }
     Ok(uploaded)
 }
@@ -563,6 +615,7 @@ async fn deploy(
         .iter()
         .find(|(n, _, _)| n == "model")
         .ok_or_else(|| "a deploy step needs its `model` input".to_string())?;
+    let prefix = prefix.trim_end_matches('/');
     let model_data = match (file, multi_model) {
         (_, true) => format!("{prefix}/"),
         (Some(f), false) => format!("{prefix}/{f}"),
@@ -946,6 +999,7 @@ async fn collect(inner: &Inner, attempt: &Attempt, plan: &JobPlan, log: &Log) ->
             sizes(got.bytes)
         ))
         .await;
+        inner.remember(attempt.output_dir("model"), Origin::Archive(uri));
         return write_json(&attempt.output_dir("best"), "best.json", &record).await;
     }
     if plan.kind == StepKind::Train {
@@ -956,6 +1010,7 @@ async fn collect(inner: &Inner, attempt: &Attempt, plan: &JobPlan, log: &Log) ->
             .map_err(|e| format!("cannot fetch the model the job wrote: {e}"))?;
         log.line(format!("wharf: downloaded {} ({})", plan.model_uri(), sizes(got.bytes)))
             .await;
+        inner.remember(model.clone(), Origin::Archive(plan.model_uri()));
         let data = attempt.output_dir("output");
         if t.exists(&plan.output_uri()).await.unwrap_or(false) {
             t.download_and_unpack(
@@ -994,6 +1049,7 @@ async fn collect(inner: &Inner, attempt: &Attempt, plan: &JobPlan, log: &Log) ->
                 sizes(got.bytes)
             ))
             .await;
+            inner.remember(attempt.output_dir(name), Origin::Prefix(format!("{uri}/")));
         }
     }
     Ok(())

@@ -93,7 +93,7 @@ impl JobPlan {
                 .iter()
                 .find(|(n, _, _)| n == "model")
                 .map(|(_, uri, file)| match file {
-                    Some(f) => format!("{uri}/{f}"),
+                    Some(f) => format!("{}/{f}", uri.trim_end_matches('/')),
                     None => uri.clone(),
                 }),
             _ => None,
