@@ -678,6 +678,24 @@ fn a_resumed_run_reattaches_to_the_job_a_killed_wharf_left_running() {
         "one job, not a second: {jobs:#}"
     );
     assert_eq!(moto.stats()["operations"]["CreateTrainingJob"], 1);
+    // `wharf show` links the step to its job.
+    let show = p.show();
+    let fit_step = show["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["step"] == "fit")
+        .unwrap();
+    let handles: Vec<&str> = fit_step["attempts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|a| a["handle"].as_str())
+        .collect();
+    assert!(
+        handles.contains(&format!("training job {train}").as_str()),
+        "{handles:?}"
+    );
     let model = output_dir(p.path(), "fit", "model");
     assert_eq!(std::fs::read_to_string(model.join("weights.txt")).unwrap(), "w=1");
 }

@@ -218,12 +218,24 @@ impl Backend for SagemakerBackend {
             let on_cancel = Box::new(move || -> BoxFuture<'static, ()> {
                 Box::pin(async move { stop_and_wait(&inner, polling, &stopping).await })
             });
-            Ok(Box::new(TaskHandle::spawn(
-                format!("sagemaker {} {}", attempt.step, attempt.attempt),
-                task,
-                on_cancel,
-            )) as Box<dyn Handle>)
+            Ok(Box::new(TaskHandle::spawn(handle_id(&attempt), task, on_cancel)) as Box<dyn Handle>)
         })
+    }
+}
+
+/// What the attempt's record calls its work, so `wharf show` links a step
+/// to what it made on SageMaker: `training job NAME`, `endpoint NAME`, ...
+fn handle_id(attempt: &Attempt) -> String {
+    match (&attempt.kind, &attempt.spec) {
+        (StepKind::Deploy, KindSpec::Deploy { endpoint, .. }) => format!(
+            "endpoint {}",
+            serving::endpoint_name(&attempt.pipeline, &attempt.step, endpoint.as_deref())
+        ),
+        (StepKind::Monitor, _) => format!(
+            "monitoring schedule {}",
+            monitor::schedule_name(&attempt.pipeline, &attempt.step)
+        ),
+        (kind, _) => format!("{} {}", job_noun(*kind), job_name_for(attempt, *kind, attempt.attempt)),
     }
 }
 
