@@ -711,6 +711,8 @@ fn a_hybrid_pipeline_prepares_locally_trains_on_sagemaker_and_serves_locally() {
     // writes the model.tar.gz moto cannot produce); serve runs the trained
     // model in a local container, as the docker backend deploys.
     hold_jobs(&moto, &[], "");
+    // The proxy throttles the first two CreateTrainingJob calls: waited out.
+    moto.configure(r#"{"throttle": [{"operation": "CreateTrainingJob", "count": 2}]}"#);
     let dir = tempfile::tempdir().unwrap();
     let text = format!(
         r#"pipeline hybrid {{
@@ -818,6 +820,7 @@ target mixed {{
     }
     assert!(stopped.status.success(), "{}", stderr_of(&stopped));
     assert_eq!(record["backend"], "docker");
+    assert_eq!(moto.stats()["throttled"]["CreateTrainingJob"], 2);
     assert_eq!(
         (status, body.as_str()),
         (200, "cloud:HELLO"),

@@ -177,14 +177,25 @@ impl JobPlan {
     }
 
     /// Sends the Create call.
+    /// Throttling is waited out (1 s doubling to 30 s, ten times) and never
+    /// fails the step.
     pub async fn create(&self, client: &Client) -> Result<(), String> {
-        let result = match self.kind {
-            StepKind::Train => self.create_training(client).await,
-            StepKind::Tune => self.create_tuning(client).await,
-            StepKind::Transform => self.create_transform(client).await,
-            _ => self.create_processing(client).await,
-        };
-        result.map_err(|e| format!("cannot create SageMaker job `{}`: {e}", self.name))
+        let mut n = 0;
+        loop {
+            let result = match self.kind {
+                StepKind::Train => self.create_training(client).await,
+                StepKind::Tune => self.create_tuning(client).await,
+                StepKind::Transform => self.create_transform(client).await,
+                _ => self.create_processing(client).await,
+            };
+            match result {
+                Err(e) if is_throttling(&e) && n < 10 => {
+                    tokio::time::sleep(std::time::Duration::from_millis((1000u64 << n.min(5)).min(30_000))).await;
+                    n += 1;
+                }
+                other => return other.map_err(|e| format!("cannot create SageMaker job `{}`: {e}", self.name)),
+            }
+        }
     }
 
     async fn create_processing(&self, client: &Client) -> Result<(), String> {
@@ -254,7 +265,7 @@ impl JobPlan {
             .send()
             .await
             .map(|_| ())
-            .map_err(|e| describe_error(&e))
+            .map_err(|e| classify(&e).1)
     }
 
     async fn create_training(&self, client: &Client) -> Result<(), String> {
@@ -290,7 +301,7 @@ impl JobPlan {
                     .build(),
             );
         }
-        request.send().await.map(|_| ()).map_err(|e| describe_error(&e))
+        request.send().await.map(|_| ()).map_err(|e| classify(&e).1)
     }
 
     /// A training job's channels: S3 prefixes, File mode, fully replicated.
@@ -491,6 +502,18 @@ pub(crate) fn describe_error<E: std::error::Error + 'static>(e: &E) -> String {
     text
 }
 
+const THROTTLING: [&str; 4] = [
+    "ThrottlingException",
+    "Throttling",
+    "TooManyRequestsException",
+    "RequestLimitExceeded",
+];
+
+/// Whether a message `classify` made is a throttling error's.
+pub(crate) fn is_throttling(message: &str) -> bool {
+    THROTTLING.iter().any(|code| message.starts_with(&format!("{code}:")))
+}
+
 /// (throttled, message) of an SDK error.
 pub(crate) fn classify<E, R>(e: &aws_sdk_sagemaker::error::SdkError<E, R>) -> (bool, String)
 where
@@ -499,10 +522,7 @@ where
 {
     let code = e.code().unwrap_or_default().to_string();
     let message = e.message().map(str::to_string).unwrap_or_else(|| describe_error(e));
-    let throttled = matches!(
-        code.as_str(),
-        "ThrottlingException" | "Throttling" | "TooManyRequestsException" | "RequestLimitExceeded"
-    );
+    let throttled = THROTTLING.contains(&code.as_str());
     (
         throttled,
         if code.is_empty() {

@@ -7,7 +7,7 @@
 //! an endpoint is named by the step's `endpoint`, else `<pipeline>-<step>`,
 //! and outlives the run, as a deployed endpoint should.
 
-use crate::jobs::{JobPlan, classify, describe_error};
+use crate::jobs::{JobPlan, classify};
 use aws_sdk_sagemaker::Client;
 use aws_sdk_sagemaker::types as sm;
 use std::collections::BTreeMap;
@@ -174,7 +174,7 @@ impl JobPlan {
             .send()
             .await
             .map(|_| ())
-            .map_err(|e| describe_error(&e))
+            .map_err(|e| classify(&e).1)
     }
 
     /// Where a transform job writes its results.

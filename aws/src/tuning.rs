@@ -8,7 +8,7 @@
 //! out of the static hyperparameters, early stopping is Off, Grid sets no
 //! job limit (the grid decides), and ranges are sent as strings.
 
-use crate::jobs::{JobPlan, classify, describe_error};
+use crate::jobs::{JobPlan, classify};
 use aws_sdk_sagemaker::Client;
 use aws_sdk_sagemaker::types as sm;
 use serde_json::{Value, json};
@@ -50,7 +50,7 @@ impl JobPlan {
             .send()
             .await
             .map(|_| ())
-            .map_err(|e| describe_error(&e))
+            .map_err(|e| classify(&e).1)
     }
 
     fn ranged_names(&self) -> Vec<String> {
