@@ -7,6 +7,7 @@
 //! they see any other output. Cancel and timeout call Stop* and wait for the
 //! job to stop.
 
+use crate::ecr::Images;
 use crate::jobs::{self, JobPlan, JobState};
 use crate::poll::Polling;
 use crate::s3::{S3Location, Transfers, no_progress};
@@ -37,6 +38,7 @@ pub struct Settings {
 struct Inner {
     sagemaker: Client,
     transfers: Transfers,
+    images: Images,
     role: String,
 }
 
@@ -97,6 +99,7 @@ impl SagemakerBackend {
                 Ok(Arc::new(Inner {
                     sagemaker: Client::new(&sdk),
                     transfers,
+                    images: Images::new(&sdk),
                     role,
                 }))
             })
@@ -212,6 +215,8 @@ async fn drive(
     job: &tokio::sync::Mutex<Option<(StepKind, String)>>,
     log: &Log,
 ) -> Result<Finish, String> {
+    // An image on this machine goes to ECR first: the job names its ECR URI.
+    let attempt = &inner.images.for_job(attempt, &|line| log.line(line)).await?;
     let mut uploaded = Vec::new();
     for (name, path) in &attempt.inputs {
         let text = path.to_string_lossy();

@@ -385,7 +385,7 @@ pub async fn stop(client: &Client, kind: StepKind, name: &str) -> Result<(), (bo
     }
 }
 
-fn describe_error<E: std::error::Error + 'static>(e: &E) -> String {
+pub(crate) fn describe_error<E: std::error::Error + 'static>(e: &E) -> String {
     let mut text = e.to_string();
     let mut source = e.source();
     while let Some(s) = source {

@@ -102,23 +102,20 @@ impl<'p> Plan<'p> {
                 if backend == BackendKind::Docker {
                     docker_checks(step, &mut errors);
                 }
-                if backend == BackendKind::Sagemaker && !matches!(step.kind, StepKind::Step | StepKind::Train) {
+                if backend == BackendKind::Sagemaker && step.kind == StepKind::Build {
+                    errors.push(format!(
+                        "step `{}` is a `build` step, which runs on this machine's Docker engine; add `step {} {{ backend = docker }}` to the target (SageMaker steps that use its image get it pushed to ECR)",
+                        step.name, step.base
+                    ));
+                } else if backend == BackendKind::Sagemaker && !matches!(step.kind, StepKind::Step | StepKind::Train) {
                     errors.push(format!(
                         "step `{}` is a `{}` step, which the sagemaker backend does not run yet (it runs `step` and `train`); place it on docker",
                         step.name, step.kind
                     ));
                 }
-                if backend == BackendKind::Sagemaker
-                    && matches!(step.image, Some(wharf_compiler::pipeline::ImageRef::Built(_)))
-                {
+                if backend == BackendKind::Sagemaker && step.kind != StepKind::Build && step.image.is_none() {
                     errors.push(format!(
-                        "step `{}` runs on SageMaker with an image a `build` step makes; pushing built images to ECR is not done yet, so name an image SageMaker can pull",
-                        step.name
-                    ));
-                }
-                if backend == BackendKind::Sagemaker && step.image.is_none() {
-                    errors.push(format!(
-                        "step `{}` runs on SageMaker and has no image; give it `image = \"...\"` (an image SageMaker can pull, e.g. from ECR)",
+                        "step `{}` runs on SageMaker and has no image; give it `image = \"...\"` (an ECR image, or one on this machine or from a `build` step, which wharf pushes to ECR)",
                         step.name
                     ));
                 }

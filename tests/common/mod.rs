@@ -68,6 +68,25 @@ pub fn stderr_of(output: &std::process::Output) -> String {
 pub mod docker;
 pub mod history;
 pub mod moto;
+pub mod registry;
+
+/// Polls `probe` every 200 ms until it answers; panics after `limit`.
+pub fn wait_for<T>(what: &str, limit: std::time::Duration, mut probe: impl FnMut() -> Option<T>) -> T {
+    let start = std::time::Instant::now();
+    loop {
+        if let Some(v) = probe() {
+            return v;
+        }
+        assert!(start.elapsed() < limit, "timed out waiting for {what}");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}
+
+/// Waits for a spawned `wharf`: (exit code, stderr).
+pub fn finish(child: std::process::Child) -> (Option<i32>, String) {
+    let out = child.wait_with_output().expect("wharf ran");
+    (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
 
 /// `wharf` run in `dir` (where it looks for `.wharf/`), with times shown in UTC.
 pub fn wharf_in(dir: &std::path::Path) -> Command {
