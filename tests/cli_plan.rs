@@ -140,3 +140,40 @@ fn fan_out_is_planned_in_full() {
         ]
     );
 }
+
+#[test]
+fn images_from_this_machine_are_shown_pushed_to_ecr() {
+    let (_dir, path) = temp_file(
+        "p.wharf",
+        r#"pipeline churn {
+  build image { context = "image" }
+  train fit { image = image }
+  step local { image = "tools:1" command = ["true"] }
+  step pulled { image = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/tools:1" command = ["true"] }
+}
+target cloud {
+  backend = sagemaker
+  role    = "arn:aws:iam::1:role/x"
+  bucket  = "s3://b/w"
+  step image { backend = docker }
+}
+"#,
+    );
+    let out = wharf().args(["plan"]).arg(&path).output().expect("runs");
+    let stdout = stdout_of(&out);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let transfers: Vec<&str> = stdout
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("transfer"))
+        .map(str::trim)
+        .filter(|l| l.starts_with("push"))
+        .collect();
+    assert_eq!(
+        transfers,
+        [
+            "push the image `image` builds to ECR repository `wharf/churn-image`, unless already there",
+            "push image `tools:1` to ECR repository `tools`, if it is on this machine and not already there",
+        ],
+        "{stdout}"
+    );
+}

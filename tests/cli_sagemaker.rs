@@ -17,7 +17,7 @@ use common::*;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const BUCKET: &str = "wharf-test";
 const ROLE: &str = "arn:aws:iam::123456789012:role/wharf";
@@ -107,45 +107,6 @@ fn setup() -> Option<Moto> {
     moto.reset();
     aws(&moto, &["s3", "mb", &format!("s3://{BUCKET}")]);
     Some(moto)
-}
-
-fn wait_for<T>(what: &str, limit: Duration, mut probe: impl FnMut() -> Option<T>) -> T {
-    let start = Instant::now();
-    loop {
-        if let Some(v) = probe() {
-            return v;
-        }
-        assert!(start.elapsed() < limit, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
-
-/// `wait_for`, but a wharf that has already exited fails the test with its
-/// output rather than a timeout.
-fn wait_for_job<T>(child: &mut std::process::Child, what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
-    let start = Instant::now();
-    loop {
-        if let Some(v) = probe() {
-            return v;
-        }
-        if let Ok(Some(status)) = child.try_wait() {
-            let mut err = String::new();
-            if let Some(mut e) = child.stderr.take() {
-                let _ = std::io::Read::read_to_string(&mut e, &mut err);
-            }
-            panic!("wharf exited ({status}) before {what}:\n{err}");
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(90),
-            "timed out waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
-
-fn finish(child: std::process::Child) -> (Option<i32>, String) {
-    let out = child.wait_with_output().unwrap();
-    (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
 }
 
 /// A tar.gz holding one file, as SageMaker packs /opt/ml/model.

@@ -7,6 +7,7 @@
 //! they see any other output. Cancel and timeout call Stop* and wait for the
 //! job to stop.
 
+use crate::ecr::Images;
 use crate::jobs::{self, JobPlan, JobState};
 use crate::poll::Polling;
 use crate::s3::{Progress, S3Location, Transfers};
@@ -43,6 +44,7 @@ pub struct Settings {
 struct Inner {
     sagemaker: Client,
     transfers: Transfers,
+    images: Images,
     role: String,
     region: String,
     /// Where outputs this run downloaded from S3 came from, by local folder:
@@ -154,6 +156,7 @@ impl SagemakerBackend {
                 Ok(Arc::new(Inner {
                     sagemaker: Client::new(&sdk),
                     transfers,
+                    images: Images::new(&sdk),
                     role,
                     region,
                     origins: Default::default(),
@@ -346,6 +349,8 @@ async fn drive(
     job: &tokio::sync::Mutex<Option<(StepKind, String)>>,
     log: &Log,
 ) -> Result<Finish, String> {
+    // An image on this machine goes to ECR first: the job names its ECR URI.
+    let attempt = &inner.images.for_job(attempt, &|line| log.line(line)).await?;
     let uploaded = upload_inputs(inner, attempt, log).await?;
     match attempt.kind {
         StepKind::Deploy => return deploy(inner, polling, attempt, &uploaded, job, log).await,

@@ -1,8 +1,10 @@
-//! The SageMaker backend and the movement of data between this machine and
-//! S3. In a crate of its own: the AWS SDK crates take minutes to compile,
-//! and edits elsewhere should not rebuild them.
+//! The SageMaker backend, the movement of data between this machine and
+//! S3, and the push of local images to ECR. In a crate of its own: the AWS
+//! SDK crates take minutes to compile, and edits elsewhere should not
+//! rebuild them.
 
 pub mod backend;
+pub mod ecr;
 pub mod jobs;
 pub mod monitor;
 pub mod poll;

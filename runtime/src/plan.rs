@@ -105,17 +105,9 @@ impl<'p> Plan<'p> {
                 if backend == BackendKind::Sagemaker {
                     sagemaker_checks(step, &mut errors);
                 }
-                if backend == BackendKind::Sagemaker
-                    && matches!(step.image, Some(wharf_compiler::pipeline::ImageRef::Built(_)))
-                {
-                    errors.push(format!(
-                        "step `{}` runs on SageMaker with an image a `build` step makes; pushing built images to ECR is not done yet, so name an image SageMaker can pull",
-                        step.name
-                    ));
-                }
                 if backend == BackendKind::Sagemaker && step.image.is_none() && step.kind != StepKind::Monitor {
                     errors.push(format!(
-                        "step `{}` runs on SageMaker and has no image; give it `image = \"...\"` (an image SageMaker can pull, e.g. from ECR)",
+                        "step `{}` runs on SageMaker and has no image; give it `image = \"...\"` (an ECR image, or one on this machine or from a `build` step, which wharf pushes to ECR)",
                         step.name
                     ));
                 }

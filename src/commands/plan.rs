@@ -79,6 +79,7 @@ fn attach_transfers(
         if on(id) == BackendKind::Sagemaker {
             use wharf_compiler::pipeline::KindSpec;
             use wharf_compiler::types::StepKind;
+            transfers.extend(image_push(pipeline, step));
             let multi_model = matches!(step.spec, KindSpec::Deploy { multi_model: true, .. });
             for input in &step.inputs {
                 // A monitor reads its endpoint's record here; it is not sent.
@@ -138,6 +139,43 @@ fn attach_transfers(
             view_step.transfers = transfers;
         }
     }
+}
+
+/// The push to ECR a SageMaker step's image needs: always for a `build`
+/// step's image; for a named image that is not an ECR URI, when the image
+/// is on this machine at run time (the plan does not ask the engine).
+fn image_push(
+    pipeline: &wharf_compiler::Pipeline,
+    step: &wharf_compiler::pipeline::Step,
+) -> Option<plan::TransferView> {
+    use wharf_compiler::pipeline::ImageRef;
+    let mut current = step;
+    for _ in 0..=pipeline.steps.len() {
+        match current.image.as_ref()? {
+            ImageRef::Built(build) => {
+                let build = &pipeline.steps[*build].name;
+                let repository = wharf_runtime::backend::docker::build::image_repository(&pipeline.name, build);
+                return Some(plan::TransferView {
+                    direction: "push",
+                    what: format!("the image `{build}` builds"),
+                    bytes: None,
+                    to: format!("to ECR repository `{repository}`, unless already there"),
+                });
+            }
+            ImageRef::Name(name) if wharf_aws::ecr::is_ecr_uri(name) => return None,
+            ImageRef::Name(name) => {
+                let repository = wharf_aws::ecr::Destination::of(name, "").ok()?.repository;
+                return Some(plan::TransferView {
+                    direction: "push",
+                    what: format!("image `{name}`"),
+                    bytes: None,
+                    to: format!("to ECR repository `{repository}`, if it is on this machine and not already there"),
+                });
+            }
+            ImageRef::FromModel(producer) => current = &pipeline.steps[*producer],
+        }
+    }
+    None
 }
 
 /// Bytes of a file or folder, without reading it.

@@ -68,7 +68,7 @@ pub struct StepView {
 
 #[derive(Serialize)]
 pub struct TransferView {
-    /// `upload` or `download`.
+    /// `upload`, `download`, or `push` (an image to ECR).
     pub direction: &'static str,
     /// The input or output it carries.
     pub what: String,
@@ -306,11 +306,13 @@ pub fn text(plan: &PlanView) -> String {
             line("decision", text);
         }
         for t in &s.transfers {
-            let size = t
-                .bytes
-                .map(human_bytes)
-                .unwrap_or_else(|| "size known after the run".into());
-            line("transfer", format!("{} {} ({size}) {}", t.direction, t.what, t.to));
+            let size = match (t.bytes, t.direction) {
+                (Some(bytes), _) => format!(" ({})", human_bytes(bytes)),
+                // An image's size is the engine's business, not the plan's.
+                (None, "push") => String::new(),
+                (None, _) => " (size known after the run)".into(),
+            };
+            line("transfer", format!("{} {}{size} {}", t.direction, t.what, t.to));
         }
         if let Some(image) = &s.image {
             line("image", image.clone());

@@ -17,10 +17,18 @@ moto and adds, where a test configured it:
 - throttling (HTTP 400 ThrottlingException) and other injected errors;
 - a fixed latency on every SageMaker call;
 - statistics: calls per operation, and per job / endpoint the times of its
-  Describe calls.
+  Describe calls;
+- ECR as one service with a real registry (moto has ECR's API but no
+  registry): with `registry` set, GetAuthorizationToken's `proxyEndpoint`
+  names that registry instead of `<account>.dkr.ecr.<region>.amazonaws.com`,
+  and DescribeImages / BatchGetImage answer from what the registry holds
+  (moto still answers RepositoryNotFoundException for a repository it does
+  not know). Every other ECR call (CreateRepository, DescribeRepositories,
+  ...) is moto's. Pushes go from the Docker engine straight to the registry.
 
 SageMaker is told apart by its `X-Amz-Target: SageMaker.<Operation>` header
-(JSON 1.1). Everything else (S3, moto's own /moto-api/) is forwarded
+(JSON 1.1), ECR by `AmazonEC2ContainerRegistry_V20150921.<Operation>`.
+Everything else (S3, moto's own /moto-api/) is forwarded
 untouched and streamed both ways: Content-Length and chunked request bodies of
 any size, `Expect: 100-continue` (answered by the proxy), HEAD. So one
 endpoint URL serves both SageMaker and S3; a benchmark that wants no proxy in
@@ -59,7 +67,10 @@ Configuration (every key optional; the defaults are moto's behaviour):
       {"operation": "*", "seconds": 5},   # every call for 5 s from now on
       {"operation": "CreateTrainingJob", "count": 1, "status": 500,
        "type": "InternalFailure", "message": "boom"}  # any other error
-    ]
+    ],
+    "registry": "http://127.0.0.1:PORT"   # a Docker registry (v2 API, plain
+                                          #   HTTP) standing in for ECR's; null
+                                          #   = moto's ECR answers untouched
   }
 
 Statistics (GET /_proxy/stats):
@@ -70,7 +81,8 @@ Statistics (GET /_proxy/stats):
                      "describe_calls": 5, "describe_times": [T, ...]}},
    "endpoints": {"NAME": {"created": T, "updated": T|null,
                           "describe_calls": 3, "describe_times": [T, ...]}},
-   "passthrough_requests": 7,                        # non-SageMaker requests
+   "ecr_operations": {"GetAuthorizationToken": 1, ...},  # every ECR call
+   "passthrough_requests": 7,                        # neither SageMaker nor ECR
    "now": T}
   Times are seconds since the epoch (float), from this machine's clock.
 
@@ -105,6 +117,11 @@ HOP_BY_HOP = {
     "expect",
 }
 COPY_CHUNK = 1 << 20
+ECR_TARGET = "AmazonEC2ContainerRegistry_V20150921."
+MANIFEST_TYPES = (
+    "application/vnd.docker.distribution.manifest.v2+json",
+    "application/vnd.oci.image.manifest.v1+json",
+)
 
 # kind -> how its operations and fields are named
 KINDS = {
@@ -170,25 +187,31 @@ class State:
         self.reset()
 
     def reset(self):
-        self.config = {"latency_ms": 0, "jobs": [], "endpoints": [], "throttle": []}
+        self.config = {"latency_ms": 0, "jobs": [], "endpoints": [], "throttle": [], "registry": None}
         self.throttle_deadlines = {}  # index in config["throttle"] -> end time
         self.jobs = {}  # name -> {kind, created, stopped, describe_times}
         self.endpoints = {}  # name -> {created, updated, config, describe_times}
         self.schedules = {}  # name -> the stored schedule
         self.operations = {}
         self.throttled = {}
+        self.ecr_operations = {}
         self.passthrough = 0
 
     def configure(self, new):
         if not isinstance(new, dict):
             raise ValueError("the configuration is a JSON object")
-        known = {"latency_ms", "jobs", "endpoints", "throttle"}
+        known = {"latency_ms", "jobs", "endpoints", "throttle", "registry"}
         unknown = set(new) - known
         if unknown:
             raise ValueError(f"unknown keys {sorted(unknown)}; known: {sorted(known)}")
         for key in ("jobs", "endpoints", "throttle"):
             if key in new and not isinstance(new[key], list):
                 raise ValueError(f"`{key}` is a list")
+        registry = new.get("registry")
+        if registry is not None and (
+            not isinstance(registry, str) or urllib.parse.urlsplit(registry).scheme != "http"
+        ):
+            raise ValueError("`registry` is http://HOST:PORT or null")
         for rule in new.get("jobs", []):
             if rule.get("outcome", "Completed") not in ("Completed", "Failed"):
                 raise ValueError("a job's outcome is Completed or Failed")
@@ -310,6 +333,7 @@ class State:
                 }
                 for name, r in self.endpoints.items()
             },
+            "ecr_operations": dict(self.ecr_operations),
             "passthrough_requests": self.passthrough,
             "now": time.time(),
         }
@@ -391,6 +415,8 @@ class Handler(BaseHTTPRequestHandler):
                 target = self.headers.get("X-Amz-Target", "")
                 if target.startswith("SageMaker."):
                     self.sagemaker(target.split(".", 1)[1])
+                elif target.startswith(ECR_TARGET):
+                    self.ecr(target[len(ECR_TARGET) :])
                 else:
                     with STATE.lock:
                         STATE.passthrough += 1
@@ -563,15 +589,15 @@ class Handler(BaseHTTPRequestHandler):
 
     # -- SageMaker -------------------------------------------------------------
 
-    def upstream(self, operation, payload):
-        """One SageMaker call to moto with this request's headers:
+    def upstream(self, operation, payload, service="SageMaker."):
+        """One SageMaker (or ECR) call to moto with this request's headers:
         (status, headers, body bytes)."""
         headers = [
             (n, v)
             for n, v in self.forward_headers()
             if n.lower() not in ("x-amz-target", "accept-encoding")
         ]
-        headers.append(("X-Amz-Target", f"SageMaker.{operation}"))
+        headers.append(("X-Amz-Target", f"{service}{operation}"))
         body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
         status, _reason, resp_headers, data = UPSTREAM.exchange("POST", self.path, headers, body)
         return status, resp_headers, data
@@ -873,6 +899,106 @@ class Handler(BaseHTTPRequestHandler):
                     STATE.endpoints[name] = {"describe_times": record["describe_times"]}
         return self.relay(status, headers, data)
 
+    # -- ECR with a real registry ----------------------------------------------
+
+    def ecr(self, operation):
+        raw = self.read_body()
+        with STATE.lock:
+            STATE.ecr_operations[operation] = STATE.ecr_operations.get(operation, 0) + 1
+            registry = STATE.config.get("registry")
+        payload = parse_object(raw or b"{}")
+        handler = {
+            "GetAuthorizationToken": self.ecr_login,
+            "DescribeImages": self.ecr_describe_images,
+            "BatchGetImage": self.ecr_batch_get_image,
+        }.get(operation)
+        if registry is None or payload is None or handler is None:
+            return self.relay(*self.upstream(operation, raw, ECR_TARGET))
+        return handler(operation, payload, raw, registry)
+
+    def ecr_error(self, kind, message):
+        self.reply(400, error_body(kind, message), headers=[("x-amzn-ErrorType", kind)])
+
+    def ecr_login(self, operation, payload, raw, registry):
+        status, headers, data = self.upstream(operation, raw, ECR_TARGET)
+        answer = parse_object(data) if status == 200 else None
+        if answer is None:
+            return self.relay(status, headers, data)
+        for item in answer.get("authorizationData", []):
+            item["proxyEndpoint"] = registry.rstrip("/")
+        return self.relay(status, headers, json.dumps(answer).encode())
+
+    def ecr_repository(self, operation, payload, raw):
+        """moto's answer when it does not know the repository, else None."""
+        status, headers, data = self.upstream(operation, raw, ECR_TARGET)
+        error = parse_object(data) if status != 200 else None
+        if error is not None and "RepositoryNotFound" in str(error.get("__type", "")):
+            return status, headers, data
+        return None
+
+    def ecr_images(self, payload, registry):
+        """[(image id asked for, (digest, media type, manifest) or None)]."""
+        repository = payload.get("repositoryName", "")
+        source = Registry(registry)
+        asked = payload.get("imageIds") or [{"imageTag": t} for t in source.tags(repository)]
+        found = []
+        for image_id in asked:
+            reference = image_id.get("imageTag") or image_id.get("imageDigest")
+            found.append((image_id, source.manifest(repository, reference) if reference else None))
+        return found
+
+    def ecr_describe_images(self, operation, payload, raw, registry):
+        missing_repository = self.ecr_repository(operation, payload, raw)
+        if missing_repository is not None:
+            return self.relay(*missing_repository)
+        repository = payload.get("repositoryName", "")
+        details = []
+        for image_id, held in self.ecr_images(payload, registry):
+            if held is None:
+                return self.ecr_error(
+                    "ImageNotFoundException",
+                    f"The image with imageId {json.dumps(image_id)} does not exist within the repository "
+                    f"with name '{repository}' in the registry with id '{ACCOUNT}'",
+                )
+            digest, media_type, manifest = held
+            layers = (parse_object(manifest) or {}).get("layers") or []
+            details.append(
+                {
+                    "registryId": ACCOUNT,
+                    "repositoryName": repository,
+                    "imageDigest": digest,
+                    "imageTags": [image_id["imageTag"]] if image_id.get("imageTag") else [],
+                    "imageSizeInBytes": sum(int(layer.get("size", 0)) for layer in layers),
+                    "imagePushedAt": time.time(),
+                    "imageManifestMediaType": media_type,
+                }
+            )
+        return self.reply(200, json.dumps({"imageDetails": details}).encode())
+
+    def ecr_batch_get_image(self, operation, payload, raw, registry):
+        missing_repository = self.ecr_repository(operation, payload, raw)
+        if missing_repository is not None:
+            return self.relay(*missing_repository)
+        repository = payload.get("repositoryName", "")
+        images, failures = [], []
+        for image_id, held in self.ecr_images(payload, registry):
+            if held is None:
+                failures.append(
+                    {"imageId": image_id, "failureCode": "ImageNotFound", "failureReason": "Requested image not found"}
+                )
+                continue
+            digest, media_type, manifest = held
+            images.append(
+                {
+                    "registryId": ACCOUNT,
+                    "repositoryName": repository,
+                    "imageId": {**image_id, "imageDigest": digest},
+                    "imageManifest": manifest.decode(),
+                    "imageManifestMediaType": media_type,
+                }
+            )
+        return self.reply(200, json.dumps({"images": images, "failures": failures}).encode())
+
     # -- monitoring schedules (not in moto) ------------------------------------
 
     def schedule_endpoint(self, config):
@@ -1038,6 +1164,47 @@ class Handler(BaseHTTPRequestHandler):
         if schedule is None:
             return self.missing_schedule(name)
         return self.reply(200, b"{}")
+
+
+class Registry:
+    """Reads what a Docker registry (v2 API, plain HTTP) holds. A registry
+    that does not answer holds nothing: a test can name one where nothing
+    listens, so that ECR's API answers and the push fails."""
+
+    def __init__(self, url):
+        parsed = urllib.parse.urlsplit(url)
+        self.host = parsed.hostname
+        self.port = parsed.port or 80
+
+    def get(self, path, headers=None):
+        """(status, headers, body) of a GET, or None when nothing answers."""
+        conn = http.client.HTTPConnection(self.host, self.port, timeout=60)
+        try:
+            conn.request("GET", path, headers=headers or {})
+            resp = conn.getresponse()
+            return resp.status, resp, resp.read()
+        except OSError:
+            return None
+        finally:
+            conn.close()
+
+    def manifest(self, repository, reference):
+        """(digest, media type, manifest bytes) of `repository:reference`, or None."""
+        got = self.get(
+            f"/v2/{repository}/manifests/{reference}",
+            {"Accept": ", ".join(MANIFEST_TYPES)},
+        )
+        if got is None or got[0] != 200:
+            return None
+        _, resp, body = got
+        media_type = resp.getheader("Content-Type", MANIFEST_TYPES[0]).split(";")[0]
+        return resp.getheader("Docker-Content-Digest"), media_type, body
+
+    def tags(self, repository):
+        got = self.get(f"/v2/{repository}/tags/list")
+        if got is None or got[0] != 200:
+            return []
+        return (parse_object(got[2]) or {}).get("tags") or []
 
 
 class Server(ThreadingHTTPServer):

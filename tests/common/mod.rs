@@ -68,6 +68,48 @@ pub fn stderr_of(output: &std::process::Output) -> String {
 pub mod docker;
 pub mod history;
 pub mod moto;
+pub mod registry;
+
+/// Polls `probe` every 200 ms until it answers; panics after `limit`.
+pub fn wait_for<T>(what: &str, limit: std::time::Duration, mut probe: impl FnMut() -> Option<T>) -> T {
+    let start = std::time::Instant::now();
+    loop {
+        if let Some(v) = probe() {
+            return v;
+        }
+        assert!(start.elapsed() < limit, "timed out waiting for {what}");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}
+
+/// `wait_for`, but a wharf that has already exited fails the test with its
+/// output rather than a timeout.
+pub fn wait_for_job<T>(child: &mut std::process::Child, what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
+    let start = std::time::Instant::now();
+    loop {
+        if let Some(v) = probe() {
+            return v;
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            let mut err = String::new();
+            if let Some(mut e) = child.stderr.take() {
+                let _ = std::io::Read::read_to_string(&mut e, &mut err);
+            }
+            panic!("wharf exited ({status}) before {what}:\n{err}");
+        }
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(90),
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}
+
+/// Waits for a spawned `wharf`: (exit code, stderr).
+pub fn finish(child: std::process::Child) -> (Option<i32>, String) {
+    let out = child.wait_with_output().expect("wharf ran");
+    (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
 
 /// `wharf` run in `dir` (where it looks for `.wharf/`), with times shown in UTC.
 pub fn wharf_in(dir: &std::path::Path) -> Command {

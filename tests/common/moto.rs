@@ -299,14 +299,14 @@ pub fn skip_or_fail(why: &str) {
 
 /// Puts the child in a process group of its own, so that [`stop`] reaches its
 /// children too.
-fn own_process_group(cmd: &mut Command) {
+pub fn own_process_group(cmd: &mut Command) {
     use std::os::unix::process::CommandExt;
     cmd.process_group(0);
 }
 
 /// Kills the child's process group (it leads one, see [`own_process_group`])
 /// and reaps the child.
-fn stop(mut child: Child) {
+pub fn stop(mut child: Child) {
     let group = format!("-{}", child.id());
     let _ = Command::new("kill")
         .args(["-KILL", "--", &group])
@@ -317,7 +317,7 @@ fn stop(mut child: Child) {
     let _ = child.wait();
 }
 
-fn free_port() -> Result<u16, String> {
+pub fn free_port() -> Result<u16, String> {
     let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| format!("no free port: {e}"))?;
     Ok(listener.local_addr().map_err(|e| e.to_string())?.port())
 }
@@ -347,7 +347,7 @@ pub fn request(base_url: &str, method: &str, path: &str, body: &str) -> (u16, St
     try_request(base_url, method, path, body).unwrap_or_else(|e| panic!("{method} {base_url}{path}: {e}"))
 }
 
-fn try_request(base_url: &str, method: &str, path: &str, body: &str) -> std::io::Result<(u16, String)> {
+pub fn try_request(base_url: &str, method: &str, path: &str, body: &str) -> std::io::Result<(u16, String)> {
     let authority = base_url
         .strip_prefix("http://")
         .unwrap_or(base_url)

@@ -60,11 +60,16 @@ pub fn image_tag(pipeline: &str, step: &str, context_hash: &str, args: &BTreeMap
         hasher.update(b"\0");
     }
     let hex = hasher.finalize().to_hex();
+    format!("{}:{}", image_repository(pipeline, step), &hex[..16])
+}
+
+/// The repository part of a step's image tag: `wharf/<pipeline>-<step>`
+/// (also the ECR repository the image is pushed to for SageMaker).
+pub fn image_repository(pipeline: &str, step: &str) -> String {
     format!(
-        "wharf/{}-{}:{}",
+        "wharf/{}-{}",
         repository_component(pipeline),
-        repository_component(step),
-        &hex[..16]
+        repository_component(step)
     )
 }
 

@@ -125,24 +125,7 @@ impl DockerBackend {
     }
 
     pub async fn ping(&self) -> Result<(), String> {
-        match tokio::time::timeout(Duration::from_secs(10), self.docker.ping()).await {
-            // An older engine refuses requests in a newer API version than
-            // its own: speak its version (every clone shares the setting).
-            Ok(Ok(_)) => self.docker.clone().negotiate_version().await.map(|_| ()).map_err(|e| {
-                format!(
-                    "the Docker engine at {} answered but its API version is unusable: {e}",
-                    engine_address()
-                )
-            }),
-            Ok(Err(e)) => Err(format!(
-                "no Docker engine answers at {}: {e}; {START_HINT}",
-                engine_address()
-            )),
-            Err(_) => Err(format!(
-                "the Docker engine at {} did not answer within 10 s; {START_HINT}",
-                engine_address()
-            )),
-        }
+        answers(&self.docker).await
     }
 
     /// The id of an image present on this machine, without pulling anything.
@@ -574,6 +557,40 @@ async fn build_step(backend: Arc<DockerBackend>, attempt: Attempt, events: Arc<d
     }
 }
 
+/// A connection to the Docker engine as wharf makes one everywhere
+/// (`DOCKER_HOST`, else the local socket; the engine's API version spoken),
+/// checked to answer. For code outside the docker backend that needs the
+/// engine, such as pushing an image to a registry.
+pub async fn engine() -> Result<Docker, String> {
+    let docker = Docker::connect_with_defaults()
+        .map_err(|e| format!("no Docker engine answers at {}: {e}; {}", engine_address(), START_HINT))?;
+    answers(&docker).await?;
+    Ok(docker)
+}
+
+/// Checks that the engine answers (within 10 s) and settles the API version
+/// to speak with it.
+async fn answers(docker: &Docker) -> Result<(), String> {
+    match tokio::time::timeout(Duration::from_secs(10), docker.ping()).await {
+        // An older engine refuses requests in a newer API version than
+        // its own: speak its version (every clone shares the setting).
+        Ok(Ok(_)) => docker.clone().negotiate_version().await.map(|_| ()).map_err(|e| {
+            format!(
+                "the Docker engine at {} answered but its API version is unusable: {e}",
+                engine_address()
+            )
+        }),
+        Ok(Err(e)) => Err(format!(
+            "no Docker engine answers at {}: {e}; {START_HINT}",
+            engine_address()
+        )),
+        Err(_) => Err(format!(
+            "the Docker engine at {} did not answer within 10 s; {START_HINT}",
+            engine_address()
+        )),
+    }
+}
+
 const START_HINT: &str = "start one (`sudo systemctl start docker`, or `sudo dockerd &`), \
      or point DOCKER_HOST at an engine that runs";
 
@@ -637,6 +654,6 @@ fn bollard_message(e: &bollard::errors::Error) -> String {
 }
 
 /// An engine error as a sentence: what wharf was doing, then what the engine said.
-pub(crate) fn engine_error(doing: &str, e: bollard::errors::Error) -> String {
+pub fn engine_error(doing: &str, e: bollard::errors::Error) -> String {
     format!("{doing}: {}", bollard_message(&e))
 }
