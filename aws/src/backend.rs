@@ -5,11 +5,15 @@
 //! downloads its outputs into the attempt's folders, `model.tar.gz`
 //! unpacked, so that later steps, local or not, and the cache see them as
 //! they see any other output. Cancel and timeout call Stop* and wait for the
-//! job to stop.
+//! job to stop. While a job runs its CloudWatch log is followed into the
+//! step's log (`logs.rs`), and one watcher per backend lists the run's jobs
+//! so that each job is described when it ends, not every poll (`watch.rs`).
 
 use crate::jobs::{self, JobPlan, JobState};
+use crate::logs::LogReader;
 use crate::poll::Polling;
 use crate::s3::{S3Location, Transfers, no_progress};
+use crate::watch::{self, SagemakerLister, Wake, Watcher};
 use aws_config::BehaviorVersion;
 use aws_sdk_sagemaker::Client;
 use std::sync::Arc;
@@ -32,12 +36,16 @@ pub struct Settings {
     pub bucket: Option<String>,
     /// An S3- and SageMaker-compatible endpoint instead of AWS's.
     pub endpoint_url: Option<String>,
+    /// Steps whose CloudWatch logs are not followed (`logs = off`).
+    pub quiet_steps: std::collections::BTreeSet<String>,
 }
 
 struct Inner {
     sagemaker: Client,
     transfers: Transfers,
     role: String,
+    logs: Arc<LogReader>,
+    watcher: Arc<Watcher>,
 }
 
 pub struct SagemakerBackend {
@@ -94,10 +102,16 @@ impl SagemakerBackend {
                 })?;
                 let transfers = Transfers::new(&sdk, S3Location::parse(&bucket)?)?;
                 transfers.check_bucket().await?;
+                let sagemaker = Client::new(&sdk);
                 Ok(Arc::new(Inner {
-                    sagemaker: Client::new(&sdk),
+                    watcher: Watcher::new(
+                        Arc::new(SagemakerLister(sagemaker.clone())),
+                        Watcher::interval_from_env(),
+                    ),
+                    sagemaker,
                     transfers,
                     role,
+                    logs: Arc::new(LogReader::new(&sdk)),
                 }))
             })
             .await
@@ -125,7 +139,15 @@ impl Backend for SagemakerBackend {
             let inner = self.inner().await?;
             let job = Arc::new(tokio::sync::Mutex::new(None::<(StepKind, String)>));
             let log = Log::open(&attempt, events).await?;
-            let task = run_job(inner.clone(), self.polling, attempt.clone(), job.clone(), log);
+            let follow_logs = !self.settings.quiet_steps.contains(&attempt.step);
+            let task = run_job(
+                inner.clone(),
+                self.polling,
+                attempt.clone(),
+                job.clone(),
+                log,
+                follow_logs,
+            );
             let (polling, stopping) = (self.polling, job.clone());
             let on_cancel = Box::new(move || -> BoxFuture<'static, ()> {
                 Box::pin(async move { stop_and_wait(&inner, polling, &stopping).await })
@@ -141,7 +163,7 @@ impl Backend for SagemakerBackend {
 
 /// A step's log: the attempt's log file and the live view.
 #[derive(Clone)]
-struct Log {
+pub(crate) struct Log {
     file: Arc<tokio::sync::Mutex<tokio::fs::File>>,
     step: String,
     events: Arc<dyn EventSink>,
@@ -167,7 +189,7 @@ impl Log {
         })
     }
 
-    async fn line(&self, text: String) {
+    pub(crate) async fn line(&self, text: String) {
         let mut file = self.file.lock().await;
         let _ = file.write_all(format!("{text}\n").as_bytes()).await;
         let _ = file.flush().await;
@@ -195,8 +217,9 @@ async fn run_job(
     attempt: Attempt,
     job: Arc<tokio::sync::Mutex<Option<(StepKind, String)>>>,
     log: Log,
+    follow_logs: bool,
 ) -> Finish {
-    match drive(&inner, polling, &attempt, &job, &log).await {
+    match drive(&inner, polling, &attempt, &job, &log, follow_logs).await {
         Ok(finish) => finish,
         Err(reason) => Finish::Failed {
             exit_code: None,
@@ -211,6 +234,7 @@ async fn drive(
     attempt: &Attempt,
     job: &tokio::sync::Mutex<Option<(StepKind, String)>>,
     log: &Log,
+    follow_logs: bool,
 ) -> Result<Finish, String> {
     let mut uploaded = Vec::new();
     for (name, path) in &attempt.inputs {
@@ -275,12 +299,29 @@ async fn drive(
         }
     }
     *job.lock().await = Some((kind, plan.name.clone()));
-    let state = wait_for_end(inner, polling, kind, &plan.name, log).await?;
-    match state {
-        JobState::Completed => {
-            collect(inner, attempt, &plan, log).await?;
-            Ok(Finish::Succeeded)
+    let following = follow_logs
+        .then(|| inner.logs.follow(kind, &plan.name, log.clone()))
+        .flatten();
+    let state = wait_for_end(inner, polling, kind, &plan.name, &attempt.run, log).await?;
+    // The log's last lines are read while the outputs come down.
+    let drained = async {
+        if let Some(following) = following {
+            following.finish().await;
         }
+    };
+    let state = match state {
+        JobState::Completed => {
+            let (collected, ()) = tokio::join!(collect(inner, attempt, &plan, log), drained);
+            collected?;
+            state
+        }
+        other => {
+            drained.await;
+            other
+        }
+    };
+    match state {
+        JobState::Completed => Ok(Finish::Succeeded),
         JobState::Failed(reason) => Ok(Finish::Failed {
             exit_code: None,
             reason,
@@ -329,13 +370,15 @@ async fn running_job_of(inner: &Inner, attempt: &Attempt) -> Option<(String, u32
     })
 }
 
-/// Polls until the job ends. Throttling backs off and is never a failure;
-/// other errors are retried a few times.
+/// Waits until the job ends: described when the backend's watcher sees it
+/// end (or, unwatched, on the poll's backoff). Throttling backs off and is
+/// never a failure; other errors are retried a few times.
 async fn wait_for_end(
     inner: &Inner,
     polling: Polling,
     kind: StepKind,
     name: &str,
+    run: &str,
     log: &Log,
 ) -> Result<JobState, String> {
     let salt = u64::from_le_bytes(
@@ -346,8 +389,19 @@ async fn wait_for_end(
     let mut n = 0;
     let mut failures = 0;
     let mut last = None;
+    let mut wake = inner.watcher.subscribe(kind, name, run);
     loop {
-        tokio::time::sleep(polling.delay(n, salt)).await;
+        match wake.wait(polling.delay(n, salt), polling.max * 10).await {
+            // Seen running or stopping in a List: nothing to describe yet.
+            Wake::Seen(state) if !watch::has_ended(&state) => {
+                if last.as_ref() != Some(&state) {
+                    log.line(format!("wharf: job {name} is {}", label(&state))).await;
+                    last = Some(state);
+                }
+                continue;
+            }
+            other => watch::note(log, name, &other).await,
+        }
         n += 1;
         match jobs::describe(&inner.sagemaker, kind, name).await {
             Ok(JobState::Missing) => return Err(format!("SageMaker job {name} has disappeared")),

@@ -4,5 +4,7 @@
 
 pub mod backend;
 pub mod jobs;
+pub mod logs;
 pub mod poll;
 pub mod s3;
+pub mod watch;
