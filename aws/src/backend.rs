@@ -5,12 +5,16 @@
 //! downloads its outputs into the attempt's folders, `model.tar.gz`
 //! unpacked, so that later steps, local or not, and the cache see them as
 //! they see any other output. Cancel and timeout call Stop* and wait for the
-//! job to stop.
+//! job to stop. While a job runs its CloudWatch log is followed into the
+//! step's log (`logs.rs`), and one watcher per backend lists the run's jobs
+//! so that each job is described when it ends, not every poll (`watch.rs`).
 
 use crate::ecr::Images;
 use crate::jobs::{self, JobPlan, JobState};
+use crate::logs::LogReader;
 use crate::poll::Polling;
 use crate::s3::{Progress, S3Location, Transfers};
+use crate::watch::{self, SagemakerLister, Wake, Watcher};
 use crate::{monitor, serving, tuning};
 use aws_config::BehaviorVersion;
 use aws_sdk_sagemaker::Client;
@@ -39,6 +43,8 @@ pub struct Settings {
     pub bucket: Option<String>,
     /// An S3- and SageMaker-compatible endpoint instead of AWS's.
     pub endpoint_url: Option<String>,
+    /// Steps whose CloudWatch logs are not followed (`logs = off`).
+    pub quiet_steps: std::collections::BTreeSet<String>,
 }
 
 struct Inner {
@@ -46,6 +52,8 @@ struct Inner {
     transfers: Transfers,
     images: Images,
     role: String,
+    logs: Arc<LogReader>,
+    watcher: Arc<Watcher>,
     region: String,
     /// Where outputs this run downloaded from S3 came from, by local folder:
     /// a later SageMaker step reads them there instead of sending them back.
@@ -153,13 +161,19 @@ impl SagemakerBackend {
                         transfers
                     }
                 };
+                let sagemaker = Client::new(&sdk);
                 Ok(Arc::new(Inner {
-                    sagemaker: Client::new(&sdk),
+                    watcher: Watcher::new(
+                        Arc::new(SagemakerLister(sagemaker.clone())),
+                        Watcher::interval_from_env(),
+                    ),
+                    sagemaker,
                     transfers,
                     images: Images::new(&sdk),
                     role,
                     region,
                     origins: Default::default(),
+                    logs: Arc::new(LogReader::new(&sdk)),
                 }))
             })
             .await
@@ -216,7 +230,15 @@ impl Backend for SagemakerBackend {
             let inner = self.inner().await?;
             let job = Arc::new(tokio::sync::Mutex::new(None::<(StepKind, String)>));
             let log = Log::open(&attempt, events).await?;
-            let task = run_job(inner.clone(), self.polling, attempt.clone(), job.clone(), log);
+            let follow_logs = !self.settings.quiet_steps.contains(&attempt.step);
+            let task = run_job(
+                inner.clone(),
+                self.polling,
+                attempt.clone(),
+                job.clone(),
+                log,
+                follow_logs,
+            );
             let (polling, stopping) = (self.polling, job.clone());
             let on_cancel = Box::new(move || -> BoxFuture<'static, ()> {
                 Box::pin(async move { stop_and_wait(&inner, polling, &stopping).await })
@@ -244,7 +266,7 @@ fn handle_id(attempt: &Attempt) -> String {
 
 /// A step's log: the attempt's log file and the live view.
 #[derive(Clone)]
-struct Log {
+pub(crate) struct Log {
     file: Arc<tokio::sync::Mutex<tokio::fs::File>>,
     step: String,
     events: Arc<dyn EventSink>,
@@ -270,7 +292,7 @@ impl Log {
         })
     }
 
-    async fn line(&self, text: String) {
+    pub(crate) async fn line(&self, text: String) {
         let mut file = self.file.lock().await;
         let _ = file.write_all(format!("{text}\n").as_bytes()).await;
         let _ = file.flush().await;
@@ -332,8 +354,9 @@ async fn run_job(
     attempt: Attempt,
     job: Arc<tokio::sync::Mutex<Option<(StepKind, String)>>>,
     log: Log,
+    follow_logs: bool,
 ) -> Finish {
-    match drive(&inner, polling, &attempt, &job, &log).await {
+    match drive(&inner, polling, &attempt, &job, &log, follow_logs).await {
         Ok(finish) => finish,
         Err(reason) => Finish::Failed {
             exit_code: None,
@@ -348,23 +371,30 @@ async fn drive(
     attempt: &Attempt,
     job: &tokio::sync::Mutex<Option<(StepKind, String)>>,
     log: &Log,
+    follow_logs: bool,
 ) -> Result<Finish, String> {
     // An image on this machine goes to ECR first: the job names its ECR URI.
     let attempt = &inner.images.for_job(attempt, &|line| log.line(line)).await?;
     let uploaded = upload_inputs(inner, attempt, log).await?;
     match attempt.kind {
         StepKind::Deploy => return deploy(inner, polling, attempt, &uploaded, job, log).await,
-        StepKind::Monitor => return monitor(inner, polling, attempt, &uploaded, job, log).await,
+        StepKind::Monitor => return monitor(inner, polling, attempt, &uploaded, job, log, follow_logs).await,
         _ => {}
     }
     let runs = inner.transfers.location().uri("wharf/runs");
     let plan = JobPlan::new(attempt, &uploaded, &runs, &inner.role)?;
-    let (plan, state) = match run_plan(inner, polling, attempt, plan, &uploaded, job, log).await? {
+    let (plan, following) = match run_plan(inner, polling, attempt, plan, &uploaded, job, log, follow_logs).await? {
         Ok(ran) => ran,
         Err(finish) => return Ok(finish),
     };
-    debug_assert_eq!(state, JobState::Completed);
-    collect(inner, attempt, &plan, log).await?;
+    // The log's last lines are read while the outputs come down.
+    let drained = async {
+        if let Some(following) = following {
+            following.finish().await;
+        }
+    };
+    let (collected, ()) = tokio::join!(collect(inner, attempt, &plan, log), drained);
+    collected?;
     Ok(Finish::Succeeded)
 }
 
@@ -473,7 +503,7 @@ fn job_noun(kind: StepKind) -> &'static str {
 /// Creates the plan's job (or re-attaches to one of this run and step that
 /// is still running) and waits for it to end. `Ok(Err(finish))` is a job
 /// that ended otherwise than Completed.
-#[allow(clippy::type_complexity)]
+#[allow(clippy::too_many_arguments)]
 async fn run_plan(
     inner: &Inner,
     polling: Polling,
@@ -482,7 +512,8 @@ async fn run_plan(
     uploaded: &[(String, String, Option<String>)],
     job: &tokio::sync::Mutex<Option<(StepKind, String)>>,
     log: &Log,
-) -> Result<Result<(JobPlan, JobState), Finish>, String> {
+    follow_logs: bool,
+) -> Result<Result<(JobPlan, Option<crate::logs::Following>), Finish>, String> {
     let kind = plan.kind;
     // A job of this run and step that is still running (a resumed run
     // after wharf was killed) is taken over, not started twice.
@@ -523,20 +554,36 @@ async fn run_plan(
         }
     }
     *job.lock().await = Some((kind, plan.name.clone()));
-    let state = wait_for_end(inner, polling, kind, &plan.name, log).await?;
+    let following = follow_logs
+        .then(|| inner.logs.follow(kind, &plan.name, log.clone()))
+        .flatten();
+    let state = wait_for_end(inner, polling, kind, &plan.name, &attempt.run, log).await?;
     *job.lock().await = None;
+    if state != JobState::Completed
+        && let Some(following) = following
+    {
+        following.finish().await;
+        return Ok(Err(finish_of(&plan.name, state)?));
+    }
     Ok(match state {
-        JobState::Completed => Ok((plan, state)),
-        JobState::Failed(reason) => Err(Finish::Failed {
+        JobState::Completed => Ok((plan, following)),
+        other => Err(finish_of(&plan.name, other)?),
+    })
+}
+
+/// How a job that ended otherwise than Completed ends its step.
+fn finish_of(name: &str, state: JobState) -> Result<Finish, String> {
+    match state {
+        JobState::Failed(reason) => Ok(Finish::Failed {
             exit_code: None,
             reason,
         }),
-        JobState::Stopped => Err(Finish::Failed {
+        JobState::Stopped => Ok(Finish::Failed {
             exit_code: None,
-            reason: format!("SageMaker job {} was stopped outside wharf", plan.name),
+            reason: format!("SageMaker job {name} was stopped outside wharf"),
         }),
-        other => return Err(format!("internal: job ended as {other:?}")),
-    })
+        other => Err(format!("internal: job {name} ended as {other:?}")),
+    }
 }
 
 /// The name attempt `number` of this step's job has.
@@ -812,6 +859,7 @@ async fn monitor(
     uploaded: &[(String, String, Option<String>)],
     job: &tokio::sync::Mutex<Option<(StepKind, String)>>,
     log: &Log,
+    follow_logs: bool,
 ) -> Result<Finish, String> {
     let KindSpec::Monitor { schedule, .. } = &attempt.spec else {
         return Err("internal: a monitor step without a monitor spec".into());
@@ -853,10 +901,13 @@ async fn monitor(
     base.image = Some(image.clone());
     let runs = inner.transfers.location().uri("wharf/runs");
     let plan = monitor::baseline_plan(JobPlan::new(&base, uploaded, &runs, &inner.role)?, image)?;
-    let (plan, _) = match run_plan(inner, polling, &base, plan, uploaded, job, log).await? {
+    let (plan, following) = match run_plan(inner, polling, &base, plan, uploaded, job, log, follow_logs).await? {
         Ok(ran) => ran,
         Err(finish) => return Ok(finish),
     };
+    if let Some(following) = following {
+        following.finish().await;
+    }
     let baseline_uri = plan.outputs[0].1.clone();
     for output in ["statistics", "constraints"] {
         let from = format!("{baseline_uri}/{output}.json");
@@ -946,21 +997,34 @@ fn salt_of(name: &str) -> u64 {
     )
 }
 
-/// Polls until the job ends. Throttling backs off and is never a failure;
-/// other errors are retried a few times.
+/// Waits until the job ends: described when the backend's watcher sees it
+/// end (or, unwatched, on the poll's backoff). Throttling backs off and is
+/// never a failure; other errors are retried a few times.
 async fn wait_for_end(
     inner: &Inner,
     polling: Polling,
     kind: StepKind,
     name: &str,
+    run: &str,
     log: &Log,
 ) -> Result<JobState, String> {
     let salt = salt_of(name);
     let mut n = 0;
     let mut failures = 0;
     let mut last = None;
+    let mut wake = inner.watcher.subscribe(kind, name, run);
     loop {
-        tokio::time::sleep(polling.delay(n, salt)).await;
+        match wake.wait(polling.delay(n, salt), polling.max * 10).await {
+            // Seen running or stopping in a List: nothing to describe yet.
+            Wake::Seen(state) if !watch::has_ended(&state) => {
+                if last.as_ref() != Some(&state) {
+                    log.line(format!("wharf: job {name} is {}", label(&state))).await;
+                    last = Some(state);
+                }
+                continue;
+            }
+            other => watch::note(log, name, &other).await,
+        }
         n += 1;
         match jobs::describe(&inner.sagemaker, kind, name).await {
             Ok(JobState::Missing) => return Err(format!("SageMaker job {name} has disappeared")),

@@ -6,8 +6,10 @@
 pub mod backend;
 pub mod ecr;
 pub mod jobs;
+pub mod logs;
 pub mod monitor;
 pub mod poll;
 pub mod s3;
 pub mod serving;
 pub mod tuning;
+pub mod watch;

@@ -49,7 +49,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<Outcome> {
         }
     };
     if uses(pipeline, target, BackendKind::Sagemaker) {
-        let settings = sagemaker_settings(target);
+        let settings = sagemaker_settings(pipeline, target);
         backends.insert(
             BackendKind::Sagemaker,
             Arc::new(wharf_aws::backend::SagemakerBackend::new(settings)),
@@ -200,7 +200,10 @@ fn uses(
 
 /// The target's AWS settings, `env("...")` values read now. The role falls
 /// back to WHARF_SAGEMAKER_ROLE, as docs/language.md says.
-fn sagemaker_settings(target: &wharf_compiler::pipeline::Target) -> wharf_aws::backend::Settings {
+fn sagemaker_settings(
+    pipeline: &wharf_compiler::pipeline::Pipeline,
+    target: &wharf_compiler::pipeline::Target,
+) -> wharf_aws::backend::Settings {
     use wharf_compiler::pipeline::Setting;
     let read = |s: &Option<Setting>| match s {
         Some(Setting::Text(t)) => Some(t.clone()),
@@ -214,5 +217,13 @@ fn sagemaker_settings(target: &wharf_compiler::pipeline::Target) -> wharf_aws::b
         role: read(&t.role).or_else(|| std::env::var("WHARF_SAGEMAKER_ROLE").ok()),
         bucket: read(&t.bucket),
         endpoint_url: read(&t.endpoint_url),
+        // `logs = off` on the target or on a step's override: that step's
+        // CloudWatch log is not followed.
+        quiet_steps: pipeline
+            .steps
+            .iter()
+            .filter(|s| wharf_compiler::placement::settings_for(target, s).logs == Some(false))
+            .map(|s| s.name.clone())
+            .collect(),
     }
 }

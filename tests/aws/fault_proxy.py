@@ -7,14 +7,23 @@ moto and adds, where a test configured it:
 
 - job lifecycle for training, processing, transform and tuning jobs:
   `InProgress` for `duration_seconds` after the Create call, then `Completed`
-  or `Failed` with a `FailureReason` (Describe* and List* are rewritten);
+  or `Failed` with a `FailureReason` (Describe* and List* are rewritten, and
+  LastModifiedTime is the time of the last status change); List*Jobs is
+  filtered (NameContains, StatusEquals, CreationTime*/LastModifiedTime*
+  After/Before), sorted and paginated here, on the rewritten summaries;
+- a job's container log: the lines a job rule lists are written into moto's
+  CloudWatch Logs, at their times after the Create call, as SageMaker's log
+  agent would (group `/aws/sagemaker/{Training,Processing,Transform}Jobs`,
+  stream `<job>/<host>-<creation epoch>`, PutLogEvents);
 - Stop{Training,Processing,Transform,HyperParameterTuning}Job answered here:
   `Stopping` for `stop_seconds`, then `Stopped`; stopping a job that already
   ended is a ValidationException, as on SageMaker;
 - endpoints `Creating` / `Updating` for a while, then `InService` (or
   `Failed`); UpdateEndpoint (moto has none) answered here;
 - Create/Describe/List/Update/Delete/Start/StopMonitoringSchedule (not in moto);
-- throttling (HTTP 400 ThrottlingException) and other injected errors;
+- throttling (HTTP 400 ThrottlingException) and other injected errors, on
+  SageMaker calls and on CloudWatch Logs calls (`X-Amz-Target:
+  Logs_20140328.<Operation>`, otherwise forwarded untouched);
 - a fixed latency on every SageMaker call;
 - statistics: calls per operation, and per job / endpoint the times of its
   Describe calls;
@@ -52,10 +61,14 @@ Configuration (every key optional; the defaults are moto's behaviour):
        "outcome": "Completed",            # or "Failed"
        "failure_reason": "...",           # FailureReason when Failed
        "stop_seconds": 1,                 # Stopping for this long after Stop*
-       "best_training_job": {...}}        # tuning: the BestTrainingJob a
+       "best_training_job": {...},        # tuning: the BestTrainingJob a
                                           #   Completed Describe answers
                                           #   (moto's is made up)
-    ],
+       "logs": ["line 1",                 # the job's log lines, each a string
+                {"message": "line 2",     #   (at the previous entry's time) or
+                 "at": 1.5,               #   seconds after Create (may be after
+                 "host": "algo-2"}]}      #   the job ends: CloudWatch lags);
+    ],                                    #   host default "algo-1"
     "endpoints": [                        # the longest matching prefix wins
       {"prefix": "", "creating_seconds": 0, "updating_seconds": 0,
        "outcome": "InService",            # or "Failed" (after creating_seconds)
@@ -64,7 +77,9 @@ Configuration (every key optional; the defaults are moto's behaviour):
     "throttle": [                         # checked in order, first match wins
       {"operation": "DescribeTrainingJob",  # or "*" for every SageMaker call
        "count": 2},                       # the next 2 calls; or
-      {"operation": "*", "seconds": 5},   # every call for 5 s from now on
+      {"operation": "*", "seconds": 5},   # every SageMaker call for 5 s from now
+      {"operation": "GetLogEvents", "count": 1,   # a CloudWatch Logs call: by
+       "type": "AccessDeniedException"},          #   name only, never by "*"
       {"operation": "CreateTrainingJob", "count": 1, "status": 500,
        "type": "InternalFailure", "message": "boom"}  # any other error
     ],
@@ -82,7 +97,9 @@ Statistics (GET /_proxy/stats):
    "endpoints": {"NAME": {"created": T, "updated": T|null,
                           "describe_calls": 3, "describe_times": [T, ...]}},
    "ecr_operations": {"GetAuthorizationToken": 1, ...},  # every ECR call
-   "passthrough_requests": 7,                        # neither SageMaker nor ECR
+   "logs_operations": {"GetLogEvents": 4, ...},      # CloudWatch Logs calls
+   "log_lines_written": {"NAME": 3},                 # lines put into moto
+   "passthrough_requests": 7,                        # neither SageMaker, ECR nor Logs
    "now": T}
   Times are seconds since the epoch (float), from this machine's clock.
 
@@ -92,6 +109,7 @@ Prints `listening on PORT` as its first line on stdout.
 """
 
 import argparse
+import datetime
 import http.client
 import json
 import sys
@@ -179,6 +197,52 @@ def error_body(kind, message):
     return json.dumps({"__type": kind, "message": message}).encode()
 
 
+def epoch(value):
+    """A time in a request or an answer (epoch seconds, or ISO 8601) as a float."""
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            pass
+        try:
+            parsed = datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=datetime.timezone.utc)
+        return parsed.timestamp()
+    return None
+
+
+def filter_summaries(jobs, payload, spec):
+    """List*Jobs filters and order, applied to rewritten summaries."""
+    def time_of(job, key):
+        return epoch(job.get(key))
+
+    tests = {
+        "NameContains": lambda j, v: v in j.get(spec["name"], ""),
+        "StatusEquals": lambda j, v: j.get(spec["status"]) == v,
+        "CreationTimeAfter": lambda j, v: (time_of(j, "CreationTime") or 0) > epoch(v),
+        "CreationTimeBefore": lambda j, v: (time_of(j, "CreationTime") or 0) < epoch(v),
+        "LastModifiedTimeAfter": lambda j, v: (time_of(j, "LastModifiedTime") or 0) > epoch(v),
+        "LastModifiedTimeBefore": lambda j, v: (time_of(j, "LastModifiedTime") or 0) < epoch(v),
+    }
+    for key, keep in tests.items():
+        if payload.get(key) is not None:
+            jobs = [j for j in jobs if keep(j, payload[key])]
+    sort_by = payload.get("SortBy") or "CreationTime"
+    if sort_by == "Name":
+        key = lambda j: j.get(spec["name"], "")  # noqa: E731
+    elif sort_by == "Status":
+        key = lambda j: j.get(spec["status"], "")  # noqa: E731
+    else:
+        key = lambda j: time_of(j, "CreationTime") or 0  # noqa: E731
+    jobs.sort(key=key, reverse=(payload.get("SortOrder") or "Descending") == "Descending")
+    return jobs
+
+
 class State:
     """Everything the proxy knows; one lock guards all of it."""
 
@@ -193,6 +257,7 @@ class State:
         self.endpoints = {}  # name -> {created, updated, config, describe_times}
         self.schedules = {}  # name -> the stored schedule
         self.operations = {}
+        self.logs_operations = {}
         self.throttled = {}
         self.ecr_operations = {}
         self.passthrough = 0
@@ -217,6 +282,7 @@ class State:
                 raise ValueError("a job's outcome is Completed or Failed")
             if rule.get("kind") not in (None, *KINDS):
                 raise ValueError(f"a job's kind is one of {sorted(KINDS)}")
+            log_entries(rule.get("logs", []))  # raises ValueError when malformed
         for rule in new.get("endpoints", []):
             if rule.get("outcome", "InService") not in ("InService", "Failed"):
                 raise ValueError("an endpoint's outcome is InService or Failed")
@@ -253,11 +319,13 @@ class State:
                 best = rule
         return best or {}
 
-    def take_fault(self, operation):
-        """The injected error for this call, if any: (status, type, message)."""
+    def take_fault(self, operation, sagemaker=True):
+        """The injected error for this call, if any: (status, type, message).
+        `*` matches SageMaker calls only; a CloudWatch Logs call is matched by
+        its own name."""
         now = time.time()
         for i, rule in enumerate(self.config["throttle"]):
-            if rule["operation"] not in ("*", operation):
+            if rule["operation"] != operation and not (sagemaker and rule["operation"] == "*"):
                 continue
             if "count" in rule:
                 if rule["count"] <= 0:
@@ -334,9 +402,82 @@ class State:
                 for name, r in self.endpoints.items()
             },
             "ecr_operations": dict(self.ecr_operations),
+            "logs_operations": dict(self.logs_operations),
+            "log_lines_written": {
+                name: r["log_lines_written"] for name, r in self.jobs.items() if "log_lines_written" in r
+            },
             "passthrough_requests": self.passthrough,
             "now": time.time(),
         }
+
+
+LOG_GROUPS = {
+    "training": "/aws/sagemaker/TrainingJobs",
+    "processing": "/aws/sagemaker/ProcessingJobs",
+    "transform": "/aws/sagemaker/TransformJobs",
+}
+
+
+def log_entries(spec):
+    """A job rule's `logs` as [(seconds after Create, host, message)], in
+    the order they are written (by time; given order among equal times)."""
+    if not isinstance(spec, list):
+        raise ValueError("a job's `logs` is a list")
+    at = 0.0
+    out = []
+    for item in spec:
+        if isinstance(item, str):
+            item = {"message": item}
+        if not isinstance(item, dict) or not isinstance(item.get("message"), str):
+            raise ValueError('a `logs` entry is a string or {"message": ..., "at": s, "host": ...}')
+        at = float(item.get("at", at))
+        out.append((at, str(item.get("host", "algo-1")), item["message"]))
+    return sorted(out, key=lambda e: e[0])
+
+
+def logs_call(region, operation, payload):
+    """One CloudWatch Logs call to moto (not through the proxy's counters):
+    (status, body)."""
+    headers = [
+        ("Host", f"{UPSTREAM.host}:{UPSTREAM.port}"),
+        ("Content-Type", "application/x-amz-json-1.1"),
+        ("X-Amz-Target", f"Logs_20140328.{operation}"),
+        (
+            "Authorization",
+            f"AWS4-HMAC-SHA256 Credential=testing/20260101/{region}/logs/aws4_request, "
+            "SignedHeaders=host, Signature=0",
+        ),
+    ]
+    status, _reason, _headers, data = UPSTREAM.exchange("POST", "/", headers, json.dumps(payload).encode())
+    return status, data
+
+
+def write_job_logs(kind, name, created, entries, region):
+    """Plays SageMaker's log agent for one job: each entry is put, at its
+    time, into the stream `<job>/<host>-<created>` of the kind's log group
+    in moto, as PutLogEvents with the current time as its timestamp."""
+    group = LOG_GROUPS[kind]
+    logs_call(region, "CreateLogGroup", {"logGroupName": group})  # may exist already
+    streams = {}
+    for at, host, message in entries:
+        delay = created + at - time.time()
+        if delay > 0:
+            time.sleep(delay)
+        stream = streams.get(host)
+        if stream is None:
+            stream = f"{name}/{host}-{int(created)}"
+            logs_call(region, "CreateLogStream", {"logGroupName": group, "logStreamName": stream})
+            streams[host] = stream
+        event = {"timestamp": int(time.time() * 1000), "message": message}
+        status, data = logs_call(
+            region, "PutLogEvents", {"logGroupName": group, "logStreamName": stream, "logEvents": [event]}
+        )
+        if status != 200:
+            log(f"fault proxy: PutLogEvents for {name}: {status} {data[:200]!r}")
+            continue
+        with STATE.lock:
+            record = STATE.jobs.setdefault(name, {"kind": kind, "created": created, "describe_times": []})
+            record["log_lines_written"] = record.get("log_lines_written", 0) + 1
 
 
 class Upstream:
@@ -417,6 +558,8 @@ class Handler(BaseHTTPRequestHandler):
                     self.sagemaker(target.split(".", 1)[1])
                 elif target.startswith(ECR_TARGET):
                     self.ecr(target[len(ECR_TARGET) :])
+                elif target.startswith("Logs_20140328."):
+                    self.cloudwatch_logs(target.split(".", 1)[1])
                 else:
                     with STATE.lock:
                         STATE.passthrough += 1
@@ -519,6 +662,19 @@ class Handler(BaseHTTPRequestHandler):
             self.forward_streamed(conn)
         finally:
             conn.close()
+
+    def cloudwatch_logs(self, operation):
+        """A CloudWatch Logs call: counted, faulted when a throttle rule names
+        it, else forwarded to moto untouched."""
+        with STATE.lock:
+            STATE.logs_operations[operation] = STATE.logs_operations.get(operation, 0) + 1
+            fault = STATE.take_fault(operation, sagemaker=False)
+            if fault:
+                STATE.throttled[operation] = STATE.throttled.get(operation, 0) + 1
+        if fault:
+            self.read_body()
+            return self.sagemaker_error(*fault)
+        self.passthrough()
 
     def forward_streamed(self, conn):
         chunked = "chunked" in self.headers.get("Transfer-Encoding", "").lower()
@@ -707,6 +863,13 @@ class Handler(BaseHTTPRequestHandler):
             with STATE.lock:
                 record = STATE.jobs.setdefault(name, {"describe_times": []})
                 record.update(kind=kind, created=now, stopped=None)
+                entries = log_entries(STATE.job_rule(kind, name).get("logs", []))
+            if entries and kind in LOG_GROUPS:
+                threading.Thread(
+                    target=write_job_logs,
+                    args=(kind, name, now, entries, self.region()),
+                    daemon=True,
+                ).start()
         return self.relay(status, headers, data)
 
     def rewrite_job(self, kind, job):
@@ -738,6 +901,12 @@ class Handler(BaseHTTPRequestHandler):
             elif best is not None:
                 job["BestTrainingJob"] = dict(best, TuningJobName=name)
                 job["OverallBestTrainingJob"] = dict(best, TuningJobName=name)
+        # The time of the last status change, as SageMaker keeps it.
+        record = STATE.jobs.get(name) or {}
+        if status in ("Stopping", "Stopped"):
+            job["LastModifiedTime"] = end if status == "Stopped" else record.get("stopped")
+        else:
+            job["LastModifiedTime"] = end if end is not None else record.get("created") or created
         if kind == "training" and "SecondaryStatus" in job:
             job["SecondaryStatus"] = {
                 "InProgress": "Training",
@@ -758,18 +927,28 @@ class Handler(BaseHTTPRequestHandler):
         return self.relay(status, headers, json.dumps(job).encode())
 
     def list_jobs(self, operation, payload, raw):
+        """List*Jobs with the proxy's lifecycle: every job is fetched from
+        moto unfiltered (moto filters after paginating, and by its own
+        times), rewritten, then filtered, sorted and paginated here, so that
+        StatusEquals and LastModifiedTime{After,Before} see the statuses and
+        times the proxy gives, and a page is never short of a match."""
         kind = self.kind_of(operation)
-        wanted = payload.pop("StatusEquals", None)
-        status, headers, data = self.upstream(operation, payload)
+        spec = KINDS[kind]
+        status, headers, data = self.upstream(operation, {})
         answer = parse_object(data) if status == 200 else None
         if answer is None:
             return self.relay(status, headers, data)
-        key = KINDS[kind]["list"]
+        jobs = answer.get(spec["list"], [])
         with STATE.lock:
-            for job in answer.get(key, []):
+            for job in jobs:
                 self.rewrite_job(kind, job)
-        if wanted is not None:
-            answer[key] = [j for j in answer.get(key, []) if j.get(KINDS[kind]["status"]) == wanted]
+        jobs = filter_summaries(jobs, payload, spec)
+        start = int(payload.get("NextToken") or 0)
+        limit = int(payload.get("MaxResults") or 10)
+        page = jobs[start : start + limit]
+        answer = {spec["list"]: page}
+        if start + limit < len(jobs):
+            answer["NextToken"] = str(start + limit)
         return self.relay(status, headers, json.dumps(answer).encode())
 
     def stop_job(self, operation, payload, raw):
