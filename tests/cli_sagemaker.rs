@@ -25,20 +25,7 @@ const IMAGE: &str = "123456789012.dkr.ecr.us-east-1.amazonaws.com/tools:1";
 
 /// The AWS CLI against moto (not through wharf): stdout as JSON when it is JSON.
 fn aws(moto: &Moto, args: &[&str]) -> Value {
-    let cli = moto.aws_cli.clone().expect("the AWS CLI (setup checked)");
-    let mut cmd = Command::new(cli);
-    moto.apply_env(&mut cmd);
-    let out = cmd
-        .args(["--endpoint-url", &moto.endpoint, "--output", "json"])
-        .args(args)
-        .output()
-        .expect("the AWS CLI runs");
-    assert!(
-        out.status.success(),
-        "aws {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap_or(Value::Null)
+    moto.aws_json(&moto.endpoint, args)
 }
 
 struct Project {
@@ -73,25 +60,11 @@ target cloud {{
     }
 
     fn spawn(&self, moto: &Moto, args: &[&str]) -> std::process::Child {
-        let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("wharf"));
-        moto.apply_env(&mut cmd);
-        cmd.current_dir(self.path())
-            .env("NO_COLOR", "1")
-            .env("WHARF_SAGEMAKER_POLL_MS", "200,1000")
-            .args(["run", "p.wharf", "--target", "cloud"])
-            .args(args)
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .expect("wharf starts")
+        moto.spawn_run(self.path(), "cloud", args)
     }
 
     fn show(&self) -> Value {
-        let out = wharf_in(self.path())
-            .args(["show", "last", "--format", "json"])
-            .output()
-            .unwrap();
-        serde_json::from_slice(&out.stdout).unwrap()
+        show_last(self.path())
     }
 }
 
@@ -705,17 +678,7 @@ target mixed {{
     );
     std::fs::write(dir.path().join("p.wharf"), text).unwrap();
     write(dir.path(), "data/raw.csv", "a,b\n1,2\n");
-    let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("wharf"));
-    moto.apply_env(&mut cmd);
-    let mut child = cmd
-        .current_dir(dir.path())
-        .env("NO_COLOR", "1")
-        .env("WHARF_SAGEMAKER_POLL_MS", "200,1000")
-        .args(["run", "p.wharf", "--target", "mixed"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = moto.spawn_run(dir.path(), "mixed", &[]);
     let train = wait_for_job(&mut child, "the training job", || {
         let list = aws(&moto, &["sagemaker", "list-training-jobs"]);
         list["TrainingJobSummaries"][0]["TrainingJobName"]

@@ -33,13 +33,7 @@ const ROLE: &str = "arn:aws:iam::123456789012:role/wharf";
 
 /// The AWS CLI against `endpoint`: stdout as JSON.
 fn aws(moto: &Moto, endpoint: &str, args: &[&str]) -> Value {
-    let out = moto.aws_at(endpoint, &[], args);
-    assert!(
-        out.status.success(),
-        "aws {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap_or(Value::Null)
+    moto.aws_json(endpoint, args)
 }
 
 /// A project whose `build image` step runs on docker and whose other steps
@@ -91,25 +85,11 @@ target cloud {{
     }
 
     fn spawn(&self, moto: &Moto, args: &[&str]) -> std::process::Child {
-        let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("wharf"));
-        moto.apply_env(&mut cmd);
-        cmd.current_dir(self.path())
-            .env("NO_COLOR", "1")
-            .env("WHARF_SAGEMAKER_POLL_MS", "200,1000")
-            .args(["run", "p.wharf", "--target", "cloud"])
-            .args(args)
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .expect("wharf starts")
+        moto.spawn_run(self.path(), "cloud", args)
     }
 
     fn show(&self) -> Value {
-        let out = wharf_in(self.path())
-            .args(["show", "last", "--format", "json"])
-            .output()
-            .unwrap();
-        serde_json::from_slice(&out.stdout).unwrap()
+        show_last(self.path())
     }
 
     /// The local tag the build step gave its image (from its `image.json`).

@@ -105,6 +105,15 @@ pub fn wait_for_job<T>(child: &mut std::process::Child, what: &str, mut probe: i
     }
 }
 
+/// `wharf show last --format json` in `dir`.
+pub fn show_last(dir: &std::path::Path) -> serde_json::Value {
+    let out = wharf_in(dir)
+        .args(["show", "last", "--format", "json"])
+        .output()
+        .expect("wharf show runs");
+    serde_json::from_slice(&out.stdout).expect("show prints JSON")
+}
+
 /// Waits for a spawned `wharf`: (exit code, stderr).
 pub fn finish(child: std::process::Child) -> (Option<i32>, String) {
     let out = child.wait_with_output().expect("wharf ran");

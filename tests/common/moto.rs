@@ -271,6 +271,34 @@ impl Moto {
         cmd.output().expect("the aws CLI runs")
     }
 
+    /// The AWS CLI against `endpoint`: its stdout as JSON (`Null` when it
+    /// printed none); panics, with its stderr, when it fails.
+    pub fn aws_json(&self, endpoint: &str, args: &[&str]) -> serde_json::Value {
+        let out = self.aws_at(endpoint, &[], args);
+        assert!(
+            out.status.success(),
+            "aws {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null)
+    }
+
+    /// `wharf run p.wharf --target TARGET ARGS` in `dir` against this moto,
+    /// polling quickly, with its output piped.
+    pub fn spawn_run(&self, dir: &Path, target: &str, args: &[&str]) -> std::process::Child {
+        let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("wharf"));
+        self.apply_env(&mut cmd);
+        cmd.current_dir(dir)
+            .env("NO_COLOR", "1")
+            .env("WHARF_SAGEMAKER_POLL_MS", "200,1000")
+            .args(["run", "p.wharf", "--target", target])
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("wharf starts")
+    }
+
     /// The proxy's log (with `WHARF_MOTO_PROXY_VERBOSE=1`: one line per request).
     pub fn proxy_log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("proxy.log")).unwrap_or_default()
