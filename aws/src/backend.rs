@@ -516,8 +516,10 @@ async fn run_plan(
 ) -> Result<Result<(JobPlan, Option<crate::logs::Following>), Finish>, String> {
     let kind = plan.kind;
     // A job of this run and step that is still running (a resumed run
-    // after wharf was killed) is taken over, not started twice.
-    let reattach = if plan.name == job_name_for(attempt, kind, attempt.attempt) {
+    // after wharf was killed) is taken over, not started twice. Only a later
+    // attempt can find one: a first attempt goes straight to Create, which
+    // saves two round trips per step of a fresh run.
+    let reattach = if attempt.attempt > 1 && plan.name == job_name_for(attempt, kind, attempt.attempt) {
         running_job_of(inner, attempt, kind).await
     } else {
         None
@@ -536,21 +538,31 @@ async fn run_plan(
         ))
         .await;
     } else {
-        match jobs::describe(&inner.sagemaker, kind, &plan.name).await {
-            Ok(JobState::Missing) | Err(_) => {
-                plan.create(&inner.sagemaker).await?;
+        match plan.create(&inner.sagemaker).await {
+            Ok(()) => {
                 log.line(format!(
                     "wharf: created SageMaker {} {} on {}",
                     job_noun(kind),
                     plan.name,
                     plan.instance
                 ))
-                .await;
+                .await
             }
-            Ok(_) => {
-                log.line(format!("wharf: re-attached to SageMaker job {}", plan.name))
-                    .await
+            // This very job exists already (its name is the attempt's): follow it.
+            Err(e)
+                if ["already exist", "ResourceInUse", "must be unique"]
+                    .iter()
+                    .any(|m| e.contains(m)) =>
+            {
+                match jobs::describe(&inner.sagemaker, kind, &plan.name).await {
+                    Ok(JobState::Missing) | Err(_) => return Err(e),
+                    Ok(_) => {
+                        log.line(format!("wharf: re-attached to SageMaker job {}", plan.name))
+                            .await
+                    }
+                }
             }
+            Err(e) => return Err(e),
         }
     }
     *job.lock().await = Some((kind, plan.name.clone()));
