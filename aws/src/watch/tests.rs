@@ -5,13 +5,15 @@ use tokio::time::Instant;
 
 /// A job as the fake SageMaker keeps it: (kind, status, last modified).
 type Job = (ListKind, String, SystemTime);
+/// A List call as the fake saw it: (kind, contains, after, when).
+type Call = (ListKind, String, Option<SystemTime>, Instant);
 
 /// A fake List*Jobs: filters like SageMaker's, pages of `page`, records
 /// each call (kind, contains, after, when), and fails while told to.
 struct FakeList {
     epoch: (SystemTime, Instant),
     jobs: Mutex<BTreeMap<String, Job>>,
-    calls: Mutex<Vec<(ListKind, String, Option<SystemTime>, Instant)>>,
+    calls: Mutex<Vec<Call>>,
     failing: Mutex<Vec<(bool, String)>>,
     page: usize,
 }
@@ -46,7 +48,7 @@ impl FakeList {
             .insert(name.into(), (kind, status.into(), modified));
     }
 
-    fn calls(&self) -> Vec<(ListKind, String, Option<SystemTime>, Instant)> {
+    fn calls(&self) -> Vec<Call> {
         self.calls.lock().unwrap().clone()
     }
 }
