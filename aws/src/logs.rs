@@ -15,7 +15,7 @@
 //! de-duplicate), and DescribeLogStreams is only needed until a job's
 //! streams show up, then every half minute for late hosts. It is also what
 //! the SageMaker Python SDK does. The calls of all jobs of a backend share
-//! two pacers, well under those quotas.
+//! pacers (`LogReader`), well under those quotas.
 
 use crate::backend::Log;
 use aws_sdk_cloudwatchlogs::Client;
@@ -41,6 +41,10 @@ const REDISCOVER_EVERY: Duration = Duration::from_secs(30);
 /// and never longer than this.
 const DRAIN_GAP: Duration = Duration::from_secs(1);
 const DRAIN_LIMIT: Duration = Duration::from_secs(8);
+/// The most one call of the drain waits for its pacer: when many jobs end
+/// at once, a job's step does not wait long for its turn (what is left
+/// unread is in the console).
+const DRAIN_WAIT: Duration = Duration::from_secs(2);
 /// Errors in a row (other than throttling and "not there yet") before giving up.
 const MAX_FAILURES: u32 = 5;
 /// Pages of one stream read in one round: the rest waits for the next round.
@@ -181,21 +185,27 @@ impl Pacer {
     }
 }
 
-/// The CloudWatch Logs client of one backend and the pacers its followers share.
+/// The CloudWatch Logs client of one backend and the pacers its followers
+/// share: one pair for jobs that run, one for jobs that ended, so that the
+/// last reads of a job (which its step waits for) never queue behind the
+/// reads of a hundred running ones.
 pub struct LogReader {
     client: Client,
-    /// DescribeLogStreams: 5 per second per account and Region; wharf takes 2.
-    discover: Pacer,
-    /// GetLogEvents: 25 per second per account and Region; wharf takes 10.
-    read: Pacer,
+    /// DescribeLogStreams: 5 per second per account and Region; wharf takes
+    /// 1 for running jobs (each needs it only until its streams show up)
+    /// and 3 for ended ones (a fan-out's jobs may end close together).
+    discover: [Pacer; 2],
+    /// GetLogEvents: 25 per second per account and Region; wharf takes 10
+    /// and 10.
+    read: [Pacer; 2],
 }
 
 impl LogReader {
     pub fn new(sdk: &aws_config::SdkConfig) -> LogReader {
         LogReader {
             client: Client::new(sdk),
-            discover: Pacer::new(2),
-            read: Pacer::new(10),
+            discover: [Pacer::new(1), Pacer::new(3)],
+            read: [Pacer::new(10), Pacer::new(10)],
         }
     }
 
@@ -211,6 +221,8 @@ impl LogReader {
             log,
             streams: Vec::new(),
             budget: READ_EVERY,
+            ended: rx.clone(),
+            draining: false,
         };
         Some(Following {
             ended,
@@ -258,6 +270,10 @@ struct Follower {
     streams: Vec<Stream>,
     /// How long a call of this round may wait for its pacer.
     budget: Duration,
+    /// Becomes true when the job ends.
+    ended: watch::Receiver<bool>,
+    /// The job has ended: what is read now is its last lines.
+    draining: bool,
 }
 
 /// When the next read happens while the job runs.
@@ -305,6 +321,7 @@ impl Follower {
                 }
                 if *ended.borrow() {
                     end = Some(Instant::now());
+                    self.draining = true;
                 }
             } else {
                 sleep(DRAIN_GAP).await;
@@ -312,7 +329,7 @@ impl Follower {
             let round_start = Instant::now();
             self.budget = match end {
                 None => cadence.wait,
-                Some(end) => DRAIN_LIMIT.saturating_sub(end.elapsed()),
+                Some(end) => DRAIN_LIMIT.saturating_sub(end.elapsed()).min(DRAIN_WAIT),
             };
             let rediscover = match (discovered, end) {
                 _ if self.streams.is_empty() => true,
@@ -321,14 +338,22 @@ impl Follower {
                 (Some(d), Some(e)) if d < e => true,
                 (Some(d), _) => d.elapsed() >= REDISCOVER_EVERY,
             };
-            let result = async {
-                if rediscover {
-                    self.discover().await?;
+            let found = if rediscover {
+                let found = self.discover().await;
+                if found.is_ok() {
                     discovered = Some(Instant::now());
                 }
-                self.read_round().await
-            }
-            .await;
+                found
+            } else {
+                Ok(())
+            };
+            // A look for more streams that did not happen does not stop the
+            // reading of the streams already known.
+            let result = match found {
+                Err(Trouble::Denied(why)) => Err(Trouble::Denied(why)),
+                Err(t) if self.streams.is_empty() => Err(t),
+                _ => self.read_round().await,
+            };
             match result {
                 Ok(lines) => {
                     failures = 0;
@@ -344,6 +369,7 @@ impl Follower {
                     if end.is_some() && self.streams.is_empty() {
                         return;
                     }
+                    cadence.read(0);
                 }
                 Err(Trouble::Busy) => {
                     if end.is_some() {
@@ -373,12 +399,26 @@ impl Follower {
             .await;
     }
 
+    /// Waits for this call's slot: `false` when it is too far off, or when
+    /// the job ends meanwhile (the round gives way to the drain, which has
+    /// pacers of its own).
+    async fn pace(&self, pacers: &[Pacer; 2]) -> bool {
+        if self.draining {
+            return pacers[1].wait_within(self.budget).await;
+        }
+        let mut ended = self.ended.clone();
+        tokio::select! {
+            ok = pacers[0].wait_within(self.budget) => ok,
+            _ = ended.wait_for(|e| *e) => false,
+        }
+    }
+
     /// Finds the job's streams (`<job>/...`) not known yet.
     async fn discover(&mut self) -> Result<(), Trouble> {
         let prefix = format!("{}/", self.job);
         let mut token: Option<String> = None;
         for _ in 0..MAX_PAGES {
-            if !self.reader.discover.wait_within(self.budget).await {
+            if !self.pace(&self.reader.discover).await {
                 return Err(Trouble::Busy);
             }
             let out = self
@@ -438,7 +478,7 @@ impl Follower {
 
     async fn read_stream(&mut self, i: usize, events: &mut Vec<Event>) -> Result<(), Trouble> {
         for _ in 0..MAX_PAGES {
-            if !self.reader.read.wait_within(self.budget).await {
+            if !self.pace(&self.reader.read).await {
                 return Err(Trouble::Busy);
             }
             let stream = &self.streams[i];

@@ -5,6 +5,8 @@ use tokio::time::Instant;
 
 /// A job as the fake SageMaker keeps it: (kind, status, last modified).
 type Job = (ListKind, String, SystemTime);
+/// A List call as the fake saw it: (kind, contains, after, when).
+type Call = (ListKind, String, Option<SystemTime>, Instant);
 
 /// One List call as the fake saw it: kind, NameContains, LastModifiedTimeAfter, when.
 type Call = (ListKind, String, Option<SystemTime>, Instant);
@@ -49,7 +51,7 @@ impl FakeList {
             .insert(name.into(), (kind, status.into(), modified));
     }
 
-    fn calls(&self) -> Vec<(ListKind, String, Option<SystemTime>, Instant)> {
+    fn calls(&self) -> Vec<Call> {
         self.calls.lock().unwrap().clone()
     }
 }
