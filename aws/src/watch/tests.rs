@@ -8,9 +8,6 @@ type Job = (ListKind, String, SystemTime);
 /// A List call as the fake saw it: (kind, contains, after, when).
 type Call = (ListKind, String, Option<SystemTime>, Instant);
 
-/// One List call as the fake saw it: kind, NameContains, LastModifiedTimeAfter, when.
-type Call = (ListKind, String, Option<SystemTime>, Instant);
-
 /// A fake List*Jobs: filters like SageMaker's, pages of `page`, records
 /// each call (kind, contains, after, when), and fails while told to.
 struct FakeList {
