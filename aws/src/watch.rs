@@ -23,8 +23,6 @@
 
 use crate::backend::Log;
 use crate::jobs::JobState;
-use aws_sdk_sagemaker::Client;
-use aws_sdk_sagemaker::error::ProvideErrorMetadata;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
@@ -38,8 +36,6 @@ const OVERLAP: Duration = Duration::from_secs(60);
 const THROTTLED_MAX: Duration = Duration::from_secs(30);
 /// Errors in a row before the watcher gives up for the run.
 const MAX_FAILURES: u32 = 5;
-/// SageMaker's largest page.
-const PAGE: i32 = 100;
 
 /// A kind of job the watcher can list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -79,98 +75,6 @@ pub trait Lister: Send + Sync {
         after: Option<SystemTime>,
         token: Option<String>,
     ) -> BoxFuture<'_, Result<Page, (bool, String)>>;
-}
-
-/// The real lister: SageMaker's List*Jobs.
-pub struct SagemakerLister(pub Client);
-
-impl Lister for SagemakerLister {
-    fn list(
-        &self,
-        kind: ListKind,
-        contains: &str,
-        after: Option<SystemTime>,
-        token: Option<String>,
-    ) -> BoxFuture<'_, Result<Page, (bool, String)>> {
-        let contains = contains.to_string();
-        Box::pin(async move {
-            let after = after.map(aws_smithy_types::DateTime::from);
-            match kind {
-                ListKind::Processing => {
-                    let out = self
-                        .0
-                        .list_processing_jobs()
-                        .name_contains(contains)
-                        .set_last_modified_time_after(after)
-                        .set_next_token(token)
-                        .max_results(PAGE)
-                        .send()
-                        .await
-                        .map_err(|e| failure(&e))?;
-                    let jobs = out
-                        .processing_job_summaries()
-                        .iter()
-                        .filter_map(|s| {
-                            Some(Summary {
-                                name: s.processing_job_name()?.to_string(),
-                                status: s.processing_job_status()?.as_str().to_string(),
-                            })
-                        })
-                        .collect();
-                    Ok((jobs, out.next_token().map(str::to_string)))
-                }
-                ListKind::Training => {
-                    let out = self
-                        .0
-                        .list_training_jobs()
-                        .name_contains(contains)
-                        .set_last_modified_time_after(after)
-                        .set_next_token(token)
-                        .max_results(PAGE)
-                        .send()
-                        .await
-                        .map_err(|e| failure(&e))?;
-                    let jobs = out
-                        .training_job_summaries()
-                        .iter()
-                        .filter_map(|s| {
-                            Some(Summary {
-                                name: s.training_job_name()?.to_string(),
-                                status: s.training_job_status()?.as_str().to_string(),
-                            })
-                        })
-                        .collect();
-                    Ok((jobs, out.next_token().map(str::to_string)))
-                }
-            }
-        })
-    }
-}
-
-fn failure<E, R>(e: &aws_sdk_sagemaker::error::SdkError<E, R>) -> (bool, String)
-where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug + 'static,
-{
-    let code = e.code().unwrap_or_default();
-    let throttled = matches!(
-        code,
-        "ThrottlingException" | "Throttling" | "TooManyRequestsException" | "RequestLimitExceeded"
-    );
-    let message = match e.message() {
-        Some(m) if !code.is_empty() => format!("{code}: {m}"),
-        Some(m) => m.to_string(),
-        None => {
-            let mut text = e.to_string();
-            let mut source = std::error::Error::source(e);
-            while let Some(s) = source {
-                text = format!("{text}: {s}");
-                source = s.source();
-            }
-            text
-        }
-    };
-    (throttled, message)
 }
 
 /// A job's status as the List saw it.
@@ -505,6 +409,9 @@ pub(crate) async fn note(log: &Log, name: &str, wake: &Wake) {
         .await;
     }
 }
+
+mod sagemaker;
+pub use sagemaker::SagemakerLister;
 
 #[cfg(test)]
 mod tests;
