@@ -20,6 +20,9 @@ use wharf_runtime::plan::{Plan, RunOptions};
 use wharf_runtime::scheduler::{self, Context, Layout};
 use wharf_runtime::state::{RunStatus, SqliteStore, StateStore};
 
+/// Jobs at once on a SageMaker target that sets no `max_jobs`.
+const DEFAULT_SAGEMAKER_JOBS: usize = 20;
+
 pub fn run(args: RunArgs) -> anyhow::Result<Outcome> {
     let Some(compilation) = compile_for_use(&args.file, &args.params)? else {
         return Ok(Outcome::Unusable);
@@ -65,12 +68,12 @@ pub fn run(args: RunArgs) -> anyhow::Result<Outcome> {
         from: args.from.clone(),
         to: args.to.clone(),
         only: args.only.clone(),
-        // A target's `max_jobs` caps the jobs it has running on SageMaker.
-        backend_limits: target
-            .settings
-            .max_jobs
-            .map(|n| BTreeMap::from([(BackendKind::Sagemaker, n as usize)]))
-            .unwrap_or_default(),
+        // A target's `max_jobs` caps the jobs it has running on SageMaker
+        // (`--jobs` caps only the steps running here).
+        backend_limits: BTreeMap::from([(
+            BackendKind::Sagemaker,
+            target.settings.max_jobs.map_or(DEFAULT_SAGEMAKER_JOBS, |n| n as usize),
+        )]),
     };
     let plan = match Plan::build(pipeline, target, &args.file, options, &backends) {
         Ok(plan) => plan,

@@ -181,10 +181,19 @@ pub async fn run(
     const BATCH: usize = 256;
     let mut tasks = tokio::task::JoinSet::new();
     let mut running = 0usize;
+    let mut local_running = 0usize;
     let mut running_on: BTreeMap<wharf_compiler::types::BackendKind, usize> = BTreeMap::new();
     let backend_of = |id: StepId| plan.steps.iter().find(|s| s.id == id).map(|s| s.backend);
-    let fits = |id: StepId, running_on: &BTreeMap<wharf_compiler::types::BackendKind, usize>| {
-        let Some(kind) = backend_of(id) else { return true };
+    // `--jobs` is this machine's: it caps the steps running here. A step on
+    // SageMaker uses no local slot; its target's `max_jobs` caps those.
+    let local =
+        |kind: Option<wharf_compiler::types::BackendKind>| kind != Some(wharf_compiler::types::BackendKind::Sagemaker);
+    let fits = |id: StepId, running_on: &BTreeMap<wharf_compiler::types::BackendKind, usize>, local_running: usize| {
+        let kind = backend_of(id);
+        if local(kind) && local_running >= jobs {
+            return false;
+        }
+        let Some(kind) = kind else { return true };
         plan.options
             .backend_limits
             .get(&kind)
@@ -193,9 +202,9 @@ pub async fn run(
     let mut stopping: Option<String> = None;
     let mut cancelled = false;
     loop {
-        while stopping.is_none() && running < jobs {
+        while stopping.is_none() {
             // The first ready step whose backend has room.
-            let Some(position) = ready.iter().position(|&id| fits(id, &running_on)) else {
+            let Some(position) = ready.iter().position(|&id| fits(id, &running_on, local_running)) else {
                 break;
             };
             let Some(id) = ready.remove(position) else { break };
@@ -211,6 +220,9 @@ pub async fn run(
                 None => {
                     let task = StepTask::new(plan, ctx, &run_id, id, &produced, cancel.clone(), pending.clone())?;
                     running += 1;
+                    if local(backend_of(id)) {
+                        local_running += 1;
+                    }
                     if let Some(kind) = backend_of(id) {
                         *running_on.entry(kind).or_default() += 1;
                     }
@@ -229,6 +241,9 @@ pub async fn run(
                     Some(Err(e)) => return Err(RunError::Backend(format!("a step task panicked: {e}"))),
                     None => continue,
                 };
+                if local(backend_of(outcome.id)) {
+                    local_running = local_running.saturating_sub(1);
+                }
                 if let Some(kind) = backend_of(outcome.id) {
                     let n = running_on.entry(kind).or_default();
                     *n = n.saturating_sub(1);

@@ -159,7 +159,11 @@ impl Harness {
         cancel_after: Option<Duration>,
         resume: Option<&str>,
     ) -> RunSummary {
-        let backends: Backends = BTreeMap::from([(BackendKind::Process, self.backend.clone() as Arc<dyn Backend>)]);
+        // The scripted backend stands in for SageMaker too.
+        let backends: Backends = BTreeMap::from([
+            (BackendKind::Process, self.backend.clone() as Arc<dyn Backend>),
+            (BackendKind::Sagemaker, self.backend.clone() as Arc<dyn Backend>),
+        ]);
         let file = self.dir.path().join("p.wharf");
         let target = &pipeline.targets[0];
         let plan = Plan::build(pipeline, target, &file, options, &backends).expect("plan");
@@ -675,6 +679,49 @@ async fn a_backend_limit_caps_concurrency_within_jobs() {
         }
     }
     assert_eq!(peak, 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn sagemaker_steps_take_no_local_slot_and_are_capped_by_max_jobs() {
+    let text = r#"pipeline p {
+      for i in [1, 2, 3, 4, 5, 6] { step w { image = "x" command = ["w"] outputs { out = dir() } } }
+    }
+    target cloud { backend = sagemaker }"#;
+    let h = Harness::new();
+    let p = compile(text);
+    for i in 1..=6 {
+        h.script(
+            &format!("w-{i}"),
+            Script {
+                sleep_ms: 1_000,
+                ..Script::default()
+            },
+        );
+    }
+    let summary = h
+        .run(
+            &p,
+            RunOptions {
+                jobs: 1,
+                backend_limits: BTreeMap::from([(BackendKind::Sagemaker, 4)]),
+                ..opts()
+            },
+        )
+        .await;
+    assert_eq!(summary.status, RunStatus::Succeeded);
+    let mut running = 0i32;
+    let mut peak = 0i32;
+    for e in h.events.take() {
+        match e {
+            RunEvent::StepStarted { .. } => {
+                running += 1;
+                peak = peak.max(running);
+            }
+            RunEvent::StepFinished { .. } => running -= 1,
+            _ => {}
+        }
+    }
+    assert_eq!(peak, 4, "--jobs 1 is this machine's; max_jobs 4 is the target's");
 }
 
 #[tokio::test(start_paused = true)]
