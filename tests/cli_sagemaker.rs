@@ -755,8 +755,8 @@ target mixed {{
 #[test]
 fn processing_and_training_jobs_are_sent_as_sagemaker_expects_and_their_outputs_come_back() {
     let Some(moto) = setup() else { return };
-    // The proxy holds every job InProgress for 4 s: time to play its part.
-    moto.configure(r#"{"jobs": [{"prefix": "", "duration_seconds": 4, "outcome": "Completed"}]}"#);
+    // The proxy holds every job InProgress until the test has played its part.
+    hold_jobs(&moto, &[], "");
     let p = Project::new(
         &moto,
         &format!(
@@ -778,10 +778,10 @@ fn processing_and_training_jobs_are_sent_as_sagemaker_expects_and_their_outputs_
   }}"#
         ),
     );
-    let child = p.spawn(&moto, &[]);
+    let mut child = p.spawn(&moto, &[]);
 
     // The processing job, as moto recorded it.
-    let name = wait_for("the processing job", Duration::from_secs(60), || {
+    let name = wait_for_job(&mut child, "the processing job", || {
         let list = aws(&moto, &["sagemaker", "list-processing-jobs"]);
         list["ProcessingJobSummaries"][0]["ProcessingJobName"]
             .as_str()
@@ -832,8 +832,10 @@ fn processing_and_training_jobs_are_sent_as_sagemaker_expects_and_their_outputs_
         ],
     );
 
+    hold_jobs(&moto, &[&name], "");
+
     // The training job.
-    let train = wait_for("the training job", Duration::from_secs(60), || {
+    let train = wait_for_job(&mut child, "the training job", || {
         let list = aws(&moto, &["sagemaker", "list-training-jobs"]);
         list["TrainingJobSummaries"][0]["TrainingJobName"]
             .as_str()
@@ -885,6 +887,8 @@ fn processing_and_training_jobs_are_sent_as_sagemaker_expects_and_their_outputs_
         ],
     );
 
+    hold_jobs(&moto, &[&name, &train], "");
+
     let (code, err) = finish(child);
     assert_eq!(code, Some(0), "{err}");
     assert!(err.contains("created SageMaker training job"), "{err}");
@@ -901,7 +905,7 @@ fn processing_and_training_jobs_are_sent_as_sagemaker_expects_and_their_outputs_
     // Polling stayed within one Describe per interval (the proxy counted).
     let stats = moto.stats();
     let calls = stats["jobs"][&train]["describe_calls"].as_u64().unwrap_or(0);
-    assert!((1..=12).contains(&calls), "{calls} Describe calls for a 4 s job");
+    assert!((1..=12).contains(&calls), "{calls} Describe calls for one job");
 
     // A second run with unchanged data: cached, and nothing uploaded again.
     let again = p.spawn(&moto, &[]);

@@ -365,6 +365,18 @@ async fn run_job(
     }
 }
 
+/// What one attempt's work on SageMaker shares: the backend's clients, the
+/// poll schedule, the job a cancel stops, the step's log, and whether its
+/// CloudWatch log is followed.
+#[derive(Clone, Copy)]
+struct Work<'a> {
+    inner: &'a Inner,
+    polling: Polling,
+    job: &'a tokio::sync::Mutex<Option<(StepKind, String)>>,
+    log: &'a Log,
+    follow_logs: bool,
+}
+
 async fn drive(
     inner: &Inner,
     polling: Polling,
@@ -373,17 +385,24 @@ async fn drive(
     log: &Log,
     follow_logs: bool,
 ) -> Result<Finish, String> {
+    let w = Work {
+        inner,
+        polling,
+        job,
+        log,
+        follow_logs,
+    };
     // An image on this machine goes to ECR first: the job names its ECR URI.
     let attempt = &inner.images.for_job(attempt, &|line| log.line(line)).await?;
     let uploaded = upload_inputs(inner, attempt, log).await?;
     match attempt.kind {
-        StepKind::Deploy => return deploy(inner, polling, attempt, &uploaded, job, log).await,
-        StepKind::Monitor => return monitor(inner, polling, attempt, &uploaded, job, log, follow_logs).await,
+        StepKind::Deploy => return deploy(w, attempt, &uploaded).await,
+        StepKind::Monitor => return monitor(w, attempt, &uploaded).await,
         _ => {}
     }
     let runs = inner.transfers.location().uri("wharf/runs");
     let plan = JobPlan::new(attempt, &uploaded, &runs, &inner.role)?;
-    let (plan, following) = match run_plan(inner, polling, attempt, plan, &uploaded, job, log, follow_logs).await? {
+    let (plan, following) = match run_plan(w, attempt, plan, &uploaded).await? {
         Ok(ran) => ran,
         Err(finish) => return Ok(finish),
     };
@@ -503,17 +522,19 @@ fn job_noun(kind: StepKind) -> &'static str {
 /// Creates the plan's job (or re-attaches to one of this run and step that
 /// is still running) and waits for it to end. `Ok(Err(finish))` is a job
 /// that ended otherwise than Completed.
-#[allow(clippy::too_many_arguments)]
 async fn run_plan(
-    inner: &Inner,
-    polling: Polling,
+    w: Work<'_>,
     attempt: &Attempt,
     mut plan: JobPlan,
     uploaded: &[(String, String, Option<String>)],
-    job: &tokio::sync::Mutex<Option<(StepKind, String)>>,
-    log: &Log,
-    follow_logs: bool,
 ) -> Result<Result<(JobPlan, Option<crate::logs::Following>), Finish>, String> {
+    let Work {
+        inner,
+        polling,
+        job,
+        log,
+        follow_logs,
+    } = w;
     let kind = plan.kind;
     // A job of this run and step that is still running (a resumed run
     // after wharf was killed) is taken over, not started twice. Only a later
@@ -667,13 +688,17 @@ async fn running_job_of(inner: &Inner, attempt: &Attempt, kind: StepKind) -> Opt
 /// endpoint created, or updated in place to the new configuration, and
 /// waited for until InService. `endpoint.json` records it.
 async fn deploy(
-    inner: &Inner,
-    polling: Polling,
+    w: Work<'_>,
     attempt: &Attempt,
     uploaded: &[(String, String, Option<String>)],
-    job: &tokio::sync::Mutex<Option<(StepKind, String)>>,
-    log: &Log,
 ) -> Result<Finish, String> {
+    let Work {
+        inner,
+        polling,
+        job,
+        log,
+        ..
+    } = w;
     let KindSpec::Deploy {
         endpoint,
         multi_model,
@@ -865,14 +890,13 @@ async fn wait_endpoint_gone(inner: &Inner, polling: Polling, name: &str) -> Resu
 /// `monitor`: the baseline job, its statistics and constraints fetched as
 /// the step's outputs, then the schedule against the deployed endpoint.
 async fn monitor(
-    inner: &Inner,
-    polling: Polling,
+    w: Work<'_>,
     attempt: &Attempt,
     uploaded: &[(String, String, Option<String>)],
-    job: &tokio::sync::Mutex<Option<(StepKind, String)>>,
-    log: &Log,
-    follow_logs: bool,
 ) -> Result<Finish, String> {
+    let Work {
+        inner, polling, log, ..
+    } = w;
     let KindSpec::Monitor { schedule, .. } = &attempt.spec else {
         return Err("internal: a monitor step without a monitor spec".into());
     };
@@ -913,7 +937,7 @@ async fn monitor(
     base.image = Some(image.clone());
     let runs = inner.transfers.location().uri("wharf/runs");
     let plan = monitor::baseline_plan(JobPlan::new(&base, uploaded, &runs, &inner.role)?, image)?;
-    let (plan, following) = match run_plan(inner, polling, &base, plan, uploaded, job, log, follow_logs).await? {
+    let (plan, following) = match run_plan(w, &base, plan, uploaded).await? {
         Ok(ran) => ran,
         Err(finish) => return Ok(finish),
     };
