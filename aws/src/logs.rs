@@ -138,15 +138,7 @@ where
     let message = match (e.code(), e.message()) {
         (Some(code), Some(m)) => format!("{code}: {m}"),
         (Some(code), None) => code.to_string(),
-        _ => {
-            let mut text = e.to_string();
-            let mut source = std::error::Error::source(e);
-            while let Some(s) = source {
-                text = format!("{text}: {s}");
-                source = s.source();
-            }
-            text
-        }
+        _ => crate::jobs::describe_error(e),
     };
     classify(e.code(), message)
 }

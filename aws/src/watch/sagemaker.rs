@@ -3,7 +3,6 @@
 
 use super::{ListKind, Lister, Page, Summary};
 use aws_sdk_sagemaker::Client;
-use aws_sdk_sagemaker::error::ProvideErrorMetadata;
 use std::time::SystemTime;
 use wharf_runtime::backend::BoxFuture;
 
@@ -35,7 +34,7 @@ impl Lister for SagemakerLister {
                         .max_results(PAGE)
                         .send()
                         .await
-                        .map_err(|e| failure(&e))?;
+                        .map_err(|e| crate::jobs::classify(&e))?;
                     let jobs = out
                         .processing_job_summaries()
                         .iter()
@@ -58,7 +57,7 @@ impl Lister for SagemakerLister {
                         .max_results(PAGE)
                         .send()
                         .await
-                        .map_err(|e| failure(&e))?;
+                        .map_err(|e| crate::jobs::classify(&e))?;
                     let jobs = out
                         .training_job_summaries()
                         .iter()
@@ -74,30 +73,4 @@ impl Lister for SagemakerLister {
             }
         })
     }
-}
-
-fn failure<E, R>(e: &aws_sdk_sagemaker::error::SdkError<E, R>) -> (bool, String)
-where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug + 'static,
-{
-    let code = e.code().unwrap_or_default();
-    let throttled = matches!(
-        code,
-        "ThrottlingException" | "Throttling" | "TooManyRequestsException" | "RequestLimitExceeded"
-    );
-    let message = match e.message() {
-        Some(m) if !code.is_empty() => format!("{code}: {m}"),
-        Some(m) => m.to_string(),
-        None => {
-            let mut text = e.to_string();
-            let mut source = std::error::Error::source(e);
-            while let Some(s) = source {
-                text = format!("{text}: {s}");
-                source = s.source();
-            }
-            text
-        }
-    };
-    (throttled, message)
 }

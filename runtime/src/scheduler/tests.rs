@@ -665,19 +665,7 @@ async fn a_backend_limit_caps_concurrency_within_jobs() {
         .await;
     assert_eq!(summary.status, RunStatus::Succeeded);
     // With 4 slots but 2 for the backend, the 4 one-second steps take two rounds.
-    let started: Vec<RunEvent> = h.events.take();
-    let mut running = 0i32;
-    let mut peak = 0i32;
-    for e in started {
-        match e {
-            RunEvent::StepStarted { .. } => {
-                running += 1;
-                peak = peak.max(running);
-            }
-            RunEvent::StepFinished { .. } => running -= 1,
-            _ => {}
-        }
-    }
+    let peak = peak_running(h.events.take());
     assert_eq!(peak, 2);
 }
 
@@ -709,18 +697,7 @@ async fn sagemaker_steps_take_no_local_slot_and_are_capped_by_max_jobs() {
         )
         .await;
     assert_eq!(summary.status, RunStatus::Succeeded);
-    let mut running = 0i32;
-    let mut peak = 0i32;
-    for e in h.events.take() {
-        match e {
-            RunEvent::StepStarted { .. } => {
-                running += 1;
-                peak = peak.max(running);
-            }
-            RunEvent::StepFinished { .. } => running -= 1,
-            _ => {}
-        }
-    }
+    let peak = peak_running(h.events.take());
     assert_eq!(peak, 4, "--jobs 1 is this machine's; max_jobs 4 is the target's");
 }
 
@@ -736,4 +713,44 @@ async fn identical_work_under_another_name_is_reused_and_says_whose() {
         Some("same definition and inputs as `w-1` in this run")
     );
     assert_eq!(h.backend.calls.lock().expect("lock").len(), 1, "the work ran once");
+}
+
+/// The most steps running at once, from a run's events.
+fn peak_running(events: Vec<RunEvent>) -> i32 {
+    let (mut running, mut peak) = (0i32, 0i32);
+    for e in events {
+        match e {
+            RunEvent::StepStarted { .. } => {
+                running += 1;
+                peak = peak.max(running);
+            }
+            RunEvent::StepFinished { .. } => running -= 1,
+            _ => {}
+        }
+    }
+    peak
+}
+
+#[test]
+fn tuning_a_train_step_with_a_command_is_refused_before_anything_starts() {
+    let p = compile(
+        r#"pipeline p {
+      train fit { image = "x" command = ["python", "train.py"] inputs { d = "d" } metrics { auc = "auc=([0-9.]+)" } }
+      tune search { train = fit objective { metric = "auc" } ranges { depth = int(2, 8) } }
+    }
+    target cloud { backend = sagemaker }"#,
+    );
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("d"), "1").unwrap();
+    let backend: Arc<dyn Backend> = Arc::new(Scripted::default());
+    let backends: Backends = BTreeMap::from([(BackendKind::Sagemaker, backend)]);
+    let Err(errors) = Plan::build(&p, &p.targets[0], &dir.path().join("p.wharf"), opts(), &backends) else {
+        panic!("the plan was accepted")
+    };
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.contains("step `search` tunes a train step that sets `command`")),
+        "{errors:?}"
+    );
 }
