@@ -157,8 +157,9 @@ fn processing_images(moto: &Moto) -> Vec<(String, String)> {
 #[test]
 fn built_and_local_images_are_pushed_to_ecr_once_and_the_jobs_name_them() {
     let Some((moto, registry)) = setup() else { return };
-    // The training job stays InProgress long enough to put its model in place.
-    moto.configure(r#"{"jobs": [{"prefix": "", "kind": "training", "duration_seconds": 4}]}"#);
+    // The training job stays InProgress until its model is in place (a
+    // fixed delay raced under load: the model arrived after the job ended).
+    moto.configure(r#"{"jobs": [{"prefix": "", "kind": "training", "duration_seconds": 3600}]}"#);
     let name = format!("ecrpush{}", std::process::id());
     let p = Project::new(
         &moto,
@@ -219,6 +220,9 @@ fn built_and_local_images_are_pushed_to_ecr_once_and_the_jobs_name_them() {
             &format!("{output_path}/{train}/output/model.tar.gz"),
         ],
     );
+    moto.configure(&format!(
+        r#"{{"jobs": [{{"prefix": "{train}", "kind": "training", "duration_seconds": 0}}]}}"#
+    ));
     let (code, err) = finish(child);
     assert_eq!(code, Some(0), "{err}\n--- registry ---\n{}", registry.log());
 
