@@ -139,6 +139,9 @@ pub struct FmtArgs {
     /// Print the formatted text of a single file to stdout instead of writing it.
     #[arg(long)]
     pub stdout: bool,
+    /// With --check: also print what would change, as a unified diff.
+    #[arg(long, requires = "check")]
+    pub diff: bool,
 }
 
 #[derive(Debug, Args)]
