@@ -1,6 +1,7 @@
 //! The plan of a pipeline on a target, as a serializable view and as text.
 //! `plan --format json` is the view as JSON; its field names are product surface.
 
+use super::table::{align_width, pad};
 use serde::Serialize;
 
 /// A JSON object that keeps insertion order.
@@ -373,31 +374,6 @@ pub fn text(plan: &PlanView) -> String {
             }
         }
     }
-    out
-}
-
-/// Values longer than this (in terminal columns) do not widen their
-/// column: one long value must not push every other row across the screen.
-const ALIGN_LIMIT: usize = 40;
-
-/// The column width that aligns `cells`: the widest one up to [`ALIGN_LIMIT`].
-fn align_width<S: AsRef<str>>(cells: &[S]) -> usize {
-    cells
-        .iter()
-        .map(|c| console::measure_text_width(c.as_ref()))
-        .filter(|&w| w <= ALIGN_LIMIT)
-        .max()
-        .unwrap_or(0)
-}
-
-/// `text` padded with spaces to `width` columns. Padding by hand rather than
-/// with `{:width$}`: the standard formatter panics on widths past 65,535,
-/// and counts characters, not columns.
-fn pad(text: &str, width: usize) -> String {
-    let shown = console::measure_text_width(text);
-    let mut out = String::with_capacity(text.len() + width.saturating_sub(shown));
-    out.push_str(text);
-    out.extend(std::iter::repeat_n(' ', width.saturating_sub(shown)));
     out
 }
 
