@@ -9,7 +9,7 @@ use std::path::PathBuf;
     name = "wharf",
     version,
     about = "Declarative pipelines for hybrid machine learning: write once, run on a laptop, in CI or on SageMaker",
-    after_help = "Logging goes to stderr; set RUST_LOG (e.g. RUST_LOG=wharf=debug) for more.\nDocs: docs/cli.md and docs/language.md"
+    after_help = "Logs go to stderr, quiet by default; set WHARF_LOG or RUST_LOG (e.g. WHARF_LOG=wharf=debug) for more.\nDocs: docs/cli.md and docs/language.md"
 )]
 pub struct Cli {
     /// Format of log lines on stderr.

@@ -11,6 +11,7 @@ pub fn wharf() -> Command {
     cmd.current_dir(root())
         .env("NO_COLOR", "1")
         .env_remove("RUST_LOG")
+        .env_remove("WHARF_LOG")
         .env_remove("WHARF_SAGEMAKER_ROLE");
     cmd
 }
