@@ -9,7 +9,7 @@ use std::path::PathBuf;
     name = "wharf",
     version,
     about = "Declarative pipelines for hybrid machine learning: write once, run on a laptop, in CI or on SageMaker",
-    after_help = "Logging goes to stderr; set RUST_LOG (e.g. RUST_LOG=wharf=debug) for more.\nDocs: docs/cli.md and docs/language.md"
+    after_help = "Logs go to stderr, quiet by default; set WHARF_LOG or RUST_LOG (e.g. WHARF_LOG=wharf=debug) for more.\nDocs: docs/cli.md and docs/language.md"
 )]
 pub struct Cli {
     /// Format of log lines on stderr.
@@ -139,6 +139,9 @@ pub struct FmtArgs {
     /// Print the formatted text of a single file to stdout instead of writing it.
     #[arg(long)]
     pub stdout: bool,
+    /// With --check: also print what would change, as a unified diff.
+    #[arg(long, requires = "check")]
+    pub diff: bool,
 }
 
 #[derive(Debug, Args)]

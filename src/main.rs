@@ -43,11 +43,31 @@ fn main() -> ExitCode {
     }
 }
 
+/// What is logged when neither WHARF_LOG nor RUST_LOG says otherwise: wharf's
+/// own warnings, nothing from its dependencies. The AWS SDK, hyper and
+/// bollard log what they retry and fall back from (an instance-metadata
+/// region look-up off EC2 is several long warnings); wharf reports what
+/// matters of it in its own words, so by default they stay quiet.
+const DEFAULT_LOG_FILTER: &str = "off,wharf=warn,wharf_runtime=warn,wharf_aws=warn,wharf_compiler=warn";
+
 fn init_logging(format: cli::LogFormat) {
+    use std::io::IsTerminal;
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"));
+    // WHARF_LOG first, then RUST_LOG (any `tracing` filter); one that does
+    // not parse falls back to the default rather than failing the command.
+    let filter = ["WHARF_LOG", "RUST_LOG"]
+        .iter()
+        .filter_map(|var| std::env::var(var).ok())
+        .find(|spec| !spec.trim().is_empty())
+        .and_then(|spec| EnvFilter::try_new(spec).ok())
+        .unwrap_or_else(|| EnvFilter::new(DEFAULT_LOG_FILTER));
+    // Escape codes only for a person at a terminal (docs/cli.md): never in a
+    // file, a pipe or CI's log, and never with NO_COLOR set.
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    let ansi = std::io::stderr().is_terminal() && !no_color;
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(ansi)
         .with_writer(std::io::stderr);
     match format {
         cli::LogFormat::Json => builder.json().init(),

@@ -677,6 +677,11 @@ target local {{ backend = docker }}
     let (status, body) = http(port, "POST", "/invocations", "text/plain", "hello");
     assert_eq!(status, 200);
     assert_eq!(body.trim(), "v1:HELLO", "the model folder is at /opt/ml/model");
+    assert!(
+        stderr_of(&out).contains(&format!("\nendpoint  api: {url}/invocations\n")),
+        "the summary says where the endpoint is: {}",
+        stderr_of(&out)
+    );
 
     let list = wharf_in(p.path())
         .args(["endpoints", "--format", "json"])

@@ -321,3 +321,71 @@ fn an_output_with_a_path_is_exported_there_and_restored_from_the_cache() {
         "a cache hit exports too"
     );
 }
+
+/// The summary lists steps in pipeline order even when cached ones finish
+/// first, and says where the outputs are: the run's folder, what was
+/// exported, and nothing about endpoints when there are none.
+#[test]
+fn the_summary_is_in_pipeline_order_and_says_where_the_outputs_are() {
+    // On the second run `zeta` runs again (cache off) and takes a moment;
+    // `mid` comes from the cache at once, `alpha` once `zeta` is done (same
+    // output, same key). They finish mid, zeta, alpha; the pipeline's
+    // order is zeta, alpha, mid.
+    let dir = project(
+        r#"pipeline p {
+  step zeta {
+    command = ["sh", "-c", "sleep 0.5; echo 1 > \"$WHARF_OUTPUT_OUT/x.txt\""]
+    outputs { out = dir() }
+    cache   = off
+  }
+  step alpha {
+    command = ["sh", "-c", "cat \"$WHARF_INPUT_IN/x.txt\" > \"$WHARF_OUTPUT_OUT/x.txt\"; echo ok > \"$WHARF_OUTPUT_REPORT/r.txt\""]
+    inputs  { in = zeta.out }
+    outputs { out = dir(), report = "reports/alpha" }
+  }
+  step mid {
+    command = ["sh", "-c", "echo 3 > \"$WHARF_OUTPUT_OUT/x.txt\""]
+    outputs { out = dir() }
+  }
+}
+target local { backend = process }
+"#,
+    );
+    let out = run_in(dir.path(), &[]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let out = run_in(dir.path(), &[]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let stderr = stderr_of(&out);
+    let table = &stderr[stderr.find("STEP ").expect("the summary table")..];
+    let rows: Vec<(&str, &str)> = table
+        .lines()
+        .skip(1)
+        .take_while(|l| !l.is_empty())
+        .filter_map(|l| {
+            let mut cells = l.split_whitespace();
+            Some((cells.next()?, cells.next()?))
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        [("zeta", "succeeded"), ("alpha", "cached"), ("mid", "cached")],
+        "pipeline order:\n{table}"
+    );
+    let show = show_json(dir.path());
+    let run = show["run"]["id"].as_str().expect("run id");
+    assert!(
+        table.contains(&format!(
+            "\noutputs   .wharf/runs/{run}/ (`wharf show {run}` lists each)\n"
+        )),
+        "{table}"
+    );
+    assert!(table.contains("\nexported  alpha.report -> reports/alpha\n"), "{table}");
+    assert!(!table.contains("endpoint"), "{table}");
+    assert!(
+        table
+            .lines()
+            .last()
+            .is_some_and(|l| l.starts_with(&format!("run {run} succeeded"))),
+        "the run's line is last:\n{table}"
+    );
+}

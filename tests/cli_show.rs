@@ -140,3 +140,56 @@ fn unreadable_databases_are_refused() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr_of(&out).contains("newer wharf"), "{}", stderr_of(&out));
 }
+
+/// What a real run records, as `show --format json` gives it: an attempt
+/// that succeeded exited 0, an output's size is the bytes of its content
+/// (not the folder entry's 4096), and a `file("x.json")` output's `uri`
+/// names the file, its `folder` the folder. The text names the file too.
+#[test]
+fn show_gives_exit_code_0_content_sizes_and_the_files_uri() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(
+        dir.path().join("p.wharf"),
+        r#"pipeline p {
+  step make {
+    command = ["sh", "-c", "head -c 10000 /dev/zero > \"$WHARF_OUTPUT_DATA/a.bin\"; mkdir \"$WHARF_OUTPUT_DATA/sub\"; printf 12345 > \"$WHARF_OUTPUT_DATA/sub/b.txt\"; echo '{\"auc\": 0.9}' > \"$WHARF_OUTPUT_METRICS/metrics.json\""]
+    outputs { data = dir(), metrics = file("metrics.json") }
+  }
+}
+target local { backend = process }
+"#,
+    )
+    .expect("write pipeline");
+    let out = wharf_in(dir.path()).args(["run", "p.wharf"]).output().expect("runs");
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let show = show_last(dir.path());
+    let step = &show["steps"][0];
+    assert_eq!(step["attempts"][0]["status"], "succeeded");
+    assert_eq!(step["attempts"][0]["exit_code"], 0, "{step}");
+    let artifact = |name: &str| {
+        step["artifacts"]
+            .as_array()
+            .and_then(|a| a.iter().find(|a| a["output"] == name))
+            .cloned()
+            .unwrap_or_else(|| panic!("no artifact {name}: {step}"))
+    };
+    let data = artifact("data");
+    assert_eq!(data["size"], 10_005, "the bytes of the folder's files: {data}");
+    assert_eq!(data["uri"], data["folder"], "a dir() output is its folder");
+    let metrics = artifact("metrics");
+    assert_eq!(metrics["size"], 13, "{metrics}");
+    let uri = metrics["uri"].as_str().expect("a uri");
+    let folder = metrics["folder"].as_str().expect("a folder");
+    assert_eq!(uri, format!("{folder}/metrics.json"));
+    let path = uri.strip_prefix("file://").expect("a local file");
+    assert_eq!(
+        std::fs::read_to_string(path).expect("the uri names the file"),
+        "{\"auc\": 0.9}\n"
+    );
+
+    let out = wharf_in(dir.path()).args(["show", "last"]).output().expect("runs");
+    let text = stdout_of(&out);
+    assert!(text.contains("OUTPUT        SIZE     PATH\n"), "{text}");
+    assert!(text.contains(&format!("make.metrics  13 B     {path}\n")), "{text}");
+    assert!(text.contains("make.data     9.8 KiB  "), "{text}");
+}

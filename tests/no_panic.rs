@@ -120,3 +120,72 @@ fn mutated_pipelines_never_panic() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n-----\n"));
 }
+
+/// The fuzzer's seed corpus (fuzz/corpus/compile/, refreshed by
+/// fuzz/seed.sh) is committed, holds the repo's real files and the
+/// hand-written edge cases, and every file in it goes through what the fuzz
+/// target does (parse, compile, format, the two parsers agreeing) without
+/// a panic, so a fuzzing session starts from inputs that are known good.
+#[test]
+fn the_fuzz_seed_corpus_is_there_and_never_panics() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/compile");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("the seed corpus {} is missing ({e}); run fuzz/seed.sh", dir.display()))
+        .map(|e| e.expect("entry").path())
+        .collect();
+    files.sort();
+    let named = |prefix: &str| {
+        files
+            .iter()
+            .filter(|f| {
+                f.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with(prefix))
+            })
+            .count()
+    };
+    for prefix in [
+        "pipelines--",
+        "stdlib--",
+        "tests--diagnostics--",
+        "tests--broken--",
+        "edge--",
+    ] {
+        assert!(
+            named(prefix) > 0,
+            "no {prefix}* file in {}; run fuzz/seed.sh",
+            dir.display()
+        );
+    }
+    for file in &files {
+        let bytes = std::fs::read(file).expect("readable");
+        // As the fuzz target: bytes that are not UTF-8 never reach the compiler.
+        let Ok(text) = std::str::from_utf8(&bytes) else {
+            continue;
+        };
+        let world = MemoryWorld::new()
+            .with_file("main.wharf", text)
+            .with_file("lib.wharf", text);
+        let options = Options {
+            params: vec![("x".into(), "1".into())],
+            ..Options::default()
+        };
+        let outcome = catch_unwind(AssertUnwindSafe(|| {
+            let c = wharf_compiler::compile(&world, Path::new("main.wharf"), &options);
+            for d in c.diagnostics.iter() {
+                if let Some(span) = d.span {
+                    let source = c.sources.get(span.file);
+                    source.line_col(span.end);
+                    let _ = &source.text[span.range()];
+                }
+            }
+            let _ = wharf_compiler::syntax::format::format(text);
+            wharf_compiler::syntax::parser::parsers_agree(text)
+        }));
+        match outcome {
+            Ok(Ok(_)) => {}
+            Ok(Err(disagreement)) => panic!("{}: the parsers disagree: {disagreement}", file.display()),
+            Err(_) => panic!("{}: panicked", file.display()),
+        }
+    }
+}

@@ -75,6 +75,26 @@ fn hash_dir(root: &Path, relative: &Path, hasher: &mut blake3::Hasher, size: &mu
     Ok(())
 }
 
+/// The bytes of a file, or of every file in a folder (recursively), as
+/// [`hash_path`] counts them: links are not followed. Reads metadata only.
+pub fn content_size(path: &Path) -> std::io::Result<u64> {
+    let meta = std::fs::symlink_metadata(path)?;
+    if !meta.is_dir() {
+        return Ok(if meta.is_file() { meta.len() } else { 0 });
+    }
+    let mut total = 0;
+    for entry in std::fs::read_dir(path)? {
+        let entry = entry?;
+        let kind = entry.file_type()?;
+        if kind.is_dir() {
+            total += content_size(&entry.path())?;
+        } else if kind.is_file() {
+            total += entry.metadata()?.len();
+        }
+    }
+    Ok(total)
+}
+
 fn hash_file(path: &Path, hasher: &mut blake3::Hasher) -> std::io::Result<u64> {
     let mut file = std::fs::File::open(path)?;
     let mut buffer = vec![0u8; 256 * 1024];
@@ -136,5 +156,17 @@ mod tests {
         assert_ne!(file.hex, dir.hex);
         assert_eq!(file.size, 4);
         assert!(hash_path(&a.path().join("missing")).is_err());
+    }
+
+    #[test]
+    fn content_size_counts_the_bytes_the_hash_covers() {
+        let a = tempfile::tempdir().expect("tmp");
+        write(a.path(), "x.csv", "1,2\n");
+        write(a.path(), "sub/deeper/y.csv", &"z".repeat(10_000));
+        std::os::unix::fs::symlink("/etc/passwd", a.path().join("link")).expect("link");
+        let size = content_size(a.path()).expect("size");
+        assert_eq!(size, 10_004, "files' bytes, not folder entries, links not followed");
+        assert_eq!(size, hash_path(a.path()).expect("hash").size);
+        assert_eq!(content_size(&a.path().join("x.csv")).expect("file"), 4);
     }
 }

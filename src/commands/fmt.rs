@@ -1,5 +1,5 @@
 //! `wharf fmt`: rewrite files in the canonical style (comments kept), or with
-//! `--check` list the files that are not.
+//! `--check` list the files that are not (and with `--diff` what would change).
 
 use super::collect_files;
 use crate::Outcome;
@@ -37,7 +37,10 @@ pub fn run(args: FmtArgs) -> anyhow::Result<Outcome> {
             print!("{formatted}");
         } else if formatted != text {
             unformatted += 1;
-            if args.check {
+            if args.check && args.diff {
+                // The diff's header names the file; the output stays a patch.
+                print!("{}", unified_diff(file, &text, &formatted));
+            } else if args.check {
                 println!("{}", file.display());
             } else {
                 write_atomically(file, &formatted)?;
@@ -54,6 +57,23 @@ pub fn run(args: FmtArgs) -> anyhow::Result<Outcome> {
         return Ok(Outcome::Findings);
     }
     Ok(Outcome::Success)
+}
+
+/// What formatting would change in `file`, as `diff -u` prints it (three
+/// lines of context, the file's path on both header lines, so that
+/// `patch -p0` applies it), for CI's log to show the fix and not only the file.
+fn unified_diff(file: &std::path::Path, text: &str, formatted: &str) -> String {
+    let name = file.display().to_string();
+    let mut out = similar::TextDiff::from_lines(text, formatted)
+        .unified_diff()
+        .context_radius(3)
+        .header(&name, &name)
+        .missing_newline_hint(true)
+        .to_string();
+    if !out.ends_with('\n') {
+        out.push('\n');
+    }
+    out
 }
 
 /// Writes next to the file and renames over it, so an interrupted `fmt`

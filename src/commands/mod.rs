@@ -12,6 +12,7 @@ mod run;
 mod runs;
 mod show;
 pub mod state;
+mod whereabouts;
 mod why;
 
 use crate::Outcome;

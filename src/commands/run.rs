@@ -3,8 +3,8 @@
 //! (docs/runtime.md): 0 done, 1 a step failed, 2 refused before starting,
 //! 130 interrupted.
 
-use super::compile_for_use;
 use super::state::{STATE_DIR, StateDb, describe};
+use super::{compile_for_use, whereabouts};
 use crate::Outcome;
 use crate::cli::RunArgs;
 use crate::render::progress::{ProgressSink, summary};
@@ -147,7 +147,10 @@ pub fn run(args: RunArgs) -> anyhow::Result<Outcome> {
     };
     let db = StateDb::open_required()?;
     let record = db.find_run(&summary_run.run)?;
-    eprint!("\n{}", summary(&record, &db.steps(&summary_run.run)?));
+    let mut steps = db.steps(&summary_run.run)?;
+    whereabouts::in_pipeline_order(&mut steps, pipeline);
+    let places = whereabouts::whereabouts(&record.id, &steps, pipeline, &super::project_dir(&args.file));
+    eprint!("\n{}", summary(&record, &steps, &places));
     Ok(match summary_run.status {
         RunStatus::Succeeded => Outcome::Success,
         RunStatus::Cancelled => Outcome::Interrupted,

@@ -3,6 +3,7 @@
 //! (`render::progress::summary`). Reading the state store is the commands'
 //! job; this module only lays out records it is given.
 
+use super::size;
 use super::table::Table;
 use super::time;
 use serde::Serialize;
@@ -79,7 +80,34 @@ struct StepJson<'a> {
     step: &'a StepRecord,
     duration_ms: Option<u128>,
     attempts: &'a [AttemptRecord],
-    artifacts: &'a [ArtifactRecord],
+    artifacts: Vec<ArtifactJson<'a>>,
+}
+
+/// An output as `show --format json` gives it: `uri` is where its data is
+/// (the file of a `file("x.json")` output), `folder` the output's folder.
+#[derive(Serialize)]
+struct ArtifactJson<'a> {
+    run: &'a str,
+    step: &'a str,
+    output: &'a str,
+    uri: String,
+    folder: &'a str,
+    size: u64,
+    hash: &'a str,
+}
+
+impl<'a> ArtifactJson<'a> {
+    fn new(a: &'a ArtifactRecord) -> ArtifactJson<'a> {
+        ArtifactJson {
+            run: &a.run,
+            step: &a.step,
+            output: &a.output,
+            uri: a.file_uri(),
+            folder: &a.uri,
+            size: a.size,
+            hash: &a.hash,
+        }
+    }
 }
 
 /// `wharf show --format json`: `{"run": {...}, "steps": [{..., "attempts", "artifacts"}]}`.
@@ -90,7 +118,7 @@ pub fn show_json(run: &RunRecord, steps: &[StepHistory]) -> Value {
             step: &s.record,
             duration_ms: time::between(s.record.started_ms, s.record.finished_ms).map(|d| d.as_millis()),
             attempts: &s.attempts,
-            artifacts: &s.artifacts,
+            artifacts: s.artifacts.iter().map(ArtifactJson::new).collect(),
         })
         .collect();
     serde_json::json!({ "run": RunJson::new(run), "steps": steps })
@@ -116,7 +144,32 @@ pub fn show_text(run: &RunRecord, steps: &[StepHistory]) -> String {
     } else {
         out.push_str(&steps_table(steps));
     }
+    if steps.iter().any(|s| !s.artifacts.is_empty()) {
+        out.push('\n');
+        out.push_str(&outputs_table(steps));
+    }
     out
+}
+
+/// One row per recorded output, in the steps' order: `step.output`, the
+/// bytes of its content, and where it is (the file of a `file()` output).
+pub fn outputs_table(steps: &[StepHistory]) -> String {
+    let mut table = Table::new(&["OUTPUT", "SIZE", "PATH"]);
+    for s in steps {
+        for a in &s.artifacts {
+            table.row(vec![
+                format!("{}.{}", a.step, a.output),
+                size::human_bytes(a.size),
+                location(&a.file_uri()),
+            ]);
+        }
+    }
+    table.render()
+}
+
+/// A local URI as the path it names; other URIs (`s3://`) as they are.
+pub fn location(uri: &str) -> String {
+    uri.strip_prefix("file://").unwrap_or(uri).to_string()
 }
 
 /// One row per step: name, status, attempts, duration, and why it failed,

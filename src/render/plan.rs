@@ -1,6 +1,7 @@
 //! The plan of a pipeline on a target, as a serializable view and as text.
 //! `plan --format json` is the view as JSON; its field names are product surface.
 
+use super::table::{align_width, pad};
 use serde::Serialize;
 
 /// A JSON object that keeps insertion order.
@@ -276,14 +277,17 @@ pub fn text(plan: &PlanView) -> String {
     }
     if !plan.params.is_empty() {
         let _ = writeln!(out, "\nparams");
-        let width = plan.params.iter().map(|p| p.name.len()).max().unwrap_or(0);
+        let names: Vec<&str> = plan.params.iter().map(|p| p.name.as_str()).collect();
         let values: Vec<String> = plan.params.iter().map(|p| p.value.to_string()).collect();
-        let value_width = values.iter().map(String::len).max().unwrap_or(0);
-        for (p, value) in plan.params.iter().zip(values) {
+        let (name_width, value_width) = (align_width(&names), align_width(&values));
+        for ((p, name), value) in plan.params.iter().zip(&names).zip(&values) {
             let _ = writeln!(
                 out,
-                "  {:width$} = {value:value_width$}  {}, {}",
-                p.name, p.ty, p.source
+                "  {} = {}  {}, {}",
+                pad(name, name_width),
+                pad(value, value_width),
+                p.ty,
+                p.source
             );
         }
     }
@@ -296,7 +300,7 @@ pub fn text(plan: &PlanView) -> String {
             let key = c
                 .key
                 .as_ref()
-                .map(|k| format!(" (key {}…)", &k[..12.min(k.len())]))
+                .map(|k| format!(" (key {}…)", k.chars().take(12).collect::<String>()))
                 .unwrap_or_default();
             let text = match c.verdict {
                 "cached" => format!("cached{key}: {}", c.reason),
@@ -307,7 +311,7 @@ pub fn text(plan: &PlanView) -> String {
         }
         for t in &s.transfers {
             let size = match (t.bytes, t.direction) {
-                (Some(bytes), _) => format!(" ({})", human_bytes(bytes)),
+                (Some(bytes), _) => format!(" ({})", super::size::human_bytes(bytes)),
                 // An image's size is the engine's business, not the plan's.
                 (None, "push") => String::new(),
                 (None, _) => " (size known after the run)".into(),
@@ -394,11 +398,89 @@ fn shell_words(args: &[String]) -> String {
         .join(" ")
 }
 
-fn human_bytes(b: u64) -> String {
-    match b {
-        b if b >= 1 << 30 => format!("{:.1} GiB", b as f64 / (1u64 << 30) as f64),
-        b if b >= 1 << 20 => format!("{:.1} MiB", b as f64 / (1u64 << 20) as f64),
-        b if b >= 1 << 10 => format!("{:.1} KiB", b as f64 / 1024.0),
-        b => format!("{b} B"),
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan_with_params(params: &[(&str, serde_json::Value)]) -> PlanView {
+        PlanView {
+            pipeline: "p".into(),
+            target: TargetView {
+                name: "local".into(),
+                backend: BackendKind::Process,
+                implicit: false,
+                settings: BTreeMap::new(),
+            },
+            params: params
+                .iter()
+                .map(|(name, value)| ParamView {
+                    name: name.to_string(),
+                    ty: "string".into(),
+                    value: value.clone(),
+                    source: "override".into(),
+                })
+                .collect(),
+            steps: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_param_value_past_the_formatters_width_limit_renders_whole() {
+        // 65,534 characters plus the JSON quotes is one past u16::MAX, the
+        // widest `{:width$}` the standard formatter takes without panicking.
+        for unit in ["x", "é", "訓"] {
+            let long = unit.repeat(65_534);
+            let plan = plan_with_params(&[("a", serde_json::json!(long)), ("bb", serde_json::json!(1))]);
+            let text = text(&plan);
+            assert!(text.contains(&format!("  a  = \"{long}\"  string, override")));
+            assert!(
+                text.contains("  bb = 1  string, override"),
+                "a long value does not widen the column of the others"
+            );
+        }
+    }
+
+    #[test]
+    fn short_values_line_up_in_terminal_columns() {
+        let plan = plan_with_params(&[("x", serde_json::json!("訓練")), ("name", serde_json::json!(12))]);
+        let text = text(&plan);
+        assert!(text.contains("  x    = \"訓練\"  string"), "{text}");
+        assert!(text.contains("  name = 12      string"), "{text}");
+    }
+
+    #[test]
+    fn a_short_or_odd_key_is_shown_without_slicing_inside_a_character() {
+        let mut plan = plan_with_params(&[]);
+        let mut step = build_step_view();
+        step.decision = Some(CacheView {
+            verdict: "run",
+            key: Some("ééééééééééééé".into()),
+            reason: "new".into(),
+        });
+        plan.steps.push(step);
+        assert!(text(&plan).contains("(key éééééééééééé…)"));
+    }
+
+    fn build_step_view() -> StepView {
+        StepView {
+            name: "s".into(),
+            kind: "step".into(),
+            backend: BackendKind::Process,
+            image: None,
+            command: None,
+            env: BTreeMap::new(),
+            inputs: Map::new(),
+            outputs: Map::new(),
+            hyperparameters: BTreeMap::new(),
+            resources: BTreeMap::new(),
+            retry: None,
+            timeout: None,
+            cache: true,
+            when: None,
+            depends_on: Vec::new(),
+            spec: serde_json::Value::Null,
+            decision: None,
+            transfers: Vec::new(),
+        }
     }
 }

@@ -216,7 +216,8 @@ fn latest_text(line: &str) -> String {
 /// A line printed above the bars, cut into pieces that each fit the
 /// terminal: a line the terminal wraps itself throws off indicatif's count of
 /// rows and leaves pieces of the bars behind. Escape codes are dropped for the
-/// same reason, and tabs become spaces.
+/// same reason, and tabs become spaces. One pass over the characters, so a
+/// log line of megabytes costs its length, not its length squared.
 fn fit_width(line: &str, width: usize) -> Vec<String> {
     let clean: String = console::strip_ansi_codes(line)
         .replace('\t', "    ")
@@ -224,19 +225,22 @@ fn fit_width(line: &str, width: usize) -> Vec<String> {
         .filter(|c| !c.is_control())
         .collect();
     let width = width.max(1);
-    let mut rest = clean.as_str();
     let mut pieces = Vec::new();
-    while console::measure_text_width(rest) > width {
-        let mut cut = console::truncate_str(rest, width, "").len();
-        if cut == 0 {
-            // A character wider than the whole terminal: it gets a row of its own.
-            cut = rest.chars().next().map_or(rest.len(), char::len_utf8);
+    let mut piece = String::new();
+    let mut used = 0;
+    let mut buffer = [0u8; 4];
+    for c in clean.chars() {
+        let columns = console::measure_text_width(c.encode_utf8(&mut buffer));
+        // A character wider than the whole terminal gets a row of its own.
+        if used + columns > width && !piece.is_empty() {
+            pieces.push(std::mem::take(&mut piece));
+            used = 0;
         }
-        pieces.push(rest[..cut].to_string());
-        rest = &rest[cut..];
+        piece.push(c);
+        used += columns;
     }
-    if !rest.is_empty() || pieces.is_empty() {
-        pieces.push(rest.to_string());
+    if !piece.is_empty() || pieces.is_empty() {
+        pieces.push(piece);
     }
     pieces
 }
@@ -251,11 +255,40 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
+/// Where a finished run's outputs are, for the lines under its summary table.
+#[derive(Debug, Default, Clone)]
+pub struct Whereabouts {
+    /// The run's own folder (`.wharf/runs/<run>/`), when a step wrote there.
+    pub run_dir: Option<String>,
+    /// (`step.output`, destination) of every output copied out of `.wharf/`.
+    pub exports: Vec<(String, String)>,
+    /// (step, URL) of every endpoint the run deployed or kept.
+    pub endpoints: Vec<(String, String)>,
+}
+
 /// The end-of-run report: one row per step (status, duration, attempts,
-/// reason), then `run ID STATUS in 3.4s: 4 succeeded, 1 cached, 0 failed`
-/// (skipped, cancelled and unfinished steps are counted when there are any).
-pub fn summary(run: &RunRecord, steps: &[StepHistory]) -> String {
+/// reason) in the order given (the pipeline's), then where the outputs are
+/// (the run's folder, exports, endpoints), then `run ID STATUS in 3.4s: 4
+/// succeeded, 1 cached, 0 failed` (skipped, cancelled and unfinished steps
+/// are counted when there are any).
+pub fn summary(run: &RunRecord, steps: &[StepHistory], whereabouts: &Whereabouts) -> String {
     let mut out = history::steps_table(steps);
+    let mut places = Vec::new();
+    if let Some(dir) = &whereabouts.run_dir {
+        places.push(("outputs", format!("{dir} (`wharf show {}` lists each)", run.id)));
+    }
+    for (output, to) in &whereabouts.exports {
+        places.push(("exported", format!("{output} -> {to}")));
+    }
+    for (step, url) in &whereabouts.endpoints {
+        places.push(("endpoint", format!("{step}: {url}")));
+    }
+    if !places.is_empty() {
+        out.push('\n');
+        for (key, value) in places {
+            out.push_str(&format!("{key:<10}{value}\n"));
+        }
+    }
     let count = |status: StepStatus| steps.iter().filter(|s| s.record.status == status).count();
     let mut counts = vec![
         format!("{} succeeded", count(StepStatus::Succeeded)),

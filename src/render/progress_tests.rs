@@ -218,5 +218,149 @@ fn summary_of_a_failed_run() {
             record,
         })
         .collect();
-    insta::assert_snapshot!(summary(&run, &steps));
+    insta::assert_snapshot!(summary(&run, &steps, &Whereabouts::default()));
+}
+
+#[test]
+fn summary_says_where_the_outputs_are() {
+    let run = RunRecord {
+        id: "20261125-143012-a1b2".into(),
+        pipeline: "churn".into(),
+        file: "pipelines/churn.wharf".into(),
+        target: "local".into(),
+        params: serde_json::json!({}),
+        status: RunStatus::Succeeded,
+        started_ms: 1_000,
+        finished_ms: Some(4_400),
+    };
+    let record = step("prepare", StepStatus::Succeeded, Some((1_100, 2_330)), None);
+    let steps = [StepHistory {
+        attempts: attempts(&record, 1, None),
+        artifacts: Vec::new(),
+        record,
+    }];
+    let whereabouts = Whereabouts {
+        run_dir: Some(".wharf/runs/20261125-143012-a1b2/".into()),
+        exports: vec![("prepare.report".into(), "reports/latest".into())],
+        endpoints: vec![("deploy".into(), "http://127.0.0.1:8080/invocations".into())],
+    };
+    insta::assert_snapshot!(summary(&run, &steps, &whereabouts));
+}
+
+/// A terminal 80 columns wide that keeps what is drawn on it, so that the
+/// live view really lays its bars out (a hidden target draws nothing).
+#[derive(Debug, Default, Clone)]
+struct Screen(Arc<Mutex<String>>);
+
+impl indicatif::TermLike for Screen {
+    fn width(&self) -> u16 {
+        80
+    }
+    fn move_cursor_up(&self, _: usize) -> std::io::Result<()> {
+        Ok(())
+    }
+    fn move_cursor_down(&self, _: usize) -> std::io::Result<()> {
+        Ok(())
+    }
+    fn move_cursor_right(&self, _: usize) -> std::io::Result<()> {
+        Ok(())
+    }
+    fn move_cursor_left(&self, _: usize) -> std::io::Result<()> {
+        Ok(())
+    }
+    fn write_line(&self, s: &str) -> std::io::Result<()> {
+        let mut screen = lock(&self.0);
+        screen.push_str(s);
+        screen.push('\n');
+        Ok(())
+    }
+    fn write_str(&self, s: &str) -> std::io::Result<()> {
+        lock(&self.0).push_str(s);
+        Ok(())
+    }
+    fn clear_line(&self) -> std::io::Result<()> {
+        Ok(())
+    }
+    fn flush(&self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn the_live_view_and_plain_lines_take_names_and_lines_of_any_length() {
+    for unit in ["x", "é", "訓", "\u{1b}[31m"] {
+        let long = unit.repeat(65_534);
+        let events = vec![
+            RunEvent::RunStarted {
+                run: "r".into(),
+                pipeline: long.clone(),
+                target: long.clone(),
+                steps: 1,
+            },
+            RunEvent::StepStarted {
+                step: long.clone(),
+                attempt: 2,
+                backend: "process".into(),
+            },
+            RunEvent::StepLog {
+                step: long.clone(),
+                line: format!("{long}\r{long}"),
+                stderr: false,
+            },
+            RunEvent::StepRetrying {
+                step: long.clone(),
+                attempt: 3,
+                delay: Duration::from_secs(1),
+                reason: long.clone(),
+            },
+            finished(&long, StepStatus::Failed, 10, Some(&long)),
+            RunEvent::RunFinished {
+                run: "r".into(),
+                status: RunStatus::Failed,
+                duration: Duration::from_millis(10),
+            },
+        ];
+        let screen = Screen::default();
+        let live = ProgressSink::live(ProgressDrawTarget::term_like_with_hz(Box::new(screen.clone()), 100));
+        let buffer = Buffer::default();
+        let plain = ProgressSink::plain(Box::new(buffer.clone()), clock());
+        for event in events {
+            live.event(event.clone());
+            // Let the spinner draw with the long name in it.
+            std::thread::sleep(Duration::from_millis(15));
+            plain.event(event);
+        }
+        assert!(!lock(&screen.0).is_empty(), "the live view drew");
+        assert!(buffer.text().contains(&long), "plain lines keep the whole text");
+    }
+}
+
+#[test]
+fn a_summary_of_steps_with_long_names_and_reasons_renders() {
+    let run = RunRecord {
+        id: "r".into(),
+        pipeline: "p".repeat(65_534),
+        file: "p.wharf".into(),
+        target: "local".into(),
+        params: serde_json::json!({"x": "é".repeat(65_534)}),
+        status: RunStatus::Failed,
+        started_ms: 0,
+        finished_ms: Some(1),
+    };
+    let name = "訓".repeat(65_534);
+    let reason = "é".repeat(65_534);
+    let record = step(&name, StepStatus::Failed, Some((0, 1)), Some(&reason));
+    let steps = [StepHistory {
+        attempts: attempts(&record, 1, None),
+        artifacts: Vec::new(),
+        record,
+    }];
+    let text = summary(&run, &steps, &Whereabouts::default());
+    assert!(text.contains(&name), "the step's name is whole");
+    assert!(
+        text.contains(&format!("{}…", "é".repeat(99))),
+        "the reason is cut at 100 characters"
+    );
+    let show = history::show_text(&run, &steps);
+    assert!(show.contains(&name));
 }

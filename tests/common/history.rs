@@ -203,6 +203,7 @@ impl History {
                 uri: format!("file:///work/.wharf/runs/{run}/{step}/1/outputs/{output}"),
                 size,
                 hash: "ab".repeat(32),
+                file: None,
             })
             .expect("artifact recorded");
     }

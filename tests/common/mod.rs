@@ -11,6 +11,7 @@ pub fn wharf() -> Command {
     cmd.current_dir(root())
         .env("NO_COLOR", "1")
         .env_remove("RUST_LOG")
+        .env_remove("WHARF_LOG")
         .env_remove("WHARF_SAGEMAKER_ROLE");
     cmd
 }
@@ -140,7 +141,7 @@ pub fn output_dir(project: &std::path::Path, step: &str, output: &str) -> PathBu
         .and_then(|steps| steps.iter().find(|s| s["step"] == step))
         .and_then(|s| s["artifacts"].as_array())
         .and_then(|a| a.iter().find(|a| a["output"] == output))
-        .and_then(|a| a["uri"].as_str())
+        .and_then(|a| a["folder"].as_str())
         .unwrap_or_else(|| panic!("no artifact {step}.{output} in {show:#}"))
         .to_string();
     PathBuf::from(uri.strip_prefix("file://").expect("a local artifact"))

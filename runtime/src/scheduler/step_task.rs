@@ -414,8 +414,13 @@ impl StepTask {
                 step: self.step.name.clone(),
                 output: output.clone(),
                 uri: self.artifacts.uri_for(dir),
-                size: std::fs::metadata(dir).map(|m| m.len()).unwrap_or(0),
+                // The content's bytes, not the folder entry's own size.
+                size: crate::hash::content_size(dir).unwrap_or(0),
                 hash: produced.hashes.get(output).cloned().unwrap_or_default(),
+                file: self.step.output(output).and_then(|o| match &o.shape {
+                    OutputShape::File { name } => Some(name.clone()),
+                    OutputShape::Dir => None,
+                }),
             })
             .collect()
     }
@@ -561,9 +566,12 @@ impl StepTask {
             Finish::Failed { .. } => StepStatus::Failed,
             Finish::Cancelled => StepStatus::Cancelled,
         };
-        if let Finish::Failed { exit_code, .. } = &finish {
-            record.exit_code = *exit_code;
-        }
+        record.exit_code = match &finish {
+            // Success is exit code 0 on every backend (a job that completed).
+            Finish::Succeeded => Some(0),
+            Finish::Failed { exit_code, .. } => *exit_code,
+            Finish::Cancelled => None,
+        };
         record.error = reason.clone();
         record.finished_ms = Some(self.clock.now_ms());
         self.store()?.put_attempt(&record).map_err(|e| e.to_string())?;

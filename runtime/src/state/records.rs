@@ -101,11 +101,28 @@ pub struct ArtifactRecord {
     pub run: String,
     pub step: String,
     pub output: String,
-    /// `file://...` or `s3://...`.
+    /// `file://...` or `s3://...`: the output's folder, also for a
+    /// `file("x.json")` output (the cache and downstream steps take folders).
     pub uri: String,
+    /// Bytes of the output's content: every file in its folder.
     pub size: u64,
     /// The content hash (BLAKE3, hex).
     pub hash: String,
+    /// For a `file("x.json")` output, the file's name in the folder
+    /// (`ArtifactRecord::file_uri`); `None` for a `dir()` output.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+}
+
+impl ArtifactRecord {
+    /// Where the output's data is: the file of a `file("x.json")` output,
+    /// else the folder.
+    pub fn file_uri(&self) -> String {
+        match &self.file {
+            Some(name) => format!("{}/{name}", self.uri.trim_end_matches('/')),
+            None => self.uri.clone(),
+        }
+    }
 }
 
 /// A finished step's outputs, found again by the step's cache key.

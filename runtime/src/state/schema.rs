@@ -61,6 +61,12 @@ pub const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX cache_by_step ON cache (pipeline, step, created_ms DESC);
     "#,
+    // 2: the file name of a `file("x.json")` output, so that `show` can
+    // name the file and not only its folder (NULL: a `dir()` output, or a
+    // record written before this migration).
+    r#"
+    ALTER TABLE artifacts ADD COLUMN file TEXT;
+    "#,
 ];
 
 /// The schema version this build writes.

