@@ -66,7 +66,10 @@ fn agree(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Vec<(String, String
             stderr_of(&out)
         );
         assert_eq!(last_run_id(dir), before, "a refused run records nothing");
-        return verdicts.into_iter().map(|(n, v, _, _)| (n, v, "not run".into())).collect();
+        return verdicts
+            .into_iter()
+            .map(|(n, v, _, _)| (n, v, "not run".into()))
+            .collect();
     }
     assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
     let show = show_last(dir);
@@ -74,7 +77,12 @@ fn agree(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Vec<(String, String
         .as_array()
         .expect("steps")
         .iter()
-        .map(|s| (s["step"].as_str().unwrap_or_default().to_string(), s["status"].as_str().unwrap_or_default().to_string()))
+        .map(|s| {
+            (
+                s["step"].as_str().unwrap_or_default().to_string(),
+                s["status"].as_str().unwrap_or_default().to_string(),
+            )
+        })
         .collect();
     let mut out = Vec::new();
     for (name, verdict, keyed, reason) in verdicts {
@@ -101,11 +109,17 @@ fn agree(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Vec<(String, String
 }
 
 fn verdict_of<'a>(list: &'a [(String, String, String)], step: &str) -> &'a str {
-    list.iter().find(|(n, _, _)| n == step).map(|(_, v, _)| v.as_str()).unwrap_or("")
+    list.iter()
+        .find(|(n, _, _)| n == step)
+        .map(|(_, v, _)| v.as_str())
+        .unwrap_or("")
 }
 
 fn status_of<'a>(list: &'a [(String, String, String)], step: &str) -> &'a str {
-    list.iter().find(|(n, _, _)| n == step).map(|(_, _, s)| s.as_str()).unwrap_or("")
+    list.iter()
+        .find(|(n, _, _)| n == step)
+        .map(|(_, _, s)| s.as_str())
+        .unwrap_or("")
 }
 
 const PIPELINE: &str = r#"pipeline p {
@@ -161,14 +175,20 @@ fn plan_agrees_with_run_through_the_cache_and_hand_edits() {
     std::fs::remove_file(out.join("done")).expect("rm");
     let reasons = plan(dir, &[], &[]);
     assert!(
-        reasons[0].3.contains("its cached output `out` changed: done was deleted"),
+        reasons[0]
+            .3
+            .contains("its cached output `out` changed: done was deleted"),
         "{reasons:?}"
     );
     let why = wharf_in(dir).args(["why", "p.wharf", "prepare"]).output().expect("why");
     assert!(stdout_of(&why).contains("done was deleted"), "{}", stdout_of(&why));
     let deleted = agree(dir, &[], &[]);
     assert_eq!(
-        (verdict_of(&deleted, "prepare"), status_of(&deleted, "prepare"), status_of(&deleted, "train")),
+        (
+            verdict_of(&deleted, "prepare"),
+            status_of(&deleted, "prepare"),
+            status_of(&deleted, "train")
+        ),
         ("run", "succeeded", "cached"),
         "prepare made the same output again, so train is still cached"
     );
@@ -186,7 +206,11 @@ fn plan_agrees_with_run_through_the_cache_and_hand_edits() {
     let edited = agree(dir, &[], &[]);
     assert_eq!(status_of(&edited, "prepare"), "succeeded");
     let model = cached_output(dir, "train", "model").join("model.txt");
-    assert_eq!(std::fs::read_to_string(model).expect("model"), "1,3\n", "train never saw the damage");
+    assert_eq!(
+        std::fs::read_to_string(model).expect("model"),
+        "1,3\n",
+        "train never saw the damage"
+    );
 }
 
 #[test]
@@ -196,28 +220,50 @@ fn plan_agrees_with_run_on_only_to_and_from() {
     // Nothing cached: --only and --from need upstream outputs, so both refuse.
     let only = agree(dir, &["--only", "train"], &[]);
     assert_eq!(verdict_of(&only, "prepare"), "refused", "{only:?}");
-    let out = wharf_in(dir).args(["run", "p.wharf", "--from", "train"]).output().expect("run");
+    let out = wharf_in(dir)
+        .args(["run", "p.wharf", "--from", "train"])
+        .output()
+        .expect("run");
     assert_eq!(out.status.code(), Some(2));
     let err = stderr_of(&out);
-    assert!(err.contains("step `prepare`") && err.contains("not in the cache"), "{err}");
+    assert!(
+        err.contains("step `prepare`") && err.contains("not in the cache"),
+        "{err}"
+    );
     assert!(err.contains("nothing was run"), "{err}");
 
     // --to runs prepare only; train and report are not touched.
     let to = agree(dir, &["--to", "prepare"], &[]);
     assert_eq!(
         to.iter().map(|(n, _, s)| (n.as_str(), s.as_str())).collect::<Vec<_>>(),
-        [("prepare", "succeeded"), ("train", "not-selected"), ("report", "not-selected")]
+        [
+            ("prepare", "succeeded"),
+            ("train", "not-selected"),
+            ("report", "not-selected")
+        ]
     );
     // --only runs exactly train, on prepare's cached output.
     let only = agree(dir, &["--only", "train"], &[]);
     assert_eq!(
-        only.iter().map(|(n, _, s)| (n.as_str(), s.as_str())).collect::<Vec<_>>(),
-        [("prepare", "cached"), ("train", "succeeded"), ("report", "not-selected")]
+        only.iter()
+            .map(|(n, _, s)| (n.as_str(), s.as_str()))
+            .collect::<Vec<_>>(),
+        [
+            ("prepare", "cached"),
+            ("train", "succeeded"),
+            ("report", "not-selected")
+        ]
     );
     let from = agree(dir, &["--from", "train", "--no-cache"], &[]);
     assert_eq!(
-        from.iter().map(|(n, _, s)| (n.as_str(), s.as_str())).collect::<Vec<_>>(),
-        [("prepare", "cached"), ("train", "succeeded"), ("report", "not-selected")]
+        from.iter()
+            .map(|(n, _, s)| (n.as_str(), s.as_str()))
+            .collect::<Vec<_>>(),
+        [
+            ("prepare", "cached"),
+            ("train", "succeeded"),
+            ("report", "not-selected")
+        ]
     );
     let all = agree(dir, &[], &[]);
     assert_eq!(status_of(&all, "report"), "succeeded");
@@ -240,7 +286,10 @@ fn an_unset_secret_is_refused_by_plan_and_run_alike() {
     let refused = agree(dir, &[], &[]);
     assert_eq!(verdict_of(&refused, "fetch"), "refused");
     let reasons = plan(dir, &[], &[]);
-    assert!(reasons[0].3.contains("secret(\"WHARF_TEST_UNSET_SECRET\")"), "{reasons:?}");
+    assert!(
+        reasons[0].3.contains("secret(\"WHARF_TEST_UNSET_SECRET\")"),
+        "{reasons:?}"
+    );
     let set = [("WHARF_TEST_UNSET_SECRET", "s3cr3t")];
     assert_eq!(status_of(&agree(dir, &[], &set), "fetch"), "succeeded");
     // Cached, but the secret is unset again: still refused, as the run would be.
@@ -281,7 +330,10 @@ target local {{ backend = docker }}
     assert_eq!(status_of(&agree(dir, &["--to", "ok"], &[]), "ok"), "succeeded");
     let cached = agree(dir, &["--to", "ok"], &[]);
     assert_eq!(
-        cached.iter().map(|(n, v, _)| (n.as_str(), v.as_str())).collect::<Vec<_>>(),
+        cached
+            .iter()
+            .map(|(n, v, _)| (n.as_str(), v.as_str()))
+            .collect::<Vec<_>>(),
         [("ok", "cached"), ("gone", "not-selected")]
     );
 }

@@ -169,11 +169,6 @@ async fn decide_one(
         verdict,
         hit: None,
     };
-    if let Some(because) = world.preflight.refusals.get(&id) {
-        return Ok(keyless(Verdict::Refused {
-            because: because.clone(),
-        }));
-    }
     let lookup = |producer: StepId, output: &str| known.get(&producer)?.get(output).cloned();
     let inputs = match decide::inputs::resolve(pipeline, id, world.project_dir, &lookup) {
         Ok(inputs) => inputs,
@@ -190,6 +185,13 @@ async fn decide_one(
         Ok(hashes) => hashes,
         Err(because) => return Ok(keyless(Verdict::Refused { because })),
     };
+    // After the inputs, as `wharf run` checks them: a missing input file
+    // refuses the plan before any backend is asked about images.
+    if let Some(because) = world.preflight.refusals.get(&id) {
+        return Ok(keyless(Verdict::Refused {
+            because: because.clone(),
+        }));
+    }
     if let Some(when) = &step.when {
         let locator = KnownOutputs { pipeline, known };
         if let Ok(false) = condition::evaluate(pipeline, when, &locator) {

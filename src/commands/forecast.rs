@@ -75,9 +75,9 @@ pub fn forecast_now(
     if uses(BackendKind::Sagemaker) {
         kinds.insert(
             BackendKind::Sagemaker,
-            Arc::new(wharf_aws::backend::SagemakerBackend::new(super::run::sagemaker_settings(
-                pipeline, target,
-            ))),
+            Arc::new(wharf_aws::backend::SagemakerBackend::new(
+                super::run::sagemaker_settings(pipeline, target),
+            )),
         );
     }
     let backends: BTreeMap<StepId, &dyn Backend> = pipeline

@@ -83,13 +83,21 @@ pub fn verify(root: &Path, recorded: &[OutputFile]) -> std::io::Result<Verificat
     let mut refreshed = Vec::with_capacity(recorded.len());
     let mut touched = false;
     for old in recorded {
-        let shown = if old.path.is_empty() { "the file" } else { old.path.as_str() };
+        let shown = if old.path.is_empty() {
+            "the file"
+        } else {
+            old.path.as_str()
+        };
         let Some(new) = found.remove(old.path.as_str()) else {
             changes.push(format!("{shown} was deleted"));
             continue;
         };
         if new.kind != old.kind {
-            changes.push(format!("{shown} was replaced (a {} became a {})", old.kind.as_str(), new.kind.as_str()));
+            changes.push(format!(
+                "{shown} was replaced (a {} became a {})",
+                old.kind.as_str(),
+                new.kind.as_str()
+            ));
             continue;
         }
         match old.kind {
@@ -108,7 +116,11 @@ pub fn verify(root: &Path, recorded: &[OutputFile]) -> std::io::Result<Verificat
                 changes.push(format!("{shown} was edited (size {} -> {} bytes)", old.size, new.size));
             }
             FileKind::File if new.mtime_ns != old.mtime_ns => {
-                let path = if old.path.is_empty() { root.to_path_buf() } else { root.join(&old.path) };
+                let path = if old.path.is_empty() {
+                    root.to_path_buf()
+                } else {
+                    root.join(&old.path)
+                };
                 if file_hash(&path)? == old.hash {
                     touched = true;
                     refreshed.push(OutputFile {
@@ -143,11 +155,19 @@ pub fn describe(changes: &[String]) -> String {
 }
 
 fn walk(root: &Path, relative: &str, out: &mut Vec<OutputFile>, hash: bool) -> std::io::Result<()> {
-    let dir = if relative.is_empty() { root.to_path_buf() } else { root.join(relative) };
+    let dir = if relative.is_empty() {
+        root.to_path_buf()
+    } else {
+        root.join(relative)
+    };
     for item in std::fs::read_dir(&dir)? {
         let item = item?;
         let name = item.file_name().to_string_lossy().into_owned();
-        let path = if relative.is_empty() { name } else { format!("{relative}/{name}") };
+        let path = if relative.is_empty() {
+            name
+        } else {
+            format!("{relative}/{name}")
+        };
         let meta = std::fs::symlink_metadata(item.path())?;
         out.push(entry(&item.path(), &path, &meta, hash)?);
         if meta.is_dir() {
@@ -174,7 +194,10 @@ fn entry(full: &Path, path: &str, meta: &std::fs::Metadata, hash: bool) -> std::
         path: path.to_string(),
         kind,
         size: if kind == FileKind::File { meta.len() } else { 0 },
-        mtime_ns: meta.mtime().saturating_mul(1_000_000_000).saturating_add(meta.mtime_nsec()),
+        mtime_ns: meta
+            .mtime()
+            .saturating_mul(1_000_000_000)
+            .saturating_add(meta.mtime_nsec()),
         hash,
     })
 }
@@ -237,7 +260,10 @@ mod tests {
     #[test]
     fn an_untouched_output_passes_by_stat_alone() {
         let (dir, list) = recorded();
-        assert_eq!(list.iter().map(|f| f.path.as_str()).collect::<Vec<_>>(), ["data", "data/x.csv", "data/y.csv", "model.json"]);
+        assert_eq!(
+            list.iter().map(|f| f.path.as_str()).collect::<Vec<_>>(),
+            ["data", "data/x.csv", "data/y.csv", "model.json"]
+        );
         assert_eq!(verify(dir.path(), &list).expect("verify"), Verification::default());
     }
 
@@ -283,8 +309,14 @@ mod tests {
         std::fs::write(&file, "abc").expect("write");
         let list = scan(&file).expect("scan");
         std::fs::write(&file, "abcd").expect("edit");
-        assert_eq!(verify(&file, &list).expect("verify").changes, ["the file was edited (size 3 -> 4 bytes)"]);
+        assert_eq!(
+            verify(&file, &list).expect("verify").changes,
+            ["the file was edited (size 3 -> 4 bytes)"]
+        );
         let many: Vec<String> = (0..5).map(|i| format!("f{i} was deleted")).collect();
-        assert_eq!(describe(&many), "f0 was deleted, f1 was deleted, f2 was deleted and 2 more");
+        assert_eq!(
+            describe(&many),
+            "f0 was deleted, f1 was deleted, f2 was deleted and 2 more"
+        );
     }
 }

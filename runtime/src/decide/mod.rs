@@ -219,8 +219,15 @@ async fn check_outputs(
     files: Vec<Vec<OutputFile>>,
     artifacts: &dyn ArtifactStore,
 ) -> Result<Hit, String> {
-    if let Some(missing) = step.outputs.iter().find(|o| !entry.outputs.iter().any(|a| a.output == o.name)) {
-        return Err(format!("its earlier outputs are gone (`{}` was not recorded)", missing.name));
+    if let Some(missing) = step
+        .outputs
+        .iter()
+        .find(|o| !entry.outputs.iter().any(|a| a.output == o.name))
+    {
+        return Err(format!(
+            "its earlier outputs are gone (`{}` was not recorded)",
+            missing.name
+        ));
     }
     let mut hit = Hit {
         entry: entry.clone(),
@@ -231,7 +238,10 @@ async fn check_outputs(
     let mut checks = Vec::new();
     for (artifact, recorded) in entry.outputs.iter().zip(files) {
         let Some(path) = artifacts.local_path(&artifact.uri) else {
-            return Err(format!("its cached output `{}` is not on this machine", artifact.output));
+            return Err(format!(
+                "its cached output `{}` is not on this machine",
+                artifact.output
+            ));
         };
         checks.push((artifact.clone(), path, recorded));
     }
@@ -264,7 +274,11 @@ async fn check_outputs(
 
 /// One output against its record. `Ok(Some(list))`: intact, and this list
 /// should be recorded (new mtimes, or no list was recorded before).
-fn verify_output(path: &std::path::Path, hash: &str, recorded: &[OutputFile]) -> Result<Option<Vec<OutputFile>>, String> {
+fn verify_output(
+    path: &std::path::Path,
+    hash: &str,
+    recorded: &[OutputFile],
+) -> Result<Option<Vec<OutputFile>>, String> {
     if std::fs::symlink_metadata(path).is_err() {
         return Err(format!("{} was deleted", path.display()));
     }

@@ -90,7 +90,11 @@ pub fn resolve_env(
         let text = match value {
             EnvValue::Text(t) => t.clone(),
             EnvValue::Env(var) | EnvValue::Secret(var) => host_env(var).ok_or_else(|| {
-                let what = if matches!(value, EnvValue::Secret(_)) { "secret" } else { "env" };
+                let what = if matches!(value, EnvValue::Secret(_)) {
+                    "secret"
+                } else {
+                    "env"
+                };
                 format!("{what}(\"{var}\") for `{name}` is not set in the environment")
             })?,
         };

@@ -18,8 +18,8 @@ pub use layout::Layout;
 use crate::backend::Backend;
 use crate::clock::Clock;
 use crate::condition::{self, OutputLocator};
-use crate::events::{EventSink, RunEvent};
 use crate::decide::preflight::{self, ImageMode};
+use crate::events::{EventSink, RunEvent};
 use crate::plan::{Backends, Plan, Role};
 use crate::state::{RunRecord, RunStatus, StateError, StateStore, StepRecord, StepStatus};
 use std::collections::{BTreeMap, VecDeque};
@@ -407,7 +407,13 @@ async fn before_start(
     plan: &Plan<'_>,
     ctx: &Context,
     done: &BTreeMap<StepId, StepStatus>,
-) -> Result<(BTreeMap<StepId, Option<String>>, BTreeMap<StepId, (String, crate::decide::Hit)>), RunError> {
+) -> Result<
+    (
+        BTreeMap<StepId, Option<String>>,
+        BTreeMap<StepId, (String, crate::decide::Hit)>,
+    ),
+    RunError,
+> {
     let pipeline = plan.pipeline;
     let mut checked: Vec<(StepId, bool, &dyn Backend)> = Vec::new();
     let mut backends: BTreeMap<StepId, &dyn Backend> = BTreeMap::new();
@@ -428,7 +434,12 @@ async fn before_start(
         .map(|(id, why)| format!("step `{}`: {why}", pipeline.steps[*id].name))
         .collect();
     let mut taken = BTreeMap::new();
-    if refusals.is_empty() && plan.steps.iter().any(|s| s.role == Role::Needed && !done.contains_key(&s.id)) {
+    if refusals.is_empty()
+        && plan
+            .steps
+            .iter()
+            .any(|s| s.role == Role::Needed && !done.contains_key(&s.id))
+    {
         let roles: BTreeMap<StepId, Role> = plan.steps.iter().map(|s| (s.id, s.role)).collect();
         let forecasts = crate::forecast::forecast(
             &crate::forecast::Inputs {

@@ -271,7 +271,12 @@ impl StepTask {
                 ..a.clone()
             })
             .collect();
-        let reason = Some(super::cached_reason(&entry.run, &entry.step, &self.run, &self.step.name));
+        let reason = Some(super::cached_reason(
+            &entry.run,
+            &entry.step,
+            &self.run,
+            &self.step.name,
+        ));
         let record = self.step_record(StepStatus::Cached, Some(key), reason.clone(), Some(started));
         // Committed with other cached steps' records by the scheduler: a
         // cached step did no work, and if wharf dies before the commit a

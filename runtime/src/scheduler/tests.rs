@@ -115,9 +115,9 @@ impl Handle for ScriptedHandle {
     }
 }
 
-use std::time::Duration;
 use crate::forecast::Verdict;
 use std::path::PathBuf;
+use std::time::Duration;
 
 fn compile(text: &str) -> Pipeline {
     let c = wharf_compiler::compile(
@@ -605,7 +605,10 @@ async fn only_refuses_before_starting_when_its_inputs_are_not_cached() {
         "{reasons:?}"
     );
     assert!(h.backend.calls.lock().expect("lock").is_empty(), "nothing ran");
-    assert!(h.state.lock().expect("lock").runs(10).expect("runs").is_empty(), "nothing recorded");
+    assert!(
+        h.state.lock().expect("lock").runs(10).expect("runs").is_empty(),
+        "nothing recorded"
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -626,7 +629,12 @@ async fn only_to_and_from_touch_nothing_outside_what_they_select() {
     assert_eq!(to.status, RunStatus::Succeeded);
     assert_eq!(
         h.status(&to),
-        names(&[("a", Succeeded), ("b", Succeeded), ("c", NotSelected), ("x", NotSelected)])
+        names(&[
+            ("a", Succeeded),
+            ("b", Succeeded),
+            ("c", NotSelected),
+            ("x", NotSelected)
+        ])
     );
     // --only: exactly c; what it needs comes from the cache.
     let only = h
@@ -659,7 +667,14 @@ async fn only_to_and_from_touch_nothing_outside_what_they_select() {
         h.status(&from),
         names(&[("a", Cached), ("b", Succeeded), ("c", Succeeded), ("x", NotSelected)])
     );
-    let calls: Vec<String> = h.backend.calls.lock().expect("lock").iter().map(|(s, _)| s.clone()).collect();
+    let calls: Vec<String> = h
+        .backend
+        .calls
+        .lock()
+        .expect("lock")
+        .iter()
+        .map(|(s, _)| s.clone())
+        .collect();
     assert_eq!(calls, ["a", "b", "c", "b", "c"], "x never ran");
 }
 
@@ -702,7 +717,12 @@ async fn a_cached_output_edited_or_deleted_by_hand_runs_its_step_again() {
     let p = compile(CHAIN);
     let first = h.run(&p, opts()).await;
     let out_of = |summary: &RunSummary, step: &str| -> PathBuf {
-        let artifacts = h.state.lock().expect("lock").artifacts(&summary.run).expect("artifacts");
+        let artifacts = h
+            .state
+            .lock()
+            .expect("lock")
+            .artifacts(&summary.run)
+            .expect("artifacts");
         let a = artifacts.iter().find(|a| a.step == step).expect("artifact");
         PathBuf::from(a.uri.strip_prefix("file://").expect("local"))
     };
@@ -712,7 +732,10 @@ async fn a_cached_output_edited_or_deleted_by_hand_runs_its_step_again() {
     let Verdict::Runs { because } = &h.forecast(&p).await[0].verdict else {
         panic!("a should run again")
     };
-    assert_eq!(because, "its cached output `out` changed: data.txt was edited (content differs)");
+    assert_eq!(
+        because,
+        "its cached output `out` changed: data.txt was edited (content differs)"
+    );
     use StepStatus::*;
     let second = h.run(&p, opts()).await;
     assert_eq!(
@@ -731,11 +754,15 @@ async fn a_cached_output_edited_or_deleted_by_hand_runs_its_step_again() {
         }
     );
     let third = h.run(&p, opts()).await;
-    assert_eq!(h.status(&third), names(&[("a", Cached), ("b", Succeeded), ("c", Cached)]));
+    assert_eq!(
+        h.status(&third),
+        names(&[("a", Cached), ("b", Succeeded), ("c", Cached)])
+    );
     // Touched only: still cached, and the new timestamps are recorded.
     let touched = out_of(&third, "c").join("data.txt");
     let file = std::fs::File::options().write(true).open(&touched).expect("open");
-    file.set_modified(std::time::UNIX_EPOCH + Duration::from_secs(1_000)).expect("touch");
+    file.set_modified(std::time::UNIX_EPOCH + Duration::from_secs(1_000))
+        .expect("touch");
     let fourth = h.run(&p, opts()).await;
     assert_eq!(h.status(&fourth), names(&[("a", Cached), ("b", Cached), ("c", Cached)]));
 }
