@@ -109,7 +109,7 @@ pub async fn forecast(world: &Inputs<'_>, store: &impl ReadState) -> Result<Vec<
             forecast.verdict = Verdict::Refused {
                 because: format!(
                     "it is outside --from/--to/--only and its outputs are not in the cache ({because}); \
-                     run it first (`wharf run FILE --to {}`)",
+                     run it first with `--to {}`",
                     step.name
                 ),
             };

@@ -34,8 +34,9 @@ pub struct Preflight {
     pub refusals: BTreeMap<StepId, String>,
 }
 
-/// Checks `run` (the steps that would run) and `keyed` (every step whose
-/// key is needed, those included): environment for the first, images for both.
+/// Checks each of `steps` as (step, whether it would run, its backend): the
+/// environment of the steps that would run, and the image of every step
+/// (a step taken from the cache needs its image's identity for its key).
 pub async fn check(
     pipeline: &Pipeline,
     steps: &[(StepId, bool, &dyn Backend)],

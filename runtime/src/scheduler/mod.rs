@@ -456,6 +456,7 @@ async fn before_start(
             &ctx.state,
         )
         .await?;
+        let mut refused = std::collections::BTreeSet::new();
         for f in forecasts {
             if roles.get(&f.step) != Some(&Role::Needed) || done.contains_key(&f.step) {
                 continue;
@@ -464,8 +465,13 @@ async fn before_start(
                 (crate::decide::Verdict::Cached { .. }, Some(key), Some(hit)) => {
                     taken.insert(f.step, (key, hit));
                 }
-                (crate::decide::Verdict::Refused { because }, _, _) if !because.ends_with("cannot start") => {
-                    refusals.push(format!("step `{}`: {because}", pipeline.steps[f.step].name));
+                (crate::decide::Verdict::Refused { because }, _, _) => {
+                    // Name the first missing step, not every one after it.
+                    let after_refused = pipeline.dependencies(f.step).iter().any(|d| refused.contains(d));
+                    refused.insert(f.step);
+                    if !after_refused {
+                        refusals.push(format!("step `{}`: {because}", pipeline.steps[f.step].name));
+                    }
                 }
                 _ => {}
             }
