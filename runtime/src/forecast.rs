@@ -170,28 +170,35 @@ async fn decide_one(
         hit: None,
     };
     let lookup = |producer: StepId, output: &str| known.get(&producer)?.get(output).cloned();
-    let inputs = match decide::inputs::resolve(pipeline, id, world.project_dir, &lookup) {
-        Ok(inputs) => inputs,
+    // A missing input file first, as `wharf run` checks it; then the
+    // environment and the image, which refuse the step even when it waits
+    // for an upstream step.
+    let (hashes, waits_for) = match decide::inputs::resolve(pipeline, id, world.project_dir, &lookup) {
+        Ok(inputs) => match decide::inputs::hash(&inputs) {
+            Ok(hashes) => (Some(hashes), None),
+            Err(because) => return Ok(keyless(Verdict::Refused { because })),
+        },
         Err((producer, input)) => {
-            return Ok(keyless(Verdict::Runs {
-                because: format!(
-                    "`{}` would run first, so input `{input}` is not known yet",
-                    pipeline.steps[producer].name
-                ),
-            }));
+            if let Some(because) = decide::inputs::missing_local(step, world.project_dir) {
+                return Ok(keyless(Verdict::Refused { because }));
+            }
+            let name = &pipeline.steps[producer].name;
+            (
+                None,
+                Some(format!("`{name}` would run first, so input `{input}` is not known yet")),
+            )
         }
     };
-    let mut hashes = match decide::inputs::hash(&inputs) {
-        Ok(hashes) => hashes,
-        Err(because) => return Ok(keyless(Verdict::Refused { because })),
-    };
-    // After the inputs, as `wharf run` checks them: a missing input file
-    // refuses the plan before any backend is asked about images.
     if let Some(because) = world.preflight.refusals.get(&id) {
         return Ok(keyless(Verdict::Refused {
             because: because.clone(),
         }));
     }
+    let Some(mut hashes) = hashes else {
+        return Ok(keyless(Verdict::Runs {
+            because: waits_for.unwrap_or_default(),
+        }));
+    };
     if let Some(when) = &step.when {
         let locator = KnownOutputs { pipeline, known };
         if let Ok(false) = condition::evaluate(pipeline, when, &locator) {

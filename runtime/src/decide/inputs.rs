@@ -91,6 +91,19 @@ pub fn hash(inputs: &[(String, Input)]) -> Result<BTreeMap<String, String>, Stri
     Ok(out)
 }
 
+/// The first local input of the step that does not exist, as the reason
+/// the run refuses it.
+pub fn missing_local(step: &wharf_compiler::pipeline::Step, project_dir: &Path) -> Option<String> {
+    step.inputs.iter().find_map(|input| match &input.source {
+        InputSource::Local { path } if !project_dir.join(path).exists() => Some(format!(
+            "input `{}` cannot be read: {} does not exist",
+            input.name,
+            project_dir.join(path).display()
+        )),
+        _ => None,
+    })
+}
+
 /// A `build` step's context, hashed as the image build reads it; `None`
 /// for other kinds. The error says what is wrong with the context.
 pub fn build_context(step: &wharf_compiler::pipeline::Step, project_dir: &Path) -> Option<Result<String, String>> {

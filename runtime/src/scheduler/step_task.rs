@@ -271,7 +271,7 @@ impl StepTask {
                 ..a.clone()
             })
             .collect();
-        let reason = Some(super::cached_reason(
+        let reason = Some(super::start::cached_reason(
             &entry.run,
             &entry.step,
             &self.run,
