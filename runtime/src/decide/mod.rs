@@ -188,7 +188,7 @@ pub async fn decide(
         };
         return Ok(runs(because, parts, key));
     };
-    match check_outputs(keyed.step, &entry, files, artifacts).await {
+    match check_outputs(keyed.step, entry, files, artifacts).await {
         Err(because) => Ok(runs(because, parts, key)),
         Ok(hit) => {
             // Some outputs live outside the folders too: a built image in the
@@ -201,8 +201,8 @@ pub async fn decide(
                 key,
                 parts,
                 verdict: Verdict::Cached {
-                    run: entry.run.clone(),
-                    step: entry.step.clone(),
+                    run: hit.entry.run.clone(),
+                    step: hit.entry.step.clone(),
                 },
                 hit: Some(hit),
             })
@@ -215,7 +215,7 @@ pub async fn decide(
 /// step runs instead.
 async fn check_outputs(
     step: &Step,
-    entry: &CacheEntry,
+    entry: CacheEntry,
     files: Vec<Vec<OutputFile>>,
     artifacts: &dyn ArtifactStore,
 ) -> Result<Hit, String> {
@@ -229,12 +229,6 @@ async fn check_outputs(
             missing.name
         ));
     }
-    let mut hit = Hit {
-        entry: entry.clone(),
-        dirs: BTreeMap::new(),
-        hashes: BTreeMap::new(),
-        refreshed: Vec::new(),
-    };
     let mut checks = Vec::new();
     for (artifact, recorded) in entry.outputs.iter().zip(files) {
         let Some(path) = artifacts.local_path(&artifact.uri) else {
@@ -245,8 +239,9 @@ async fn check_outputs(
         };
         checks.push((artifact.clone(), path, recorded));
     }
-    // Stat (and, where something moved, hash) off the scheduler's thread.
-    let verified = tokio::task::spawn_blocking(move || {
+    let entries: usize = checks.iter().map(|(_, _, recorded)| recorded.len()).sum();
+    let no_list = checks.iter().any(|(_, _, recorded)| recorded.is_empty());
+    let verify_all = move || {
         checks
             .into_iter()
             .map(|(artifact, path, recorded)| {
@@ -254,9 +249,24 @@ async fn check_outputs(
                 (artifact, path, result)
             })
             .collect::<Vec<_>>()
-    })
-    .await
-    .map_err(|e| format!("checking its cached outputs failed: {e}"))?;
+    };
+    // A few `stat`s are done here: a hop to another thread would cost more
+    // (an all-cached re-run is mostly these checks). Large outputs, and
+    // outputs without a list (hashed in full), go off the scheduler's thread.
+    const INLINE_ENTRIES: usize = 64;
+    let verified = if entries <= INLINE_ENTRIES && !no_list {
+        verify_all()
+    } else {
+        tokio::task::spawn_blocking(verify_all)
+            .await
+            .map_err(|e| format!("checking its cached outputs failed: {e}"))?
+    };
+    let mut hit = Hit {
+        entry,
+        dirs: BTreeMap::new(),
+        hashes: BTreeMap::new(),
+        refreshed: Vec::new(),
+    };
     for (artifact, path, result) in verified {
         match result {
             Ok(refreshed) => {

@@ -163,7 +163,11 @@ pub(super) fn record_outside(
                 pending
                     .lock()
                     .map_err(|_| RunError::Backend("pending records poisoned".into()))?
-                    .push((record, artifacts));
+                    .push(crate::state::CachedStep {
+                        record,
+                        artifacts,
+                        files: hit.refreshed.clone(),
+                    });
                 ctx.events.event(RunEvent::StepFinished {
                     step: step.name.clone(),
                     status: StepStatus::Cached,

@@ -12,7 +12,9 @@ use crate::decide::{self, CacheUse, Hit, Keyed, Verdict};
 use crate::events::{EventSink, RunEvent};
 use crate::hash::hash_path;
 use crate::plan::Plan;
-use crate::state::{ArtifactRecord, AttemptRecord, CacheEntry, OutputFile, StateStore, StepRecord, StepStatus};
+use crate::state::{
+    ArtifactRecord, AttemptRecord, CacheEntry, CachedStep, OutputFile, StateStore, StepRecord, StepStatus,
+};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -21,7 +23,7 @@ use tokio::sync::watch;
 use wharf_compiler::pipeline::{OutputShape, Step, StepId};
 
 /// Records of cached steps waiting to be committed together (see `scheduler::run`).
-pub(crate) type Pending = Arc<Mutex<Vec<(StepRecord, Vec<ArtifactRecord>)>>>;
+pub(crate) type Pending = Arc<Mutex<Vec<CachedStep>>>;
 
 pub(crate) struct StepOutcome {
     pub id: StepId,
@@ -256,12 +258,6 @@ impl StepTask {
             files: BTreeMap::new(),
         };
         self.export_outputs(&produced).await?;
-        if !hit.refreshed.is_empty() {
-            let mut store = self.store()?;
-            for (uri, files) in &hit.refreshed {
-                store.put_output_files(uri, files).map_err(|e| e.to_string())?;
-            }
-        }
         let entry = hit.entry;
         let artifacts: Vec<ArtifactRecord> = entry
             .outputs
@@ -284,7 +280,11 @@ impl StepTask {
         self.pending
             .lock()
             .map_err(|_| "the pending records were poisoned by a panic".to_string())?
-            .push((record, artifacts));
+            .push(CachedStep {
+                record,
+                artifacts,
+                files: hit.refreshed,
+            });
         self.events.event(RunEvent::StepFinished {
             step: self.step.name.clone(),
             status: StepStatus::Cached,

@@ -13,7 +13,8 @@ mod sqlite;
 
 pub use error::StateError;
 pub use records::{
-    ArtifactRecord, AttemptRecord, CacheEntry, FileKind, OutputFile, RunRecord, RunStatus, StepRecord, StepStatus,
+    ArtifactRecord, AttemptRecord, CacheEntry, CachedStep, FileKind, OutputFile, RunRecord, RunStatus, StepRecord,
+    StepStatus,
 };
 pub use sqlite::SqliteStore;
 
@@ -43,8 +44,8 @@ pub trait StateStore: Send {
     /// that found only timestamps moved records the new ones).
     fn put_output_files(&mut self, uri: &str, files: &[OutputFile]) -> Result<(), StateError>;
 
-    /// Several steps' records and outputs in one transaction (cached steps, batched).
-    fn put_outcomes(&mut self, outcomes: &[(StepRecord, Vec<ArtifactRecord>)]) -> Result<(), StateError>;
+    /// Several cached steps' records, outputs and refreshed file lists in one transaction (batched).
+    fn put_outcomes(&mut self, outcomes: &[CachedStep]) -> Result<(), StateError>;
 
     fn run(&self, id: &str) -> Result<Option<RunRecord>, StateError>;
     /// The newest runs first.

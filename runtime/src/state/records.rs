@@ -127,6 +127,16 @@ pub struct CacheEntry {
     pub created_ms: i64,
 }
 
+/// A step taken from the cache, recorded with others in one transaction:
+/// its record, its outputs as this run's, and the file lists of outputs
+/// whose files were only touched (output URI -> entries).
+#[derive(Debug, Clone)]
+pub struct CachedStep {
+    pub record: StepRecord,
+    pub artifacts: Vec<ArtifactRecord>,
+    pub files: Vec<(String, Vec<OutputFile>)>,
+}
+
 /// One entry of a recorded output folder: what a cache hit checks with
 /// `stat` before it trusts the output (see `decide::manifest`).
 #[derive(Debug, Clone, PartialEq, Eq)]

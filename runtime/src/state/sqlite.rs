@@ -251,13 +251,16 @@ impl StateStore for SqliteStore {
         })
     }
 
-    fn put_outcomes(&mut self, outcomes: &[(StepRecord, Vec<ArtifactRecord>)]) -> Result<(), StateError> {
+    fn put_outcomes(&mut self, outcomes: &[CachedStep]) -> Result<(), StateError> {
         self.in_transaction(|store| {
-            for (step, artifacts) in outcomes {
-                for a in artifacts {
+            for cached in outcomes {
+                for a in &cached.artifacts {
                     store.put_artifact(a)?;
                 }
-                store.put_step(step)?;
+                for (uri, list) in &cached.files {
+                    store.write_output_files(uri, list)?;
+                }
+                store.put_step(&cached.record)?;
             }
             Ok(())
         })
