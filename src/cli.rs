@@ -157,6 +157,18 @@ pub struct PlanArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     pub format: OutputFormat,
+    /// Plan a run with `--no-cache`.
+    #[arg(long)]
+    pub no_cache: bool,
+    /// Plan a run with `--from STEP`.
+    #[arg(long, value_name = "STEP")]
+    pub from: Option<String>,
+    /// Plan a run with `--to STEP`.
+    #[arg(long, value_name = "STEP")]
+    pub to: Option<String>,
+    /// Plan a run with `--only STEP`.
+    #[arg(long, value_name = "STEP", conflicts_with_all = ["from", "to"])]
+    pub only: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

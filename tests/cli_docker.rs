@@ -502,14 +502,19 @@ fn a_missing_image_is_named_in_the_error() {
 target local { backend = docker }
 "#,
     );
+    // Refused before anything starts (the pull is tried first), not a failed run.
     let out = p.run(&[]);
-    assert_eq!(out.status.code(), Some(1));
-    let reason = p.show()["steps"][0]["reason"].as_str().unwrap().to_string();
-    assert!(reason.contains("wharf-test/not-built-anywhere:9"), "{reason}");
+    assert_eq!(out.status.code(), Some(2));
+    let reason = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(
+        reason.contains("step `prep`: image `wharf-test/not-built-anywhere:9`"),
+        "{reason}"
+    );
     assert!(
         reason.contains("docker build") || reason.contains("docker load"),
         "{reason}"
     );
+    assert!(reason.contains("nothing was run"), "{reason}");
 }
 
 #[test]

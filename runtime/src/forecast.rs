@@ -1,31 +1,31 @@
-//! What a run would do, decided without running anything: for each step, its
-//! cache key where it can be known now, and whether it would come from the
-//! cache, run, or be skipped. `wharf plan` shows this; `wharf why` compares a
-//! step's key parts with the ones recorded the last time it ran.
+//! What a run would do, decided without running anything: for each step,
+//! its cache key where it can be known now, and its verdict (see
+//! [`crate::decide`], which makes every decision; this file walks the steps
+//! in order and carries what the cache would serve from one to the next).
+//! `wharf plan` shows this; `wharf why` compares a step's key parts with the
+//! ones recorded the last time it ran; `wharf run` uses it, before anything
+//! starts, for the steps outside `--from`/`--to`/`--only` whose outputs the
+//! selected steps need.
 //!
 //! A key can be known before the run only when every input is: local files
 //! are hashed now, and an upstream step's outputs are known when that step
 //! would itself come from the cache. Once one step would run, what follows
-//! it waits for its outputs.
+//! it waits for its outputs (its verdict is `run`, with no key: it may still
+//! come from the cache if the upstream step makes the same outputs again).
 
-use crate::cache::{self, KeyInputs};
+use crate::artifacts::ArtifactStore;
+use crate::backend::Backend;
 use crate::condition::{self, OutputLocator};
-use crate::hash::hash_path;
-use crate::state::{StateError, StateStore};
+use crate::decide::preflight::{self, Preflight, StepImage};
+use crate::decide::{self, CacheUse, Hit, Keyed, ReadState};
+use crate::plan::Role;
+use crate::state::StateError;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use wharf_compiler::pipeline::{EnvValue, ImageRef, InputSource, OutputShape, Pipeline, StepId};
+use wharf_compiler::pipeline::{OutputShape, Pipeline, StepId};
 
-#[derive(Debug, Clone, PartialEq)]
-pub enum Verdict {
-    /// The cache holds its outputs, from that run.
-    Cached { run: String },
-    /// It would run; why, in words.
-    Runs { because: String },
-    /// Its `when` is already known to be false.
-    Skipped { because: String },
-}
+pub use crate::decide::Verdict;
 
 #[derive(Debug, Clone)]
 pub struct Forecast {
@@ -34,6 +34,26 @@ pub struct Forecast {
     pub key: Option<String>,
     pub parts: Option<Value>,
     pub verdict: Verdict,
+    /// Where the cache's outputs are, for a step that would come from it.
+    pub hit: Option<Hit>,
+}
+
+/// What the forecast needs from the outside world.
+pub struct Inputs<'a> {
+    pub pipeline: &'a Pipeline,
+    pub project_dir: &'a Path,
+    /// Each step's part in this run (`--from`/`--to`/`--only`).
+    pub roles: &'a BTreeMap<StepId, Role>,
+    /// The backend each step runs on.
+    pub backends: &'a BTreeMap<StepId, &'a dyn Backend>,
+    /// Environment and image checks (see [`preflight::check`]).
+    pub preflight: &'a Preflight,
+    pub host_env: &'a (dyn Fn(&str) -> Option<String> + Sync),
+    pub artifacts: &'a dyn ArtifactStore,
+    pub no_cache: bool,
+    /// Decide only the steps outside the selection (what `run` checks
+    /// before it starts); selected steps get no key.
+    pub needed_only: bool,
 }
 
 /// Outputs as the cache holds them: step -> output -> (folder, hash).
@@ -55,224 +75,189 @@ impl OutputLocator for KnownOutputs<'_> {
 }
 
 /// Forecasts every step, in execution order.
-pub fn forecast(
-    pipeline: &Pipeline,
-    project_dir: &Path,
-    store: &dyn StateStore,
-    artifacts: &dyn crate::artifacts::ArtifactStore,
-    host_env: &dyn Fn(&str) -> Option<String>,
-    image_ids: &BTreeMap<StepId, String>,
-    no_cache: bool,
-) -> Result<Vec<Forecast>, StateError> {
+pub async fn forecast(world: &Inputs<'_>, store: &impl ReadState) -> Result<Vec<Forecast>, StateError> {
+    let pipeline = world.pipeline;
     let mut known: Known = BTreeMap::new();
     let mut out: Vec<Forecast> = Vec::new();
     let mut verdicts: BTreeMap<StepId, Verdict> = BTreeMap::new();
     for &id in &pipeline.order {
         let step = &pipeline.steps[id];
-        let skipped_dep = pipeline
-            .dependencies(id)
-            .into_iter()
-            .find(|d| matches!(verdicts.get(d), Some(Verdict::Skipped { .. })));
-        if let Some(dep) = skipped_dep {
-            let v = Verdict::Skipped {
-                because: format!("`{}` would be skipped", pipeline.steps[dep].name),
-            };
-            keyless(&mut out, &mut verdicts, id, v);
-            continue;
-        }
-        let mut inputs = BTreeMap::new();
-        let mut unknown: Option<String> = None;
-        for input in &step.inputs {
-            let hash = match &input.source {
-                InputSource::Output { step: producer, output } => {
-                    known.get(producer).and_then(|o| o.get(output)).map(|(_, h)| h.clone())
-                }
-                InputSource::Gather { outputs } => {
-                    let parts: Option<Vec<String>> = outputs
-                        .iter()
-                        .map(|(p, o)| {
-                            known
-                                .get(p)
-                                .and_then(|m| m.get(o))
-                                .map(|(_, h)| format!("{}={h}", pipeline.steps[*p].name))
-                        })
-                        .collect();
-                    parts.map(|p| blake3::hash(p.join("\n").as_bytes()).to_hex().to_string())
-                }
-                InputSource::Local { path } => hash_path(&project_dir.join(path)).ok().map(|h| h.hex),
-                InputSource::S3 { uri } => Some(uri.clone()),
-            };
-            match hash {
-                Some(h) => {
-                    inputs.insert(input.name.clone(), h);
-                }
-                None => {
-                    let producer = match &input.source {
-                        InputSource::Output { step: p, .. } => Some(*p),
-                        InputSource::Gather { outputs } => {
-                            outputs.iter().map(|(p, _)| *p).find(|p| !known.contains_key(p))
-                        }
-                        _ => None,
-                    };
-                    unknown.get_or_insert(match (producer, &input.source) {
-                        (Some(p), _) => format!(
-                            "`{}` would run first, so input `{}` is not known yet",
-                            pipeline.steps[p].name, input.name
-                        ),
-                        (None, InputSource::Local { path }) => format!(
-                            "input `{}` cannot be read: {} does not exist",
-                            input.name,
-                            project_dir.join(path).display()
-                        ),
-                        (None, _) => format!("input `{}` cannot be read", input.name),
-                    });
-                }
-            }
-        }
-        if let Some(because) = unknown {
-            let v = Verdict::Runs { because };
-            keyless(&mut out, &mut verdicts, id, v);
-            continue;
-        }
-        if let Some(when) = &step.when {
-            let locator = KnownOutputs {
-                pipeline,
-                known: &known,
-            };
-            if let Ok(false) = condition::evaluate(pipeline, when, &locator) {
-                let v = Verdict::Skipped {
-                    because: format!("`when {}` is false", wharf_compiler::display::condition(pipeline, when)),
-                };
-                keyless(&mut out, &mut verdicts, id, v);
-                continue;
-            }
-        }
-        let host: BTreeMap<String, String> = step
-            .env
-            .values()
-            .filter_map(|v| match v {
-                EnvValue::Env(var) => Some((var.clone(), host_env(var).unwrap_or_default())),
-                _ => None,
-            })
-            .collect();
-        let image = image_key(pipeline, id, &known, image_ids);
-        if let wharf_compiler::pipeline::KindSpec::Build {
-            context, dockerfile, ..
-        } = &step.spec
-        {
-            let read =
-                crate::backend::docker::context::BuildContext::read(&project_dir.join(context), dockerfile.as_deref());
-            match read {
-                Ok(ctx) => {
-                    inputs.insert("context".into(), ctx.hash().to_string());
-                }
-                Err(e) => {
-                    keyless(&mut out, &mut verdicts, id, Verdict::Runs { because: e });
-                    continue;
-                }
-            }
-        }
-        let parts = cache::key_parts(
-            step,
-            &KeyInputs {
-                image: image.as_deref(),
-                inputs: &inputs,
-                host_env: &host,
-            },
-        );
-        let key = cache::key(&parts);
-        let entry = if step.cache && !no_cache {
-            store.cache_entry(&key)?
-        } else {
-            None
-        };
-        // The local store answers without a runtime; S3's will need the caller's.
-        let hit = entry.filter(|e| {
-            e.outputs
-                .iter()
-                .all(|a| futures::executor::block_on(artifacts.exists(&a.uri)).unwrap_or(false))
-                && step
-                    .outputs
-                    .iter()
-                    .all(|o| e.outputs.iter().any(|a| a.output == o.name))
-        });
-        let verdict = match hit {
-            Some(entry) => {
-                let outputs = entry
-                    .outputs
-                    .iter()
-                    .filter_map(|a| Some((a.output.clone(), (artifacts.local_path(&a.uri)?, a.hash.clone()))))
-                    .collect();
-                known.insert(id, outputs);
-                Verdict::Cached { run: entry.run }
-            }
-            None if !step.cache => Verdict::Runs {
-                because: "its cache is off".into(),
-            },
-            None if no_cache => Verdict::Runs {
-                because: "--no-cache".into(),
-            },
-            None => Verdict::Runs {
-                because: match store.latest_cache_entry(&pipeline.name, &step.name)? {
-                    None => "it has not run before".into(),
-                    Some(previous) => {
-                        let changes = cache::explain(&previous.parts, &parts);
-                        if changes.is_empty() {
-                            "its earlier outputs are gone".into()
-                        } else {
-                            changes.join("; ")
-                        }
-                    }
-                },
-            },
-        };
-        verdicts.insert(id, verdict.clone());
-        out.push(Forecast {
+        let role = world.roles.get(&id).copied().unwrap_or(Role::Selected);
+        let keyless = |verdict: Verdict| Forecast {
             step: id,
-            key: Some(key),
-            parts: Some(parts),
+            key: None,
+            parts: None,
             verdict,
-        });
+            hit: None,
+        };
+        let early = match role {
+            Role::NotSelected => Some(Verdict::NotSelected),
+            Role::Selected if world.needed_only => Some(Verdict::Runs {
+                because: "it is selected".into(),
+            }),
+            _ => dependency_verdict(world, id, &verdicts),
+        };
+        if let Some(verdict) = early {
+            verdicts.insert(id, verdict.clone());
+            out.push(keyless(verdict));
+            continue;
+        }
+        let mut forecast = decide_one(world, id, role, &known, store).await?;
+        if role == Role::Needed
+            && let Verdict::Runs { because } = &forecast.verdict
+        {
+            forecast.verdict = Verdict::Refused {
+                because: format!(
+                    "it is outside --from/--to/--only and its outputs are not in the cache ({because}); \
+                     run it first with `--to {}`",
+                    step.name
+                ),
+            };
+        }
+        if let Some(hit) = &forecast.hit {
+            let outputs = hit
+                .dirs
+                .iter()
+                .filter_map(|(o, d)| Some((o.clone(), (d.clone(), hit.hashes.get(o)?.clone()))))
+                .collect();
+            known.insert(id, outputs);
+        }
+        verdicts.insert(id, forecast.verdict.clone());
+        out.push(forecast);
     }
     Ok(out)
 }
 
-/// Records a verdict reached without a key (a skip, or an input not known yet).
-/// The image as the run's cache key names it (see `scheduler::step_task`):
-/// `name@id` where the caller resolved the id (steps placed on Docker), a
-/// built image's tag and id from its `image.json`, else the name.
-fn image_key(pipeline: &Pipeline, id: StepId, known: &Known, ids: &BTreeMap<StepId, String>) -> Option<String> {
-    let mut current = id;
-    for _ in 0..=pipeline.steps.len() {
-        match pipeline.steps[current].image.as_ref()? {
-            ImageRef::Name(name) => {
-                return Some(match ids.get(&id) {
-                    Some(image_id) => format!("{name}@{image_id}"),
-                    None => name.clone(),
+/// A verdict that follows from the steps before: one skipped makes this
+/// one skipped; one that cannot start leaves this one unable to start.
+fn dependency_verdict(world: &Inputs<'_>, id: StepId, verdicts: &BTreeMap<StepId, Verdict>) -> Option<Verdict> {
+    let pipeline = world.pipeline;
+    for dep in pipeline.dependencies(id) {
+        let name = &pipeline.steps[dep].name;
+        match verdicts.get(&dep) {
+            Some(Verdict::Skipped { .. }) => {
+                return Some(Verdict::Skipped {
+                    because: format!("`{name}` would be skipped"),
                 });
             }
-            ImageRef::Built(build) => {
-                let (dir, _) = known.get(build)?.get("image")?;
-                let text = std::fs::read_to_string(dir.join("image.json")).ok()?;
-                let record: serde_json::Value = serde_json::from_str(&text).ok()?;
-                let tag = record["image"].as_str()?;
-                return Some(match record["id"].as_str() {
-                    Some(image_id) => format!("{tag}@{image_id}"),
-                    None => tag.to_string(),
+            Some(Verdict::Refused { .. }) => {
+                return Some(Verdict::Refused {
+                    because: format!("`{name}` cannot start"),
                 });
             }
-            ImageRef::FromModel(producer) => current = *producer,
+            _ => {}
         }
     }
     None
 }
 
-fn keyless(out: &mut Vec<Forecast>, verdicts: &mut BTreeMap<StepId, Verdict>, id: StepId, verdict: Verdict) {
-    verdicts.insert(id, verdict.clone());
-    out.push(Forecast {
+/// One step whose dependencies have verdicts: its refusal, its inputs, its
+/// condition, its key and what the cache says.
+async fn decide_one(
+    world: &Inputs<'_>,
+    id: StepId,
+    role: Role,
+    known: &Known,
+    store: &impl ReadState,
+) -> Result<Forecast, StateError> {
+    let pipeline = world.pipeline;
+    let step = &pipeline.steps[id];
+    let keyless = |verdict: Verdict| Forecast {
         step: id,
         key: None,
         parts: None,
         verdict,
-    });
+        hit: None,
+    };
+    let lookup = |producer: StepId, output: &str| known.get(&producer)?.get(output).cloned();
+    // A missing input file first, as `wharf run` checks it; then the
+    // environment and the image, which refuse the step even when it waits
+    // for an upstream step.
+    let (hashes, waits_for) = match decide::inputs::resolve(pipeline, id, world.project_dir, &lookup) {
+        Ok(inputs) => match decide::inputs::hash(&inputs) {
+            Ok(hashes) => (Some(hashes), None),
+            Err(because) => return Ok(keyless(Verdict::Refused { because })),
+        },
+        Err((producer, input)) => {
+            if let Some(because) = decide::inputs::missing_local(step, world.project_dir) {
+                return Ok(keyless(Verdict::Refused { because }));
+            }
+            let name = &pipeline.steps[producer].name;
+            (
+                None,
+                Some(format!("`{name}` would run first, so input `{input}` is not known yet")),
+            )
+        }
+    };
+    if let Some(because) = world.preflight.refusals.get(&id) {
+        return Ok(keyless(Verdict::Refused {
+            because: because.clone(),
+        }));
+    }
+    let Some(mut hashes) = hashes else {
+        return Ok(keyless(Verdict::Runs {
+            because: waits_for.unwrap_or_default(),
+        }));
+    };
+    if let Some(when) = &step.when {
+        let locator = KnownOutputs { pipeline, known };
+        if let Ok(false) = condition::evaluate(pipeline, when, &locator) {
+            let seen = condition::observed(pipeline, when, &locator);
+            let text = wharf_compiler::display::condition(pipeline, when);
+            let values = if seen.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", seen.join(", "))
+            };
+            return Ok(keyless(Verdict::Skipped {
+                because: format!("`when {text}` is false{values}"),
+            }));
+        }
+    }
+    if let Some(context) = decide::inputs::build_context(step, world.project_dir) {
+        match context {
+            Ok(hash) => {
+                hashes.insert("context".into(), hash);
+            }
+            Err(because) => return Ok(keyless(Verdict::Runs { because })),
+        }
+    }
+    let image = match preflight::step_image(pipeline, id, &world.preflight.images, &lookup) {
+        StepImage::None => None,
+        StepImage::Known(_, key) => Some(key),
+        StepImage::Unknown(because) => return Ok(keyless(Verdict::Runs { because })),
+    };
+    let Some(backend) = world.backends.get(&id) else {
+        return Ok(keyless(Verdict::Refused {
+            because: "its backend is not available in this build of wharf".into(),
+        }));
+    };
+    let host_env = preflight::key_env(step, world.host_env);
+    // A step outside the selection is only ever taken from the cache.
+    let cache_use = if role == Role::Needed {
+        CacheUse::Lookup
+    } else {
+        CacheUse::of(step, world.no_cache)
+    };
+    let decision = decide::decide(
+        &Keyed {
+            pipeline: &pipeline.name,
+            step,
+            image: image.as_deref(),
+            inputs: &hashes,
+            host_env: &host_env,
+        },
+        cache_use,
+        store,
+        world.artifacts,
+        *backend,
+    )
+    .await?;
+    Ok(Forecast {
+        step: id,
+        key: Some(decision.key),
+        parts: Some(decision.parts),
+        verdict: decision.verdict,
+        hit: decision.hit,
+    })
 }

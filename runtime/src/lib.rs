@@ -12,6 +12,7 @@ pub mod backend;
 pub mod cache;
 pub mod clock;
 pub mod condition;
+pub mod decide;
 pub mod events;
 pub mod export;
 pub mod forecast;

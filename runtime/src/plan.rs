@@ -30,13 +30,30 @@ pub struct RunOptions {
     pub backend_limits: BTreeMap<BackendKind, usize>,
 }
 
+/// A step's part in a run, from `--from`/`--to`/`--only`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Runs (or comes from the cache) as usual.
+    Selected,
+    /// Outside the selection, but a selected step needs its outputs: they
+    /// must be in the cache, or the run is refused before it starts.
+    Needed,
+    /// Outside the selection and needed by nothing inside: not touched.
+    NotSelected,
+}
+
 /// One step as this run will treat it.
 #[derive(Debug, Clone)]
 pub struct PlannedStep {
     pub id: StepId,
     pub backend: BackendKind,
-    /// Outside `--from`/`--to`/`--only`: used from the cache, never run.
-    pub selected: bool,
+    pub role: Role,
+}
+
+impl PlannedStep {
+    pub fn selected(&self) -> bool {
+        self.role == Role::Selected
+    }
 }
 
 pub struct Plan<'p> {
@@ -70,13 +87,25 @@ impl<'p> Plan<'p> {
             project_dir
         };
         let mut errors = Vec::new();
-        let selected = select(pipeline, &options, &mut errors);
+        let roles = match roles(pipeline, &options) {
+            Ok(roles) => roles,
+            Err(mut e) => {
+                errors.append(&mut e);
+                BTreeMap::new()
+            }
+        };
         let mut steps = Vec::with_capacity(pipeline.order.len());
         for &id in &pipeline.order {
             let step = &pipeline.steps[id];
             let backend = placement::backend_for(target, step);
-            let is_selected = selected.as_ref().is_none_or(|s| s.contains(&id));
-            if is_selected {
+            let role = roles.get(&id).copied().unwrap_or(Role::Selected);
+            if role == Role::Needed && !backends.contains_key(&backend) {
+                errors.push(format!(
+                    "step `{}` runs on the {backend} backend, which this build of wharf cannot run yet, and a selected step needs its outputs",
+                    step.name
+                ));
+            }
+            if role == Role::Selected {
                 if !backends.contains_key(&backend) {
                     errors.push(format!(
                         "step `{}` runs on the {backend} backend, which this build of wharf cannot run yet; use a target with `backend = process`",
@@ -132,11 +161,7 @@ impl<'p> Plan<'p> {
                     }
                 }
             }
-            steps.push(PlannedStep {
-                id,
-                backend,
-                selected: is_selected,
-            });
+            steps.push(PlannedStep { id, backend, role });
         }
         if errors.is_empty() {
             Ok(Plan {
@@ -188,6 +213,37 @@ fn sagemaker_checks(step: &Step, errors: &mut Vec<String>) {
         )),
         _ => {}
     }
+}
+
+/// Each step's part in the run. `--only X` runs X; `--to X` runs X and
+/// what it needs; `--from X` runs X and what follows it (`--from` with
+/// `--to`: what lies between). The steps a selected step needs outside the
+/// selection are taken from the cache; the rest are not touched. A flag
+/// that names no step is an error.
+pub fn roles(pipeline: &Pipeline, options: &RunOptions) -> Result<BTreeMap<StepId, Role>, Vec<String>> {
+    let mut errors = Vec::new();
+    let selected = select(pipeline, options, &mut errors);
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    let Some(selected) = selected else {
+        return Ok(pipeline.order.iter().map(|&id| (id, Role::Selected)).collect());
+    };
+    let needed = closure(pipeline, selected.clone(), petgraph::Direction::Incoming);
+    Ok(pipeline
+        .order
+        .iter()
+        .map(|&id| {
+            let role = if selected.contains(&id) {
+                Role::Selected
+            } else if needed.contains(&id) {
+                Role::Needed
+            } else {
+                Role::NotSelected
+            };
+            (id, role)
+        })
+        .collect())
 }
 
 /// The steps `--from`, `--to` and `--only` select, or `None` for all of them.

@@ -5,6 +5,7 @@
 mod check;
 mod endpoints;
 mod fmt;
+mod forecast;
 mod graph;
 mod logs;
 mod plan;
@@ -173,59 +174,4 @@ pub fn project_dir(file: &Path) -> PathBuf {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     }
-}
-
-/// The engine's ids of the images that steps placed on Docker would run,
-/// for cache keys (a run keys a Docker step by `image@id`). Images not on
-/// this machine, or no engine at all, leave a step out: its forecast then
-/// says it would run.
-pub fn docker_image_ids(
-    pipeline: &wharf_compiler::Pipeline,
-    target: &wharf_compiler::pipeline::Target,
-) -> std::collections::BTreeMap<usize, String> {
-    use wharf_compiler::pipeline::ImageRef;
-    use wharf_compiler::types::BackendKind;
-    let mut wanted: Vec<(usize, String)> = Vec::new();
-    for (id, step) in pipeline.steps.iter().enumerate() {
-        if wharf_compiler::placement::backend_for(target, step) != BackendKind::Docker {
-            continue;
-        }
-        let mut current = step;
-        for _ in 0..=pipeline.steps.len() {
-            match &current.image {
-                Some(ImageRef::Name(name)) => {
-                    wanted.push((id, name.clone()));
-                    break;
-                }
-                Some(ImageRef::FromModel(producer)) => current = &pipeline.steps[*producer],
-                _ => break,
-            }
-        }
-    }
-    if wanted.is_empty() {
-        return Default::default();
-    }
-    let Ok(docker) =
-        wharf_runtime::backend::docker::DockerBackend::connect(PathBuf::from("."), Path::new(state::STATE_DIR))
-    else {
-        return Default::default();
-    };
-    let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
-        return Default::default();
-    };
-    runtime.block_on(async {
-        let mut ids = std::collections::BTreeMap::new();
-        if tokio::time::timeout(std::time::Duration::from_secs(3), docker.ping())
-            .await
-            .map_or(true, |r| r.is_err())
-        {
-            return ids;
-        }
-        for (id, name) in wanted {
-            if let Some(image_id) = docker.image_id(&name).await {
-                ids.insert(id, image_id);
-            }
-        }
-        ids
-    })
 }

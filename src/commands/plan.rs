@@ -17,43 +17,33 @@ pub fn run(args: PlanArgs) -> anyhow::Result<Outcome> {
         return Ok(Outcome::Unusable);
     };
     let mut view = plan::build(pipeline, target);
-    attach_forecast(&mut view, pipeline, target, &args.file)?;
+    let selection = super::forecast::Selection {
+        from: args.from.clone(),
+        to: args.to.clone(),
+        only: args.only.clone(),
+        no_cache: args.no_cache,
+    };
+    let forecasts = match super::forecast::forecast_now(pipeline, target, &args.file, &selection)? {
+        Ok(forecasts) => forecasts,
+        Err(errors) => {
+            for e in &errors {
+                eprintln!("error: {e}");
+            }
+            return Ok(Outcome::Unusable);
+        }
+    };
+    for f in &forecasts {
+        let name = &pipeline.steps[f.step].name;
+        if let Some(step) = view.steps.iter_mut().find(|s| &s.name == name) {
+            step.decision = Some(plan::CacheView::from_forecast(f, name));
+        }
+    }
     attach_transfers(&mut view, pipeline, target, &args.file);
     match args.format {
         OutputFormat::Text => print!("{}", plan::text(&view)),
         OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&view)?),
     }
     Ok(Outcome::Success)
-}
-
-/// Says for each step what a run would do now: cached, run (and why), or skipped.
-fn attach_forecast(
-    view: &mut plan::PlanView,
-    pipeline: &wharf_compiler::Pipeline,
-    target: &wharf_compiler::pipeline::Target,
-    file: &std::path::Path,
-) -> anyhow::Result<()> {
-    let image_ids = super::docker_image_ids(pipeline, target);
-    let project_dir = super::project_dir(file);
-    let (store, db) = super::state::open_or_empty()?;
-    let host_env = |name: &str| std::env::var(name).ok();
-    let forecasts = wharf_runtime::forecast::forecast(
-        pipeline,
-        &project_dir,
-        store.as_ref(),
-        &wharf_runtime::artifacts::LocalArtifacts::new(),
-        &host_env,
-        &image_ids,
-        false,
-    )
-    .map_err(|e| super::state::describe(e, &db))?;
-    for f in &forecasts {
-        let name = &pipeline.steps[f.step].name;
-        if let Some(step) = view.steps.iter_mut().find(|s| &s.name == name) {
-            step.decision = Some(plan::CacheView::from_forecast(f));
-        }
-    }
-    Ok(())
 }
 
 /// The data a run would move between this machine and S3: local inputs of

@@ -140,6 +140,13 @@ pub fn run(args: RunArgs) -> anyhow::Result<Outcome> {
     }
     let summary_run = match result {
         Ok(s) => s,
+        Err(scheduler::RunError::Refused(reasons)) => {
+            for reason in &reasons {
+                eprintln!("error: cannot start {reason}");
+            }
+            eprintln!("nothing was run");
+            return Ok(Outcome::Unusable);
+        }
         Err(e) => {
             eprintln!("error: {e}");
             return Ok(Outcome::Unusable);
@@ -206,7 +213,7 @@ fn uses(
 
 /// The target's AWS settings, `env("...")` values read now. The role falls
 /// back to WHARF_SAGEMAKER_ROLE, as docs/language.md says.
-fn sagemaker_settings(
+pub(super) fn sagemaker_settings(
     pipeline: &wharf_compiler::pipeline::Pipeline,
     target: &wharf_compiler::pipeline::Target,
 ) -> wharf_aws::backend::Settings {

@@ -2,10 +2,9 @@
 //! which part of its cache key differs from the last time it ran.
 
 use super::compile_for_use;
-use super::state::describe;
 use crate::Outcome;
 use crate::cli::WhyArgs;
-use wharf_runtime::forecast::{Verdict, forecast};
+use wharf_runtime::forecast::Verdict;
 
 pub fn run(args: WhyArgs) -> anyhow::Result<Outcome> {
     let Some(compilation) = compile_for_use(&args.file, &args.params)? else {
@@ -31,28 +30,28 @@ pub fn run(args: WhyArgs) -> anyhow::Result<Outcome> {
     let Some(target) = super::select_target(pipeline, args.target.as_deref(), &args.file) else {
         return Ok(Outcome::Unusable);
     };
-    let image_ids = super::docker_image_ids(pipeline, target);
-    let project_dir = super::project_dir(&args.file);
-    let (store, db_path) = super::state::open_or_empty()?;
-    let host_env = |name: &str| std::env::var(name).ok();
-    let forecasts = forecast(
-        pipeline,
-        &project_dir,
-        store.as_ref(),
-        &wharf_runtime::artifacts::LocalArtifacts::new(),
-        &host_env,
-        &image_ids,
-        false,
-    )
-    .map_err(|e| describe(e, &db_path))?;
+    let forecasts = match super::forecast::forecast_now(pipeline, target, &args.file, &Default::default())? {
+        Ok(forecasts) => forecasts,
+        Err(errors) => {
+            for e in &errors {
+                eprintln!("error: {e}");
+            }
+            return Ok(Outcome::Unusable);
+        }
+    };
     let Some(f) = forecasts.iter().find(|f| f.step == id) else {
         return Ok(Outcome::Unusable);
     };
     let name = &pipeline.steps[id].name;
     match &f.verdict {
-        Verdict::Cached { run } => {
+        Verdict::Cached { run, step } if step == name => {
             println!("`{name}` would come from the cache: nothing it depends on changed since run {run}");
         }
+        Verdict::Cached { run, step } => {
+            println!("`{name}` would come from the cache: it does what `{step}` did in run {run}");
+        }
+        Verdict::Refused { because } => println!("`{name}` cannot start, so the run would be refused: {because}"),
+        Verdict::NotSelected => println!("`{name}` is not selected"),
         Verdict::Skipped { because } => println!("`{name}` would be skipped: {because}"),
         Verdict::Runs { because } => {
             println!("`{name}` would run:");

@@ -80,7 +80,7 @@ pub struct TransferView {
 
 #[derive(Serialize)]
 pub struct CacheView {
-    /// `cached`, `run` or `skip`.
+    /// `cached`, `run`, `refused`, `skip` or `not-selected`.
     pub verdict: &'static str,
     /// The cache key, when every input is known before the run.
     pub key: Option<String>,
@@ -88,15 +88,16 @@ pub struct CacheView {
 }
 
 impl CacheView {
-    pub fn from_forecast(f: &wharf_runtime::forecast::Forecast) -> CacheView {
+    pub fn from_forecast(f: &wharf_runtime::forecast::Forecast, name: &str) -> CacheView {
         use wharf_runtime::forecast::Verdict;
-        let (verdict, reason) = match &f.verdict {
-            Verdict::Cached { run } => ("cached", format!("outputs from run {run}")),
-            Verdict::Runs { because } => ("run", because.clone()),
-            Verdict::Skipped { because } => ("skip", because.clone()),
+        let reason = match &f.verdict {
+            Verdict::Cached { run, step } if step == name => format!("outputs from run {run}"),
+            Verdict::Cached { run, step } => format!("outputs of `{step}` from run {run}"),
+            Verdict::Runs { because } | Verdict::Refused { because } | Verdict::Skipped { because } => because.clone(),
+            Verdict::NotSelected => "outside --from/--to/--only".into(),
         };
         CacheView {
-            verdict,
+            verdict: f.verdict.word(),
             key: f.key.clone(),
             reason,
         }
@@ -305,6 +306,8 @@ pub fn text(plan: &PlanView) -> String {
             let text = match c.verdict {
                 "cached" => format!("cached{key}: {}", c.reason),
                 "skip" => format!("skipped: {}", c.reason),
+                "refused" => format!("refused, so the run would not start: {}", c.reason),
+                "not-selected" => format!("not selected: {}", c.reason),
                 _ => format!("will run{key}: {}", c.reason),
             };
             line("decision", text);

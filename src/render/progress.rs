@@ -105,6 +105,7 @@ fn status_line(event: &RunEvent) -> String {
                 StepStatus::Skipped => format!("↷ {step} skipped{because}"),
                 StepStatus::Cached => format!("= {step} cached{because}"),
                 StepStatus::Cancelled => format!("⊘ {step} cancelled{because}"),
+                StepStatus::NotSelected => format!("- {step} not selected{because}"),
                 StepStatus::Pending | StepStatus::Running => format!("· {step} {}{because}", status.as_str()),
             }
         }
@@ -298,6 +299,7 @@ pub fn summary(run: &RunRecord, steps: &[StepHistory], whereabouts: &Whereabouts
     for status in [
         StepStatus::Skipped,
         StepStatus::Cancelled,
+        StepStatus::NotSelected,
         StepStatus::Pending,
         StepStatus::Running,
     ] {

@@ -84,6 +84,15 @@ pub enum Finish {
     Cancelled,
 }
 
+/// An image as [`Backend::look_up_image`] finds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ImageLookup {
+    /// Usable now; what `resolve_image` would answer.
+    Here(Option<String>),
+    /// Not here, and its registry has it: the run would pull it first.
+    WouldPull,
+}
+
 pub trait Backend: Send + Sync {
     /// `process`, `docker`, `sagemaker`.
     fn name(&self) -> &'static str;
@@ -103,6 +112,14 @@ pub trait Backend: Send + Sync {
     fn resolve_image(&self, image: &str) -> BoxFuture<'_, Result<Option<String>, String>> {
         let _ = image;
         Box::pin(async { Ok(None) })
+    }
+
+    /// What [`Backend::resolve_image`] would find, without fetching
+    /// anything: for `wharf plan` and `wharf why`, which must say what the
+    /// run will do without doing it. The default: the name is the identity.
+    fn look_up_image(&self, image: &str) -> BoxFuture<'_, Result<ImageLookup, String>> {
+        let _ = image;
+        Box::pin(async { Ok(ImageLookup::Here(None)) })
     }
 
     /// Whether what a cached attempt made outside its output folders still

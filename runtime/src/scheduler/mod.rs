@@ -11,6 +11,7 @@
 //! started because the run stopped are recorded as `cancelled`.
 
 mod layout;
+mod start;
 mod step_task;
 
 pub use layout::Layout;
@@ -19,7 +20,7 @@ use crate::backend::Backend;
 use crate::clock::Clock;
 use crate::condition::{self, OutputLocator};
 use crate::events::{EventSink, RunEvent};
-use crate::plan::{Backends, Plan};
+use crate::plan::{Backends, Plan, Role};
 use crate::state::{RunRecord, RunStatus, StateError, StateStore, StepRecord, StepStatus};
 use std::collections::{BTreeMap, VecDeque};
 use std::path::PathBuf;
@@ -59,6 +60,10 @@ pub enum RunError {
     Backend(String),
     /// `--resume` named a run that does not exist or belongs to another pipeline.
     Resume(String),
+    /// Steps that cannot start (an unset secret, an image that cannot be
+    /// had, outputs outside the selection not in the cache), each as
+    /// "step `x`: why": the run did not start.
+    Refused(Vec<String>),
 }
 
 impl std::fmt::Display for RunError {
@@ -66,6 +71,7 @@ impl std::fmt::Display for RunError {
         match self {
             RunError::State(e) => write!(f, "{e}"),
             RunError::Backend(e) | RunError::Resume(e) => f.write_str(e),
+            RunError::Refused(reasons) => f.write_str(&reasons.join("\n")),
         }
     }
 }
@@ -81,6 +87,8 @@ impl From<StateError> for RunError {
 pub(crate) struct Produced {
     pub dirs: BTreeMap<String, PathBuf>,
     pub hashes: BTreeMap<String, String>,
+    /// The files of outputs made in this run, for the record (see `decide::manifest`).
+    pub files: BTreeMap<String, Vec<crate::state::OutputFile>>,
 }
 
 struct Outputs<'a> {
@@ -108,7 +116,12 @@ pub async fn run(
     resume: Option<&str>,
 ) -> Result<RunSummary, RunError> {
     let needed: Vec<&Arc<dyn Backend>> = {
-        let mut kinds: Vec<_> = plan.steps.iter().filter(|s| s.selected).map(|s| s.backend).collect();
+        let mut kinds: Vec<_> = plan
+            .steps
+            .iter()
+            .filter(|s| s.role != Role::NotSelected)
+            .map(|s| s.backend)
+            .collect();
         kinds.sort();
         kinds.dedup();
         kinds.iter().filter_map(|k| ctx.backends.get(k)).collect()
@@ -120,14 +133,17 @@ pub async fn run(
     let pipeline = plan.pipeline;
     let mut produced: BTreeMap<StepId, Produced> = BTreeMap::new();
     let mut status: BTreeMap<StepId, StepStatus> = BTreeMap::new();
+    // A resumed run's finished steps are done: they need no checks.
+    if let Some(id) = resume {
+        for (step, done) in step_task::load_resumed(plan, ctx, id).await? {
+            status.insert(step, StepStatus::Succeeded);
+            produced.insert(step, done);
+        }
+    }
+    let (images, taken) = start::before_start(plan, ctx, &status).await?;
     let run_id = match resume {
         Some(id) => {
             abandon_leftovers(plan, ctx, id).await?;
-            let resumed = step_task::load_resumed(plan, ctx, id).await?;
-            for (step, done) in resumed {
-                status.insert(step, StepStatus::Succeeded);
-                produced.insert(step, done);
-            }
             lock(&ctx.state)?.finish_run(id, RunStatus::Running, started)?;
             id.to_string()
         }
@@ -158,6 +174,10 @@ pub async fn run(
         steps: plan.steps.len(),
     });
 
+    let pending: step_task::Pending = Arc::new(Mutex::new(Vec::new()));
+    // Outside the selection: the steps a selected one needs come from the
+    // cache (checked before the start); the rest are not touched.
+    start::record_outside(plan, ctx, &run_id, taken, &pending, &mut status, &mut produced)?;
     let position: BTreeMap<StepId, usize> = plan.steps.iter().enumerate().map(|(i, s)| (s.id, i)).collect();
     let mut waiting: BTreeMap<StepId, usize> = BTreeMap::new();
     let mut ready: VecDeque<StepId> = VecDeque::new();
@@ -176,7 +196,6 @@ pub async fn run(
         }
     }
     let jobs = plan.options.jobs.max(1);
-    let pending: step_task::Pending = Arc::new(Mutex::new(Vec::new()));
     // Cached steps' records are committed in batches, every this many and at the end.
     const BATCH: usize = 256;
     let mut tasks = tokio::task::JoinSet::new();
@@ -218,7 +237,16 @@ pub async fn run(
                     }
                 }
                 None => {
-                    let task = StepTask::new(plan, ctx, &run_id, id, &produced, cancel.clone(), pending.clone())?;
+                    let task = StepTask::new(
+                        plan,
+                        ctx,
+                        &run_id,
+                        id,
+                        &produced,
+                        &images,
+                        cancel.clone(),
+                        pending.clone(),
+                    )?;
                     running += 1;
                     if local(backend_of(id)) {
                         local_running += 1;
@@ -423,7 +451,7 @@ fn finish(
 }
 
 /// Records a step that ends without running (skipped, failed condition, never started).
-fn record_quick(
+pub(crate) fn record_quick(
     plan: &Plan,
     ctx: &Context,
     run: &str,

@@ -5,21 +5,25 @@
 
 use super::{Context, Produced, RunError, lock};
 use crate::backend::{Attempt, Backend, Finish};
-use crate::cache::{self, KeyInputs};
 use crate::clock::Clock;
+use crate::decide::inputs::Input;
+use crate::decide::preflight::{self, StepImage};
+use crate::decide::{self, CacheUse, Hit, Keyed, Verdict};
 use crate::events::{EventSink, RunEvent};
 use crate::hash::hash_path;
 use crate::plan::Plan;
-use crate::state::{ArtifactRecord, AttemptRecord, CacheEntry, StateStore, StepRecord, StepStatus};
+use crate::state::{
+    ArtifactRecord, AttemptRecord, CacheEntry, CachedStep, OutputFile, StateStore, StepRecord, StepStatus,
+};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::watch;
-use wharf_compiler::pipeline::{EnvValue, ImageRef, InputSource, KindSpec, OutputShape, Pipeline, Step, StepId};
+use wharf_compiler::pipeline::{OutputShape, Step, StepId};
 
 /// Records of cached steps waiting to be committed together (see `scheduler::run`).
-pub(crate) type Pending = Arc<Mutex<Vec<(StepRecord, Vec<ArtifactRecord>)>>>;
+pub(crate) type Pending = Arc<Mutex<Vec<CachedStep>>>;
 
 pub(crate) struct StepOutcome {
     pub id: StepId,
@@ -27,27 +31,17 @@ pub(crate) struct StepOutcome {
     pub produced: Option<Produced>,
 }
 
-enum InputPlan {
-    /// A file or folder, and its content hash when already known.
-    Path(PathBuf, Option<String>),
-    /// One entry per instance of a fanned-out step: (instance name, path, hash).
-    Gather(Vec<(String, PathBuf, String)>),
-}
-
 pub(crate) struct StepTask {
     id: StepId,
     run: String,
     pipeline: String,
     step: Step,
-    selected: bool,
-    use_cache: bool,
-    image: Option<String>,
-    /// The image's identity for the cache key, when known without asking
-    /// the backend (a built image's id).
-    image_key: Option<String>,
+    cache_use: CacheUse,
+    /// The image it runs and its identity for the key (see `decide::preflight`).
+    image: StepImage,
     instance: String,
     project_dir: PathBuf,
-    inputs: Vec<(String, InputPlan)>,
+    inputs: Vec<(String, Input)>,
     backend: Arc<dyn Backend>,
     backend_name: String,
     state: Arc<Mutex<Box<dyn StateStore>>>,
@@ -61,12 +55,14 @@ pub(crate) struct StepTask {
 }
 
 impl StepTask {
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         plan: &Plan,
         ctx: &Context,
         run: &str,
         id: StepId,
         produced: &BTreeMap<StepId, Produced>,
+        images: &BTreeMap<StepId, Option<String>>,
         cancel: watch::Receiver<bool>,
         pending: Pending,
     ) -> Result<StepTask, RunError> {
@@ -79,59 +75,22 @@ impl StepTask {
             .get(&backend_kind)
             .cloned()
             .ok_or_else(|| RunError::Backend(format!("no {backend_kind} backend")))?;
-        let output_path = |producer: StepId, output: &str| -> Option<(PathBuf, Option<String>)> {
+        let lookup = |producer: StepId, output: &str| -> Option<(PathBuf, String)> {
             let done = produced.get(&producer)?;
-            let dir = done.dirs.get(output)?;
-            let path = match &pipeline.steps[producer].output(output)?.shape {
-                OutputShape::File { name } => dir.join(name),
-                OutputShape::Dir => dir.clone(),
-            };
-            Some((path, done.hashes.get(output).cloned()))
+            Some((done.dirs.get(output)?.clone(), done.hashes.get(output)?.clone()))
         };
-        let mut inputs = Vec::new();
-        for input in &step.inputs {
-            let plan_input = match &input.source {
-                InputSource::Output { step: producer, output } => {
-                    let (path, hash) = output_path(*producer, output).ok_or_else(|| {
-                        RunError::Backend(format!(
-                            "internal: `{}` ran before its input `{}`",
-                            step.name, input.name
-                        ))
-                    })?;
-                    InputPlan::Path(path, hash)
-                }
-                InputSource::Gather { outputs } => InputPlan::Gather(
-                    outputs
-                        .iter()
-                        .filter_map(|(producer, output)| {
-                            let (path, hash) = output_path(*producer, output)?;
-                            Some((pipeline.steps[*producer].name.clone(), path, hash.unwrap_or_default()))
-                        })
-                        .collect(),
-                ),
-                InputSource::Local { path } => {
-                    let full = plan.project_dir.join(path);
-                    InputPlan::Path(std::fs::canonicalize(&full).unwrap_or(full), None)
-                }
-                InputSource::S3 { uri } => InputPlan::Path(PathBuf::from(uri), Some(uri.clone())),
-            };
-            inputs.push((input.name.clone(), plan_input));
-        }
-        let (image, image_key) = match image_of(pipeline, &step, produced) {
-            Some((image, key)) => (Some(image), key),
-            None => (None, None),
-        };
+        let inputs = decide::inputs::resolve(pipeline, id, &plan.project_dir, &lookup).map_err(|(_, input)| {
+            RunError::Backend(format!("internal: `{}` ran before its input `{input}`", step.name))
+        })?;
         Ok(StepTask {
             id,
             run: run.to_string(),
             pipeline: pipeline.name.clone(),
-            selected: planned.is_none_or(|p| p.selected),
-            use_cache: step.cache && !plan.options.no_cache,
+            cache_use: CacheUse::of(&step, plan.options.no_cache),
+            image: preflight::step_image(pipeline, id, images, &lookup),
             instance: wharf_compiler::placement::instance_for(plan.target, &step),
             project_dir: plan.project_dir.clone(),
             step,
-            image,
-            image_key,
             inputs,
             backend,
             backend_name: backend_kind.to_string(),
@@ -210,55 +169,75 @@ impl StepTask {
     }
 
     async fn run_inner(&self, started: i64) -> Result<(StepStatus, Option<Produced>), String> {
-        let env = self.resolve_env()?;
-        let mut input_hashes = self.hash_inputs().await?;
-        if let Some(context) = self.build_context_hash().await? {
-            input_hashes.insert("context".into(), context);
+        // Checked before the run started (a refusal); read again for the attempt.
+        let env = preflight::resolve_env(&self.step, &*self.host_env)?;
+        // Hashing local data goes to tokio's blocking pool; inputs whose
+        // hashes are known (upstream outputs) are keyed at once.
+        let mut input_hashes = if self.inputs.iter().any(|(_, i)| matches!(i, Input::Path(_, None))) {
+            let inputs = self.inputs.clone();
+            tokio::task::spawn_blocking(move || decide::inputs::hash(&inputs))
+                .await
+                .map_err(|e| e.to_string())??
+        } else {
+            decide::inputs::hash(&self.inputs)?
+        };
+        if self.step.kind == wharf_compiler::types::StepKind::Build {
+            let (step, project_dir) = (self.step.clone(), self.project_dir.clone());
+            let context = tokio::task::spawn_blocking(move || decide::inputs::build_context(&step, &project_dir))
+                .await
+                .map_err(|e| e.to_string())?;
+            if let Some(context) = context {
+                input_hashes.insert("context".into(), context?);
+            }
         }
-        let image_key = self.image_key().await?;
-        let host_env: BTreeMap<String, String> = self
-            .step
-            .env
-            .values()
-            .filter_map(|v| match v {
-                EnvValue::Env(var) => Some((var.clone(), (self.host_env)(var).unwrap_or_default())),
-                _ => None,
-            })
-            .collect();
-        let parts = cache::key_parts(
-            &self.step,
-            &KeyInputs {
+        let image_key = match &self.image {
+            StepImage::None => None,
+            StepImage::Known(_, key) => Some(key.clone()),
+            StepImage::Unknown(reason) => return Err(reason.clone()),
+        };
+        let host_env = preflight::key_env(&self.step, &*self.host_env);
+        let decision = decide::decide(
+            &Keyed {
+                pipeline: &self.pipeline,
+                step: &self.step,
                 image: image_key.as_deref(),
                 inputs: &input_hashes,
                 host_env: &host_env,
             },
-        );
-        let key = cache::key(&parts);
-        if self.use_cache || !self.selected {
-            if let Some(produced) = self.cached_outputs(&key, started).await? {
-                return Ok((StepStatus::Cached, Some(produced)));
-            }
-            if !self.selected {
-                return Err(
-                    "it is outside --from/--to/--only and its outputs are not in the cache; run it first".into(),
-                );
-            }
+            self.cache_use,
+            &self.state,
+            &*self.artifacts,
+            &*self.backend,
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+        let key = decision.key;
+        if let (Verdict::Cached { .. }, Some(hit)) = (&decision.verdict, decision.hit) {
+            let produced = self.use_hit(hit, &key, started).await?;
+            return Ok((StepStatus::Cached, Some(produced)));
         }
         self.record_step(StepStatus::Running, Some(&key), None, Some(started))?;
         let (status, produced, reason) = self.attempts(env).await?;
         let artifacts = produced.as_ref().map(|p| self.artifacts(p)).unwrap_or_default();
+        let files: Vec<(String, Vec<OutputFile>)> = match &produced {
+            Some(p) => artifacts
+                .iter()
+                .filter_map(|a| Some((a.uri.clone(), p.files.get(&a.output)?.clone())))
+                .collect(),
+            None => Vec::new(),
+        };
         let cache_entry = (produced.is_some() && self.step.cache).then(|| CacheEntry {
             key: key.clone(),
             pipeline: self.pipeline.clone(),
             step: self.step.name.clone(),
             run: self.run.clone(),
-            parts,
+            parts: decision.parts,
             outputs: artifacts.clone(),
             created_ms: self.clock.now_ms(),
         });
         let record = self.step_record(status, Some(&key), reason.clone(), Some(started));
         self.store()?
-            .put_outcome(&record, &artifacts, cache_entry.as_ref())
+            .put_outcome(&record, &artifacts, &files, cache_entry.as_ref())
             .map_err(|e| e.to_string())?;
         self.events.event(RunEvent::StepFinished {
             step: self.step.name.clone(),
@@ -269,109 +248,17 @@ impl StepTask {
         Ok((status, produced))
     }
 
-    /// The image as the cache key sees it: `name@id` where the backend
-    /// runs images (a tag rebuilt with other content is another image),
-    /// the name where it does not.
-    async fn image_key(&self) -> Result<Option<String>, String> {
-        if let Some(key) = &self.image_key {
-            return Ok(Some(key.clone()));
-        }
-        let Some(image) = &self.image else {
-            return Ok(None);
+    /// Takes a cache hit: exports its outputs, records the step as cached
+    /// (with the files of outputs that were only touched, so the next check
+    /// is `stat` only again).
+    async fn use_hit(&self, hit: Hit, key: &str, started: i64) -> Result<Produced, String> {
+        let produced = Produced {
+            dirs: hit.dirs,
+            hashes: hit.hashes,
+            files: BTreeMap::new(),
         };
-        Ok(Some(match self.backend.resolve_image(image).await? {
-            Some(id) => format!("{image}@{id}"),
-            None => image.clone(),
-        }))
-    }
-
-    /// A build step's context, hashed as the image build would read it.
-    async fn build_context_hash(&self) -> Result<Option<String>, String> {
-        let KindSpec::Build {
-            context, dockerfile, ..
-        } = &self.step.spec
-        else {
-            return Ok(None);
-        };
-        let dir = self.project_dir.join(context);
-        let dockerfile = dockerfile.clone();
-        tokio::task::spawn_blocking(move || {
-            crate::backend::docker::context::BuildContext::read(&dir, dockerfile.as_deref())
-                .map(|c| c.hash().to_string())
-        })
-        .await
-        .map_err(|e| e.to_string())?
-        .map(Some)
-    }
-
-    fn resolve_env(&self) -> Result<BTreeMap<String, String>, String> {
-        let mut env = BTreeMap::new();
-        for (name, value) in &self.step.env {
-            let text = match value {
-                EnvValue::Text(t) => t.clone(),
-                EnvValue::Env(var) | EnvValue::Secret(var) => (self.host_env)(var).ok_or_else(|| {
-                    let what = if matches!(value, EnvValue::Secret(_)) {
-                        "secret"
-                    } else {
-                        "env"
-                    };
-                    format!("{what}(\"{var}\") for `{name}` is not set in the environment")
-                })?,
-            };
-            env.insert(name.clone(), text);
-        }
-        Ok(env)
-    }
-
-    async fn hash_inputs(&self) -> Result<BTreeMap<String, String>, String> {
-        let mut out = BTreeMap::new();
-        for (name, input) in &self.inputs {
-            let hash = match input {
-                InputPlan::Path(_, Some(hash)) => hash.clone(),
-                InputPlan::Path(path, None) => {
-                    let path = path.clone();
-                    let shown = path.display().to_string();
-                    tokio::task::spawn_blocking(move || hash_path(&path))
-                        .await
-                        .map_err(|e| e.to_string())?
-                        .map_err(|e| format!("cannot read input `{name}` at {shown}: {e}"))?
-                        .hex
-                }
-                InputPlan::Gather(parts) => {
-                    let joined: Vec<String> = parts.iter().map(|(n, _, h)| format!("{n}={h}")).collect();
-                    blake3::hash(joined.join("\n").as_bytes()).to_hex().to_string()
-                }
-            };
-            out.insert(name.clone(), hash);
-        }
-        Ok(out)
-    }
-
-    /// The cached outputs for `key`, when every one of them still exists.
-    async fn cached_outputs(&self, key: &str, started: i64) -> Result<Option<Produced>, String> {
-        let Some(entry) = self.store()?.cache_entry(key).map_err(|e| e.to_string())? else {
-            return Ok(None);
-        };
-        let mut produced = Produced::default();
-        for a in &entry.outputs {
-            let Some(path) = a.uri.strip_prefix("file://").map(PathBuf::from) else {
-                return Ok(None);
-            };
-            if !path.exists() {
-                return Ok(None);
-            }
-            produced.dirs.insert(a.output.clone(), path);
-            produced.hashes.insert(a.output.clone(), a.hash.clone());
-        }
-        if self.step.outputs.iter().any(|o| !produced.dirs.contains_key(&o.name)) {
-            return Ok(None);
-        }
-        // Some outputs live outside the folders too: a built image in the
-        // engine, a running endpoint. The backend says whether they still do.
-        if !self.backend.outputs_alive(self.step.kind, &produced.dirs).await {
-            return Ok(None);
-        }
         self.export_outputs(&produced).await?;
+        let entry = hit.entry;
         let artifacts: Vec<ArtifactRecord> = entry
             .outputs
             .iter()
@@ -380,14 +267,12 @@ impl StepTask {
                 ..a.clone()
             })
             .collect();
-        // The key leaves out the step's name: identical work done under
-        // another name (two loop instances that ignore their loop value) is
-        // reused too, and the reason says whose it was.
-        let reason = Some(match (entry.run == self.run, entry.step == self.step.name) {
-            (true, _) => format!("same definition and inputs as `{}` in this run", entry.step),
-            (false, true) => format!("cached from run {}", entry.run),
-            (false, false) => format!("cached from `{}` in run {}", entry.step, entry.run),
-        });
+        let reason = Some(super::start::cached_reason(
+            &entry.run,
+            &entry.step,
+            &self.run,
+            &self.step.name,
+        ));
         let record = self.step_record(StepStatus::Cached, Some(key), reason.clone(), Some(started));
         // Committed with other cached steps' records by the scheduler: a
         // cached step did no work, and if wharf dies before the commit a
@@ -395,14 +280,18 @@ impl StepTask {
         self.pending
             .lock()
             .map_err(|_| "the pending records were poisoned by a panic".to_string())?
-            .push((record, artifacts));
+            .push(CachedStep {
+                record,
+                artifacts,
+                files: hit.refreshed,
+            });
         self.events.event(RunEvent::StepFinished {
             step: self.step.name.clone(),
             status: StepStatus::Cached,
             duration: self.since(started),
             reason,
         });
-        Ok(Some(produced))
+        Ok(produced)
     }
 
     fn artifacts(&self, produced: &Produced) -> Vec<ArtifactRecord> {
@@ -490,7 +379,10 @@ impl StepTask {
             step: self.step.name.clone(),
             attempt: number,
             kind: self.step.kind,
-            image: self.image.clone(),
+            image: match &self.image {
+                StepImage::Known(image, _) => Some(image.clone()),
+                _ => None,
+            },
             command: self.step.command.clone().unwrap_or_default(),
             env: env.clone(),
             inputs,
@@ -584,8 +476,8 @@ impl StepTask {
         let mut out = Vec::new();
         for (name, input) in &self.inputs {
             match input {
-                InputPlan::Path(path, _) => out.push((name.clone(), path.clone())),
-                InputPlan::Gather(parts) => {
+                Input::Path(path, _) => out.push((name.clone(), path.clone())),
+                Input::Gather(parts) => {
                     let dir = work_dir.join("inputs").join(name);
                     std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
                     for (instance, path, _) in parts {
@@ -644,43 +536,22 @@ impl StepTask {
                     dir.display()
                 ));
             }
+            // The content hash, and the list of files a later cache hit
+            // checks by `stat` (see `decide::manifest`).
             let hashed = dir.clone();
-            let hash = tokio::task::spawn_blocking(move || hash_path(&hashed))
-                .await
-                .map_err(|e| e.to_string())?
-                .map_err(|e| format!("cannot read output `{}`: {e}", output.name))?;
+            let (hash, files) = tokio::task::spawn_blocking(move || {
+                let hash = hash_path(&hashed)?;
+                Ok::<_, std::io::Error>((hash, decide::manifest::scan(&hashed)?))
+            })
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| format!("cannot read output `{}`: {e}", output.name))?;
             produced.hashes.insert(output.name.clone(), hash.hex);
+            produced.files.insert(output.name.clone(), files);
             produced.dirs.insert(output.name.clone(), dir);
         }
         Ok(produced)
     }
-}
-
-/// The image a step runs and, for a built image, its identity for the
-/// cache key: a name as written; a `build` step's tag and id from its
-/// `image.json`; for a step serving a model without an image of its own, the
-/// image of the step that made the model.
-fn image_of(
-    pipeline: &Pipeline,
-    step: &Step,
-    produced: &BTreeMap<StepId, Produced>,
-) -> Option<(String, Option<String>)> {
-    let mut current = step;
-    for _ in 0..pipeline.steps.len() + 1 {
-        match current.image.as_ref()? {
-            ImageRef::Name(name) => return Some((name.clone(), None)),
-            ImageRef::Built(id) => {
-                let dir = produced.get(id)?.dirs.get("image")?;
-                let text = std::fs::read_to_string(dir.join("image.json")).ok()?;
-                let record: serde_json::Value = serde_json::from_str(&text).ok()?;
-                let tag = record["image"].as_str()?.to_string();
-                let key = record["id"].as_str().map(|id| format!("{tag}@{id}"));
-                return Some((tag, key));
-            }
-            ImageRef::FromModel(id) => current = &pipeline.steps[*id],
-        }
-    }
-    None
 }
 
 /// Exponential backoff with jitter: `base * 2^(n-1)`, then up to a quarter

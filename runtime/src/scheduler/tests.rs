@@ -115,6 +115,8 @@ impl Handle for ScriptedHandle {
     }
 }
 
+use crate::forecast::Verdict;
+use std::path::PathBuf;
 use std::time::Duration;
 
 fn compile(text: &str) -> Pipeline {
@@ -150,6 +152,50 @@ impl Harness {
 
     async fn run(&self, pipeline: &Pipeline, options: RunOptions) -> RunSummary {
         self.run_with(pipeline, options, None, None).await
+    }
+
+    /// A run that may be refused before it starts.
+    async fn try_run(&self, pipeline: &Pipeline, options: RunOptions) -> Result<RunSummary, RunError> {
+        let backends: Backends = BTreeMap::from([(BackendKind::Process, self.backend.clone() as Arc<dyn Backend>)]);
+        let file = self.dir.path().join("p.wharf");
+        let plan = Plan::build(pipeline, &pipeline.targets[0], &file, options, &backends).expect("plan");
+        let ctx = Context {
+            state: self.state.clone(),
+            backends,
+            events: self.events.clone(),
+            clock: Arc::new(FixedClock::new(1_000)),
+            layout: Layout::new(self.dir.path().join(".wharf")),
+            artifacts: Arc::new(crate::artifacts::LocalArtifacts::new()),
+            host_env: Arc::new(|_| None),
+        };
+        let (_tx, rx) = watch::channel(false);
+        run(&plan, &ctx, rx, None).await
+    }
+
+    /// What `wharf plan` would say now, through the same decisions.
+    async fn forecast(&self, pipeline: &Pipeline) -> Vec<crate::forecast::Forecast> {
+        let roles = crate::plan::roles(pipeline, &opts()).expect("roles");
+        let backend: &dyn Backend = self.backend.as_ref();
+        let backends: BTreeMap<StepId, &dyn Backend> = pipeline.order.iter().map(|&id| (id, backend)).collect();
+        let preflight = crate::decide::preflight::Preflight::default();
+        let host_env = |_: &str| None;
+        let artifacts = crate::artifacts::LocalArtifacts::new();
+        crate::forecast::forecast(
+            &crate::forecast::Inputs {
+                pipeline,
+                project_dir: self.dir.path(),
+                roles: &roles,
+                backends: &backends,
+                preflight: &preflight,
+                host_env: &host_env,
+                artifacts: &artifacts,
+                no_cache: false,
+                needed_only: false,
+            },
+            &self.state,
+        )
+        .await
+        .expect("forecast")
     }
 
     async fn run_with(
@@ -529,12 +575,20 @@ async fn resume_runs_only_what_did_not_finish() {
     );
 }
 
+/// a -> b -> c, and x on its own.
+const CHAIN_AND_ONE: &str = r#"pipeline p {
+  step a { command = ["a"] outputs { out = dir() } }
+  step b { command = ["b"] inputs { i = a.out } outputs { out = dir() } }
+  step c { command = ["c"] inputs { i = b.out } outputs { out = dir() } }
+  step x { command = ["x"] outputs { out = dir() } }
+}"#;
+
 #[tokio::test(start_paused = true)]
-async fn only_needs_its_inputs_in_the_cache() {
+async fn only_refuses_before_starting_when_its_inputs_are_not_cached() {
     let h = Harness::new();
-    let p = compile(CHAIN);
-    let summary = h
-        .run(
+    let p = compile(CHAIN_AND_ONE);
+    let refused = h
+        .try_run(
             &p,
             RunOptions {
                 only: Some("b".into()),
@@ -542,17 +596,48 @@ async fn only_needs_its_inputs_in_the_cache() {
             },
         )
         .await;
-    assert_eq!(summary.status, RunStatus::Failed);
-    let a = summary.steps.iter().find(|s| s.step == "a").expect("a");
+    let Err(RunError::Refused(reasons)) = refused else {
+        panic!("expected a refusal, got {refused:?}");
+    };
+    assert_eq!(reasons.len(), 1, "{reasons:?}");
     assert!(
-        a.reason
-            .clone()
-            .unwrap_or_default()
-            .contains("outside --from/--to/--only"),
-        "{a:?}"
+        reasons[0].starts_with("step `a`: it is outside --from/--to/--only and its outputs are not in the cache"),
+        "{reasons:?}"
     );
-    h.run(&p, opts()).await;
-    let again = h
+    assert!(h.backend.calls.lock().expect("lock").is_empty(), "nothing ran");
+    assert!(
+        h.state.lock().expect("lock").runs(10).expect("runs").is_empty(),
+        "nothing recorded"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn only_to_and_from_touch_nothing_outside_what_they_select() {
+    let h = Harness::new();
+    let p = compile(CHAIN_AND_ONE);
+    use StepStatus::*;
+    // --to: b and what it needs; c and x are not touched (before, x failed).
+    let to = h
+        .run(
+            &p,
+            RunOptions {
+                to: Some("b".into()),
+                ..opts()
+            },
+        )
+        .await;
+    assert_eq!(to.status, RunStatus::Succeeded);
+    assert_eq!(
+        h.status(&to),
+        names(&[
+            ("a", Succeeded),
+            ("b", Succeeded),
+            ("c", NotSelected),
+            ("x", NotSelected)
+        ])
+    );
+    // --only: exactly c; what it needs comes from the cache.
+    let only = h
         .run(
             &p,
             RunOptions {
@@ -562,16 +647,39 @@ async fn only_needs_its_inputs_in_the_cache() {
             },
         )
         .await;
-    use StepStatus::*;
+    assert_eq!(only.status, RunStatus::Succeeded);
     assert_eq!(
-        h.status(&again),
-        names(&[("a", Cached), ("b", Cached), ("c", Succeeded)])
+        h.status(&only),
+        names(&[("a", Cached), ("b", Cached), ("c", Succeeded), ("x", NotSelected)])
     );
+    // --from: b and what follows it.
+    let from = h
+        .run(
+            &p,
+            RunOptions {
+                from: Some("b".into()),
+                no_cache: true,
+                ..opts()
+            },
+        )
+        .await;
+    assert_eq!(
+        h.status(&from),
+        names(&[("a", Cached), ("b", Succeeded), ("c", Succeeded), ("x", NotSelected)])
+    );
+    let calls: Vec<String> = h
+        .backend
+        .calls
+        .lock()
+        .expect("lock")
+        .iter()
+        .map(|(s, _)| s.clone())
+        .collect();
+    assert_eq!(calls, ["a", "b", "c", "b", "c"], "x never ran");
 }
 
 #[tokio::test(start_paused = true)]
 async fn forecast_knows_cached_steps_and_says_why_others_run() {
-    use crate::forecast::{Verdict, forecast};
     let h = Harness::new();
     std::fs::write(h.dir.path().join("data.csv"), "1,2\n").expect("write");
     let text = r#"pipeline p {
@@ -579,16 +687,7 @@ async fn forecast_knows_cached_steps_and_says_why_others_run() {
       step b { command = ["b"] inputs { i = a.out } outputs { out = dir() } }
     }"#;
     let p = compile(text);
-    let before = forecast(
-        &p,
-        h.dir.path(),
-        h.state.lock().expect("lock").as_ref(),
-        &crate::artifacts::LocalArtifacts::new(),
-        &|_| None,
-        &BTreeMap::new(),
-        false,
-    )
-    .expect("forecast");
+    let before = h.forecast(&p).await;
     assert_eq!(
         before[0].verdict,
         Verdict::Runs {
@@ -597,43 +696,75 @@ async fn forecast_knows_cached_steps_and_says_why_others_run() {
     );
     assert!(matches!(&before[1].verdict, Verdict::Runs { because } if because.contains("`a` would run first")));
     let summary = h.run(&p, opts()).await;
-    let after = forecast(
-        &p,
-        h.dir.path(),
-        h.state.lock().expect("lock").as_ref(),
-        &crate::artifacts::LocalArtifacts::new(),
-        &|_| None,
-        &BTreeMap::new(),
-        false,
-    )
-    .expect("forecast");
-    assert_eq!(
-        after[0].verdict,
-        Verdict::Cached {
-            run: summary.run.clone()
-        }
-    );
-    assert_eq!(
-        after[1].verdict,
-        Verdict::Cached {
-            run: summary.run.clone()
-        }
-    );
+    let after = h.forecast(&p).await;
+    let cached = |step: &str| Verdict::Cached {
+        run: summary.run.clone(),
+        step: step.into(),
+    };
+    assert_eq!(after[0].verdict, cached("a"));
+    assert_eq!(after[1].verdict, cached("b"));
     std::fs::write(h.dir.path().join("data.csv"), "1,3\n").expect("write");
-    let changed = forecast(
-        &p,
-        h.dir.path(),
-        h.state.lock().expect("lock").as_ref(),
-        &crate::artifacts::LocalArtifacts::new(),
-        &|_| None,
-        &BTreeMap::new(),
-        false,
-    )
-    .expect("forecast");
+    let changed = h.forecast(&p).await;
     let Verdict::Runs { because } = &changed[0].verdict else {
         panic!("{:?}", changed[0].verdict)
     };
     assert!(because.starts_with("input `raw` changed"), "{because}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_cached_output_edited_or_deleted_by_hand_runs_its_step_again() {
+    let h = Harness::new();
+    let p = compile(CHAIN);
+    let first = h.run(&p, opts()).await;
+    let out_of = |summary: &RunSummary, step: &str| -> PathBuf {
+        let artifacts = h
+            .state
+            .lock()
+            .expect("lock")
+            .artifacts(&summary.run)
+            .expect("artifacts");
+        let a = artifacts.iter().find(|a| a.step == step).expect("artifact");
+        PathBuf::from(a.uri.strip_prefix("file://").expect("local"))
+    };
+    // Same size, other bytes: found by the hash of the one file whose mtime moved.
+    let data = out_of(&first, "a").join("data.txt");
+    std::fs::write(&data, "X out").expect("edit");
+    let Verdict::Runs { because } = &h.forecast(&p).await[0].verdict else {
+        panic!("a should run again")
+    };
+    assert_eq!(
+        because,
+        "its cached output `out` changed: data.txt was edited (content differs)"
+    );
+    use StepStatus::*;
+    let second = h.run(&p, opts()).await;
+    assert_eq!(
+        h.status(&second),
+        names(&[("a", Succeeded), ("b", Cached), ("c", Cached)]),
+        "a made the same output again, so b and c are still cached"
+    );
+    // A file deleted from b's output.
+    std::fs::remove_file(out_of(&second, "b").join("data.txt")).expect("rm");
+    let forecast = h.forecast(&p).await;
+    assert!(matches!(&forecast[0].verdict, Verdict::Cached { .. }));
+    assert_eq!(
+        forecast[1].verdict,
+        Verdict::Runs {
+            because: "its cached output `out` changed: data.txt was deleted".into()
+        }
+    );
+    let third = h.run(&p, opts()).await;
+    assert_eq!(
+        h.status(&third),
+        names(&[("a", Cached), ("b", Succeeded), ("c", Cached)])
+    );
+    // Touched only: still cached, and the new timestamps are recorded.
+    let touched = out_of(&third, "c").join("data.txt");
+    let file = std::fs::File::options().write(true).open(&touched).expect("open");
+    file.set_modified(std::time::UNIX_EPOCH + Duration::from_secs(1_000))
+        .expect("touch");
+    let fourth = h.run(&p, opts()).await;
+    assert_eq!(h.status(&fourth), names(&[("a", Cached), ("b", Cached), ("c", Cached)]));
 }
 
 #[tokio::test(start_paused = true)]

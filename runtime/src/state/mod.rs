@@ -12,7 +12,10 @@ mod schema;
 mod sqlite;
 
 pub use error::StateError;
-pub use records::{ArtifactRecord, AttemptRecord, CacheEntry, RunRecord, RunStatus, StepRecord, StepStatus};
+pub use records::{
+    ArtifactRecord, AttemptRecord, CacheEntry, CachedStep, FileKind, OutputFile, RunRecord, RunStatus, StepRecord,
+    StepStatus,
+};
 pub use sqlite::SqliteStore;
 
 /// What the runtime records and reads back. Every method that changes state
@@ -26,17 +29,23 @@ pub trait StateStore: Send {
     fn put_attempt(&mut self, attempt: &AttemptRecord) -> Result<(), StateError>;
     fn put_artifact(&mut self, artifact: &ArtifactRecord) -> Result<(), StateError>;
     fn put_cache(&mut self, entry: &CacheEntry) -> Result<(), StateError>;
-    /// A step's end in one transaction: its outputs, its cache entry (when it
-    /// made one) and its record, so that none is recorded without the others.
+    /// A step's end in one transaction: its outputs, their file lists
+    /// (output URI -> entries), its cache entry (when it made one) and its
+    /// record, so that none is recorded without the others.
     fn put_outcome(
         &mut self,
         step: &StepRecord,
         artifacts: &[ArtifactRecord],
+        files: &[(String, Vec<OutputFile>)],
         cache: Option<&CacheEntry>,
     ) -> Result<(), StateError>;
 
-    /// Several steps' records and outputs in one transaction (cached steps, batched).
-    fn put_outcomes(&mut self, outcomes: &[(StepRecord, Vec<ArtifactRecord>)]) -> Result<(), StateError>;
+    /// Replaces the file list recorded for the output at `uri` (a cache hit
+    /// that found only timestamps moved records the new ones).
+    fn put_output_files(&mut self, uri: &str, files: &[OutputFile]) -> Result<(), StateError>;
+
+    /// Several cached steps' records, outputs and refreshed file lists in one transaction (batched).
+    fn put_outcomes(&mut self, outcomes: &[CachedStep]) -> Result<(), StateError>;
 
     fn run(&self, id: &str) -> Result<Option<RunRecord>, StateError>;
     /// The newest runs first.
@@ -46,6 +55,9 @@ pub trait StateStore: Send {
     /// Every attempt of a run, by step, oldest first: one query for a summary.
     fn run_attempts(&self, run: &str) -> Result<Vec<AttemptRecord>, StateError>;
     fn artifacts(&self, run: &str) -> Result<Vec<ArtifactRecord>, StateError>;
+    /// The file list recorded for the output at `uri`; empty when none was
+    /// (an output recorded by an older wharf, or an empty folder).
+    fn output_files(&self, uri: &str) -> Result<Vec<OutputFile>, StateError>;
     fn cache_entry(&self, key: &str) -> Result<Option<CacheEntry>, StateError>;
     /// The newest cache entry recorded for a step of a pipeline, whatever its
     /// key: what `wharf why` compares the current key with.

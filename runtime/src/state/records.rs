@@ -24,6 +24,10 @@ pub enum StepStatus {
     /// Its `when` was false, or a step it depends on was skipped or failed.
     Skipped,
     Cancelled,
+    /// Outside `--from`/`--to`/`--only`, and not needed by a step inside:
+    /// not touched at all.
+    #[serde(rename = "not-selected")]
+    NotSelected,
 }
 
 macro_rules! text_enum {
@@ -49,6 +53,7 @@ text_enum!(StepStatus {
     Cached = "cached",
     Skipped = "skipped",
     Cancelled = "cancelled",
+    NotSelected = "not-selected",
 });
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -138,3 +143,37 @@ pub struct CacheEntry {
     pub outputs: Vec<ArtifactRecord>,
     pub created_ms: i64,
 }
+
+/// A step taken from the cache, recorded with others in one transaction:
+/// its record, its outputs as this run's, and the file lists of outputs
+/// whose files were only touched (output URI -> entries).
+#[derive(Debug, Clone)]
+pub struct CachedStep {
+    pub record: StepRecord,
+    pub artifacts: Vec<ArtifactRecord>,
+    pub files: Vec<(String, Vec<OutputFile>)>,
+}
+
+/// One entry of a recorded output folder: what a cache hit checks with
+/// `stat` before it trusts the output (see `decide::manifest`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutputFile {
+    /// Relative to the output's folder, `/`-separated.
+    pub path: String,
+    pub kind: FileKind,
+    /// Bytes (files only; 0 otherwise).
+    pub size: u64,
+    /// Modification time in nanoseconds since the Unix epoch.
+    pub mtime_ns: i64,
+    /// BLAKE3 of a file's bytes; a link's target; empty for a folder.
+    pub hash: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileKind {
+    File,
+    Dir,
+    Link,
+}
+
+text_enum!(FileKind { File = "file", Dir = "dir", Link = "link" });

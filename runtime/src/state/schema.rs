@@ -67,6 +67,21 @@ pub const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE artifacts ADD COLUMN file TEXT;
     "#,
+    // 3: what each recorded output folder held, file by file (relative
+    // path, kind, size, mtime, content hash), so that a cache hit can check
+    // by `stat` that nobody deleted or edited a cached output, and rehash
+    // only the files whose size or mtime moved. Keyed by the output's URI.
+    r#"
+    CREATE TABLE output_files (
+        uri      TEXT NOT NULL,
+        path     TEXT NOT NULL,
+        kind     TEXT NOT NULL,
+        size     INTEGER NOT NULL,
+        mtime_ns INTEGER NOT NULL,
+        hash     TEXT NOT NULL,
+        PRIMARY KEY (uri, path)
+    );
+    "#,
 ];
 
 /// The schema version this build writes.

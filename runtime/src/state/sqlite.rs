@@ -234,11 +234,15 @@ impl StateStore for SqliteStore {
         &mut self,
         step: &StepRecord,
         artifacts: &[ArtifactRecord],
+        files: &[(String, Vec<OutputFile>)],
         cache: Option<&CacheEntry>,
     ) -> Result<(), StateError> {
         self.in_transaction(|store| {
             for a in artifacts {
                 store.put_artifact(a)?;
+            }
+            for (uri, list) in files {
+                store.write_output_files(uri, list)?;
             }
             if let Some(entry) = cache {
                 store.put_cache(entry)?;
@@ -247,13 +251,16 @@ impl StateStore for SqliteStore {
         })
     }
 
-    fn put_outcomes(&mut self, outcomes: &[(StepRecord, Vec<ArtifactRecord>)]) -> Result<(), StateError> {
+    fn put_outcomes(&mut self, outcomes: &[CachedStep]) -> Result<(), StateError> {
         self.in_transaction(|store| {
-            for (step, artifacts) in outcomes {
-                for a in artifacts {
+            for cached in outcomes {
+                for a in &cached.artifacts {
                     store.put_artifact(a)?;
                 }
-                store.put_step(step)?;
+                for (uri, list) in &cached.files {
+                    store.write_output_files(uri, list)?;
+                }
+                store.put_step(&cached.record)?;
             }
             Ok(())
         })
@@ -343,6 +350,38 @@ impl StateStore for SqliteStore {
         Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }
 
+    fn put_output_files(&mut self, uri: &str, files: &[OutputFile]) -> Result<(), StateError> {
+        self.in_transaction(|store| store.write_output_files(uri, files))
+    }
+
+    fn output_files(&self, uri: &str) -> Result<Vec<OutputFile>, StateError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT path, kind, size, mtime_ns, hash FROM output_files WHERE uri = ?1 ORDER BY path")?;
+        let rows = stmt
+            .query_map([uri], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, i64>(2)?,
+                    r.get::<_, i64>(3)?,
+                    r.get::<_, String>(4)?,
+                ))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        rows.into_iter()
+            .map(|(path, kind, size, mtime_ns, hash)| {
+                Ok(OutputFile {
+                    kind: FileKind::parse(&kind).ok_or_else(|| StateError::Decode(format!("file kind `{kind}`")))?,
+                    path,
+                    size: size as u64,
+                    mtime_ns,
+                    hash,
+                })
+            })
+            .collect()
+    }
+
     fn cache_entry(&self, key: &str) -> Result<Option<CacheEntry>, StateError> {
         self.cache_query("WHERE key = ?1", &[key])
     }
@@ -356,6 +395,20 @@ impl StateStore for SqliteStore {
 }
 
 impl SqliteStore {
+    /// The rows of one output's file list, replacing any earlier ones (no transaction of its own).
+    fn write_output_files(&mut self, uri: &str, files: &[OutputFile]) -> Result<(), StateError> {
+        self.conn
+            .prepare_cached("DELETE FROM output_files WHERE uri = ?1")?
+            .execute([uri])?;
+        let mut insert = self.conn.prepare_cached(
+            "INSERT INTO output_files (uri, path, kind, size, mtime_ns, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )?;
+        for f in files {
+            insert.execute(params![uri, f.path, f.kind.as_str(), f.size as i64, f.mtime_ns, f.hash])?;
+        }
+        Ok(())
+    }
+
     /// Runs `f` in one write transaction: the statements it runs on this
     /// connection become one commit (one WAL write, one lock), or none.
     fn in_transaction(&mut self, f: impl FnOnce(&mut Self) -> Result<(), StateError>) -> Result<(), StateError> {

@@ -174,3 +174,51 @@ fn an_unwritable_folder_is_reported_as_such() {
     let err = SqliteStore::open(&blocker.join(".wharf")).err().expect("refused");
     assert!(matches!(err, StateError::Unwritable { .. }), "{err:?}");
 }
+
+#[test]
+fn output_files_are_recorded_with_the_outcome_and_replaced_whole() {
+    let mut store = SqliteStore::open_in_memory().expect("store");
+    store.create_run(&run("r1", 10)).expect("run");
+    let file = |path: &str, size: u64| OutputFile {
+        path: path.into(),
+        kind: if size == 0 { FileKind::Dir } else { FileKind::File },
+        size,
+        mtime_ns: 1_700_000_000_123_456_789,
+        hash: if size == 0 { String::new() } else { "cd".repeat(32) },
+    };
+    let step = StepRecord {
+        run: "r1".into(),
+        step: "prepare".into(),
+        kind: "step".into(),
+        backend: "process".into(),
+        status: StepStatus::Succeeded,
+        cache_key: None,
+        reason: None,
+        started_ms: Some(10),
+        finished_ms: Some(20),
+    };
+    let list = vec![file("data", 0), file("data/x.csv", 4)];
+    store
+        .put_outcome(
+            &step,
+            &[artifact("r1")],
+            &[("file:///tmp/x".into(), list.clone())],
+            None,
+        )
+        .expect("outcome");
+    assert_eq!(store.output_files("file:///tmp/x").expect("files"), list);
+    assert!(store.output_files("file:///tmp/other").expect("files").is_empty());
+    store
+        .put_output_files("file:///tmp/x", &[file("y.csv", 7)])
+        .expect("replace");
+    assert_eq!(store.output_files("file:///tmp/x").expect("files"), [file("y.csv", 7)]);
+    store
+        .put_step(&StepRecord {
+            step: "other".into(),
+            status: StepStatus::NotSelected,
+            ..step
+        })
+        .expect("step");
+    let statuses: Vec<StepStatus> = store.steps("r1").expect("steps").iter().map(|s| s.status).collect();
+    assert!(statuses.contains(&StepStatus::NotSelected), "{statuses:?}");
+}

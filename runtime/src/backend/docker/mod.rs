@@ -32,7 +32,7 @@ mod tests;
 use super::contract;
 use super::logs::Tail;
 use super::task::TaskHandle;
-use super::{Attempt, Backend, BoxFuture, Finish, Handle};
+use super::{Attempt, Backend, BoxFuture, Finish, Handle, ImageLookup};
 use crate::events::EventSink;
 use bollard::Docker;
 use bollard::query_parameters::CreateImageOptions;
@@ -165,6 +165,29 @@ impl DockerBackend {
         Ok(id)
     }
 
+    /// What `ensure_image` would find, without pulling: the id of an image
+    /// here, `WouldPull` when its registry answers for it, else the error
+    /// `ensure_image` would give.
+    pub async fn look_up_image(&self, image: &str) -> Result<ImageLookup, String> {
+        match self.docker.inspect_image(image).await {
+            Ok(inspect) => Ok(ImageLookup::Here(Some(inspect.id.unwrap_or_default()))),
+            Err(bollard::errors::Error::DockerResponseServerError { status_code: 404, .. })
+                if image.starts_with("wharf/") =>
+            {
+                Err(format!(
+                    "image `{image}` was built by wharf and is no longer on this machine; run its build step again"
+                ))
+            }
+            Err(bollard::errors::Error::DockerResponseServerError { status_code: 404, .. }) => {
+                match self.docker.inspect_registry_image(image, None).await {
+                    Ok(_) => Ok(ImageLookup::WouldPull),
+                    Err(e) => Err(pull_failed(image, &bollard_message(&e))),
+                }
+            }
+            Err(e) => Err(engine_error(&format!("cannot inspect image `{image}`"), e)),
+        }
+    }
+
     async fn pull(&self, image: &str) -> Result<(), String> {
         let (name, tag) = split_reference(image);
         let options = CreateImageOptions {
@@ -175,12 +198,7 @@ impl DockerBackend {
         let mut stream = self.docker.create_image(Some(options), None, None);
         while let Some(item) = stream.next().await {
             if let Err(e) = item {
-                return Err(format!(
-                    "image `{image}` is not on this machine and pulling it failed: {}. \
-                     Build it (`docker build -t {image} ...`) or load it (`docker load`) first, \
-                     or check that its registry can be reached",
-                    bollard_message(&e)
-                ));
+                return Err(pull_failed(image, &bollard_message(&e)));
             }
         }
         Ok(())
@@ -360,6 +378,15 @@ impl DockerBackend {
     }
 }
 
+/// An image that is not here and cannot be pulled, with what to do.
+fn pull_failed(image: &str, why: &str) -> String {
+    format!(
+        "image `{image}` is not on this machine and pulling it failed: {why}. \
+         Build it (`docker build -t {image} ...`) or load it (`docker load`) first, \
+         or check that its registry can be reached"
+    )
+}
+
 impl Backend for Arc<DockerBackend> {
     fn name(&self) -> &'static str {
         "docker"
@@ -379,6 +406,11 @@ impl Backend for Arc<DockerBackend> {
     fn resolve_image(&self, image: &str) -> BoxFuture<'_, Result<Option<String>, String>> {
         let image = image.to_string();
         Box::pin(async move { self.ensure_image(&image).await.map(Some) })
+    }
+
+    fn look_up_image(&self, image: &str) -> BoxFuture<'_, Result<ImageLookup, String>> {
+        let image = image.to_string();
+        Box::pin(async move { DockerBackend::look_up_image(self, &image).await })
     }
 
     fn submit(&self, attempt: Attempt, events: Arc<dyn EventSink>) -> BoxFuture<'_, Result<Box<dyn Handle>, String>> {

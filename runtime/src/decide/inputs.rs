@@ -1,0 +1,120 @@
+//! A step's inputs as the cache key sees them: where each one is on this
+//! machine and its content hash. The run finds upstream outputs among the
+//! steps that finished; the forecast among the steps the cache would serve.
+//! Both go through these functions, so both hash the same things the same way.
+
+use crate::hash::hash_path;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use wharf_compiler::pipeline::{InputSource, OutputShape, Pipeline, StepId};
+
+/// One input of a step.
+#[derive(Debug, Clone)]
+pub enum Input {
+    /// A file or folder, and its content hash when already known (an
+    /// upstream output's recorded hash; an S3 URI stands for itself).
+    Path(PathBuf, Option<String>),
+    /// One entry per instance of a fanned-out step: (instance name, path, hash).
+    Gather(Vec<(String, PathBuf, String)>),
+}
+
+/// Where an upstream output is: its folder on this machine and its hash.
+pub type OutputLookup<'a> = &'a dyn Fn(StepId, &str) -> Option<(PathBuf, String)>;
+
+/// The step's inputs, or the first upstream step whose outputs are not known
+/// (with the input that needs them).
+pub fn resolve(
+    pipeline: &Pipeline,
+    id: StepId,
+    project_dir: &Path,
+    outputs: OutputLookup<'_>,
+) -> Result<Vec<(String, Input)>, (StepId, String)> {
+    let file_of = |producer: StepId, output: &str| -> Option<(PathBuf, String)> {
+        let (dir, hash) = outputs(producer, output)?;
+        let path = match &pipeline.steps[producer].output(output)?.shape {
+            OutputShape::File { name } => dir.join(name),
+            OutputShape::Dir => dir,
+        };
+        Some((path, hash))
+    };
+    let step = &pipeline.steps[id];
+    let mut out = Vec::with_capacity(step.inputs.len());
+    for input in &step.inputs {
+        let resolved = match &input.source {
+            InputSource::Output { step: producer, output } => {
+                let (path, hash) = file_of(*producer, output).ok_or((*producer, input.name.clone()))?;
+                Input::Path(path, Some(hash))
+            }
+            InputSource::Gather { outputs } => {
+                let mut parts = Vec::with_capacity(outputs.len());
+                for (producer, output) in outputs {
+                    let (path, hash) = file_of(*producer, output).ok_or((*producer, input.name.clone()))?;
+                    parts.push((pipeline.steps[*producer].name.clone(), path, hash));
+                }
+                Input::Gather(parts)
+            }
+            InputSource::Local { path } => {
+                let full = project_dir.join(path);
+                Input::Path(std::fs::canonicalize(&full).unwrap_or(full), None)
+            }
+            InputSource::S3 { uri } => Input::Path(PathBuf::from(uri), Some(uri.clone())),
+        };
+        out.push((input.name.clone(), resolved));
+    }
+    Ok(out)
+}
+
+/// Input name -> content hash, hashing what is not known yet (local files
+/// and folders). The error names the input and the path.
+pub fn hash(inputs: &[(String, Input)]) -> Result<BTreeMap<String, String>, String> {
+    let mut out = BTreeMap::new();
+    for (name, input) in inputs {
+        let hash = match input {
+            Input::Path(_, Some(hash)) => hash.clone(),
+            Input::Path(path, None) => {
+                hash_path(path)
+                    .map_err(|e| match e.kind() {
+                        std::io::ErrorKind::NotFound => {
+                            format!("input `{name}` cannot be read: {} does not exist", path.display())
+                        }
+                        _ => format!("cannot read input `{name}` at {}: {e}", path.display()),
+                    })?
+                    .hex
+            }
+            Input::Gather(parts) => {
+                let joined: Vec<String> = parts.iter().map(|(n, _, h)| format!("{n}={h}")).collect();
+                blake3::hash(joined.join("\n").as_bytes()).to_hex().to_string()
+            }
+        };
+        out.insert(name.clone(), hash);
+    }
+    Ok(out)
+}
+
+/// The first local input of the step that does not exist, as the reason
+/// the run refuses it.
+pub fn missing_local(step: &wharf_compiler::pipeline::Step, project_dir: &Path) -> Option<String> {
+    step.inputs.iter().find_map(|input| match &input.source {
+        InputSource::Local { path } if !project_dir.join(path).exists() => Some(format!(
+            "input `{}` cannot be read: {} does not exist",
+            input.name,
+            project_dir.join(path).display()
+        )),
+        _ => None,
+    })
+}
+
+/// A `build` step's context, hashed as the image build reads it; `None`
+/// for other kinds. The error says what is wrong with the context.
+pub fn build_context(step: &wharf_compiler::pipeline::Step, project_dir: &Path) -> Option<Result<String, String>> {
+    let wharf_compiler::pipeline::KindSpec::Build {
+        context, dockerfile, ..
+    } = &step.spec
+    else {
+        return None;
+    };
+    Some(
+        crate::backend::docker::context::BuildContext::read(&project_dir.join(context), dockerfile.as_deref())
+            .map(|c| c.hash().to_string()),
+    )
+}

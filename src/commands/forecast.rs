@@ -1,0 +1,123 @@
+//! What a run would do now, for `wharf plan` and `wharf why`: the same
+//! decisions `wharf run` makes (wharf_runtime::decide), made without
+//! running, pulling or writing anything. The backends are the run's own, so
+//! that images and what a cached step left outside its folders (a built
+//! image, an endpoint) are looked up the way the run looks them up.
+
+use super::state::{STATE_DIR, describe};
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+use wharf_compiler::pipeline::{Pipeline, StepId, Target};
+use wharf_compiler::types::BackendKind;
+use wharf_runtime::backend::Backend;
+use wharf_runtime::backend::docker::DockerBackend;
+use wharf_runtime::backend::process::ProcessBackend;
+use wharf_runtime::decide::preflight::{self, ImageMode};
+use wharf_runtime::forecast::{self, Forecast};
+use wharf_runtime::plan::{Role, RunOptions};
+
+/// The selection and cache flags `plan` and `why` share with `run`.
+#[derive(Debug, Default, Clone)]
+pub struct Selection {
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub only: Option<String>,
+    pub no_cache: bool,
+}
+
+/// Each step's forecast, or the errors in the selection flags (exit 2).
+pub fn forecast_now(
+    pipeline: &Pipeline,
+    target: &Target,
+    file: &Path,
+    selection: &Selection,
+) -> anyhow::Result<Result<Vec<Forecast>, Vec<String>>> {
+    let options = RunOptions {
+        from: selection.from.clone(),
+        to: selection.to.clone(),
+        only: selection.only.clone(),
+        no_cache: selection.no_cache,
+        ..RunOptions::default()
+    };
+    let roles = match wharf_runtime::plan::roles(pipeline, &options) {
+        Ok(roles) => roles,
+        Err(errors) => return Ok(Err(errors)),
+    };
+    let project_dir = super::project_dir(file);
+    let on = |id: StepId| wharf_compiler::placement::backend_for(target, &pipeline.steps[id]);
+    let uses = |kind: BackendKind| pipeline.order.iter().any(|&id| on(id) == kind);
+    let mut kinds: BTreeMap<BackendKind, Arc<dyn Backend>> = BTreeMap::new();
+    kinds.insert(BackendKind::Process, Arc::new(ProcessBackend::new(project_dir.clone())));
+    // The reason every docker step is refused when no engine answers (the
+    // run's health check refuses it the same way).
+    let mut docker_down = None;
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    if uses(BackendKind::Docker) {
+        match DockerBackend::connect(project_dir.clone(), Path::new(STATE_DIR)) {
+            Ok(docker) => {
+                let docker = Arc::new(docker);
+                let answers = runtime.block_on(async {
+                    tokio::time::timeout(std::time::Duration::from_secs(3), docker.ping())
+                        .await
+                        .unwrap_or_else(|_| Err("the Docker engine did not answer within 3 s".into()))
+                });
+                match answers {
+                    Ok(()) => {
+                        kinds.insert(BackendKind::Docker, Arc::new(docker));
+                    }
+                    Err(e) => docker_down = Some(e),
+                }
+            }
+            Err(e) => docker_down = Some(e),
+        }
+    }
+    if uses(BackendKind::Sagemaker) {
+        kinds.insert(
+            BackendKind::Sagemaker,
+            Arc::new(wharf_aws::backend::SagemakerBackend::new(
+                super::run::sagemaker_settings(pipeline, target),
+            )),
+        );
+    }
+    let backends: BTreeMap<StepId, &dyn Backend> = pipeline
+        .order
+        .iter()
+        .filter_map(|&id| Some((id, kinds.get(&on(id))?.as_ref())))
+        .collect();
+    let checked: Vec<(StepId, bool, &dyn Backend)> = pipeline
+        .order
+        .iter()
+        .filter(|id| roles.get(id) != Some(&Role::NotSelected))
+        .filter_map(|&id| Some((id, roles.get(&id) == Some(&Role::Selected), *backends.get(&id)?)))
+        .collect();
+    let host_env = |name: &str| std::env::var(name).ok();
+    let (store, db) = super::state::open_or_empty()?;
+    let artifacts = wharf_runtime::artifacts::LocalArtifacts::new();
+    let forecasts = runtime.block_on(async {
+        let mut checks = preflight::check(pipeline, &checked, &host_env, ImageMode::Look).await;
+        if let Some(down) = &docker_down {
+            for &id in &pipeline.order {
+                if on(id) == BackendKind::Docker && roles.get(&id) != Some(&Role::NotSelected) {
+                    checks.refusals.entry(id).or_insert_with(|| down.clone());
+                }
+            }
+        }
+        forecast::forecast(
+            &forecast::Inputs {
+                pipeline,
+                project_dir: &project_dir,
+                roles: &roles,
+                backends: &backends,
+                preflight: &checks,
+                host_env: &host_env,
+                artifacts: &artifacts,
+                no_cache: selection.no_cache,
+                needed_only: false,
+            },
+            &store.as_ref(),
+        )
+        .await
+    });
+    Ok(Ok(forecasts.map_err(|e| describe(e, &db))?))
+}
