@@ -244,6 +244,21 @@ impl StepTask {
                 );
             }
         }
+        // Held until the outcome is recorded: whoever waits for this key
+        // then finds it in the cache.
+        let mut cancel = self.cancel.clone();
+        let root = self.layout.root().to_path_buf();
+        let Some(key_lock) =
+            super::key_lock::take(&root, &self.run, &self.step.name, &key, &self.events, &mut cancel).await?
+        else {
+            return self.cancelled_before_start(&key, started);
+        };
+        if key_lock.waited
+            && self.use_cache
+            && let Some(produced) = self.cached_outputs(&key, started).await?
+        {
+            return Ok((StepStatus::Cached, Some(produced)));
+        }
         self.record_step(StepStatus::Running, Some(&key), None, Some(started))?;
         let (status, produced, reason) = self.attempts(env).await?;
         let artifacts = produced.as_ref().map(|p| self.artifacts(p)).unwrap_or_default();
@@ -267,6 +282,19 @@ impl StepTask {
             reason,
         });
         Ok((status, produced))
+    }
+
+    /// A step cancelled while it waited for its key's lock: it never started.
+    fn cancelled_before_start(&self, key: &str, started: i64) -> Result<(StepStatus, Option<Produced>), String> {
+        let reason = Some("cancelled while waiting for another run doing the same work".to_string());
+        self.record_step(StepStatus::Cancelled, Some(key), reason.clone(), Some(started))?;
+        self.events.event(RunEvent::StepFinished {
+            step: self.step.name.clone(),
+            status: StepStatus::Cancelled,
+            duration: self.since(started),
+            reason,
+        });
+        Ok((StepStatus::Cancelled, None))
     }
 
     /// The image as the cache key sees it: `name@id` where the backend
@@ -687,7 +715,7 @@ fn backoff(base_ms: u64, n: u32, salt: u32) -> Duration {
     Duration::from_millis((exp as i64 + jitter).max(0) as u64)
 }
 
-async fn wait_cancelled(cancel: &mut watch::Receiver<bool>) {
+pub(super) async fn wait_cancelled(cancel: &mut watch::Receiver<bool>) {
     loop {
         if *cancel.borrow() {
             return;

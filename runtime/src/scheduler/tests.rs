@@ -639,7 +639,7 @@ async fn forecast_knows_cached_steps_and_says_why_others_run() {
 #[tokio::test(start_paused = true)]
 async fn a_backend_limit_caps_concurrency_within_jobs() {
     let text = r#"pipeline p {
-      for i in [1, 2, 3, 4] { step w { command = ["w"] outputs { out = dir() } } }
+      for i in [1, 2, 3, 4] { step w { command = ["w", "${i}"] outputs { out = dir() } } }
     }"#;
     let h = Harness::new();
     let p = compile(text);
@@ -672,7 +672,7 @@ async fn a_backend_limit_caps_concurrency_within_jobs() {
 #[tokio::test(start_paused = true)]
 async fn sagemaker_steps_take_no_local_slot_and_are_capped_by_max_jobs() {
     let text = r#"pipeline p {
-      for i in [1, 2, 3, 4, 5, 6] { step w { image = "x" command = ["w"] outputs { out = dir() } } }
+      for i in [1, 2, 3, 4, 5, 6] { step w { image = "x" command = ["w", "${i}"] outputs { out = dir() } } }
     }
     target cloud { backend = sagemaker }"#;
     let h = Harness::new();
