@@ -58,12 +58,17 @@ impl Owner {
 }
 
 /// The start time of process `pid` in clock ticks since boot (field 22 of
-/// `/proc/<pid>/stat`); `None` when there is no such process (or no /proc).
+/// `/proc/<pid>/stat`); `None` when there is no such process (or no /proc),
+/// or only its zombie: a killed wharf whose parent has not reaped it yet
+/// holds no locks and runs nothing.
 pub fn start_time(pid: u32) -> Option<u64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // The command name (field 2) is in parentheses and may hold spaces.
-    let after = &stat[stat.rfind(')')? + 1..];
-    after.split_whitespace().nth(19)?.parse().ok()
+    let mut fields = stat[stat.rfind(')')? + 1..].split_whitespace();
+    if fields.next()? == "Z" {
+        return None;
+    }
+    fields.nth(18)?.parse().ok()
 }
 
 #[cfg(test)]
