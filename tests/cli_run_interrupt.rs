@@ -265,10 +265,7 @@ fn two_signals_at_once_are_one_interruption() {
     // `timeout -s INT` signals wharf, then its whole process group: two
     // SIGINTs at once. The step gets its SIGTERM and its grace period.
     let seconds = marker_seconds(4);
-    let dir = sleeper(
-        seconds,
-        "trap 'echo stopped > stopped; exit 0' TERM;",
-    );
+    let dir = sleeper(seconds, "trap 'echo stopped > stopped; exit 0' TERM;");
     let out = Command::new("timeout")
         .args(["-s", "INT", "2"])
         .arg(assert_cmd::cargo::cargo_bin("wharf"))
@@ -294,7 +291,7 @@ fn a_second_interrupt_later_stops_everything_at_once_and_records_it() {
     let seconds = marker_seconds(5);
     let marker = format!("sleep {seconds}");
     let dir = sleeper(seconds, "trap '' TERM;");
-    let mut child = spawn_run(dir.path(), &["--stop-grace", "60s"]);
+    let child = spawn_run(dir.path(), &["--stop-grace", "60s"]);
     wait_until("the step to start", Duration::from_secs(30), || {
         !processes_with(&marker).is_empty()
     });
@@ -330,7 +327,9 @@ fn executions(count: &Path) -> std::collections::BTreeMap<String, usize> {
 /// database passes `PRAGMA integrity_check`.
 fn succeeded_and_intact(db: &Path) -> Vec<String> {
     let conn = rusqlite::Connection::open(db).expect("db opens");
-    let check: String = conn.query_row("PRAGMA integrity_check", [], |r| r.get(0)).expect("check");
+    let check: String = conn
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .expect("check");
     assert_eq!(check, "ok", "integrity_check");
     let mut stmt = conn
         .prepare(

@@ -60,7 +60,11 @@ fn two_runs_at_once_in_one_folder_never_run_a_step_twice() {
         assert_eq!(code2, Some(0), "round {round}, second run: {err2}");
         let mut ran = lines(&count);
         ran.sort();
-        assert_eq!(ran, ["a", "b", "c", "d"], "round {round}: each step ran once\n{err1}\n{err2}");
+        assert_eq!(
+            ran,
+            ["a", "b", "c", "d"],
+            "round {round}: each step ran once\n{err1}\n{err2}"
+        );
         assert!(
             format!("{err1}{err2}").contains("waiting for run"),
             "the second says whom it waits for:\n{err1}\n{err2}"
@@ -113,10 +117,19 @@ fn a_database_damaged_in_the_middle_is_refused_before_anything_is_written() {
     assert!(err.contains("damaged"), "{err}");
     assert!(err.contains("move it aside"), "{err}");
     assert!(err.contains("nothing was run"), "{err}");
-    assert_eq!(std::fs::read(&db).expect("read"), bytes, "the damaged file was not written");
-    assert!(!dir.path().join(".wharf/state.db-wal").exists() || {
-        std::fs::metadata(dir.path().join(".wharf/state.db-wal")).expect("meta").len() == 0
-    });
+    assert_eq!(
+        std::fs::read(&db).expect("read"),
+        bytes,
+        "the damaged file was not written"
+    );
+    assert!(
+        !dir.path().join(".wharf/state.db-wal").exists() || {
+            std::fs::metadata(dir.path().join(".wharf/state.db-wal"))
+                .expect("meta")
+                .len()
+                == 0
+        }
+    );
 }
 
 #[test]
@@ -222,7 +235,10 @@ target local {{ backend = process }}
         .expect("runs");
     let err = stderr_of(&out);
     assert_eq!(out.status.code(), Some(2), "{err}");
-    assert!(err.contains("`salt` = custom") && err.contains("-p salt=other"), "{err}");
+    assert!(
+        err.contains("`salt` = custom") && err.contains("-p salt=other"),
+        "{err}"
+    );
     assert!(!seen.exists(), "nothing ran");
 
     let out = wharf_in(dir.path())

@@ -132,7 +132,8 @@ pub async fn stop_leftovers(
             // Never started (stopped between the record and the start).
             (_, None) => {}
             (None, Some(handle)) => {
-                done.left.push(format!("step `{}` on {step_backend}: {handle}", attempt.step));
+                done.left
+                    .push(format!("step `{}` on {step_backend}: {handle}", attempt.step));
                 continue;
             }
         }
@@ -148,7 +149,11 @@ pub async fn stop_leftovers(
     }
     let store = &mut *lock(state);
     for mut step in steps.into_iter().filter(|s| s.status == StepStatus::Running) {
-        if done.left.iter().any(|l| l.starts_with(&format!("step `{}` ", step.step))) {
+        if done
+            .left
+            .iter()
+            .any(|l| l.starts_with(&format!("step `{}` ", step.step)))
+        {
             continue;
         }
         step.status = StepStatus::Cancelled;

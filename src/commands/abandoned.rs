@@ -62,7 +62,11 @@ fn report(cleaned: &CleanUp) {
 
 /// The backends a command without a pipeline can clean up with: processes
 /// always, Docker when one of `runs` placed a step on it and an engine answers.
-pub fn local_backends(store: &dyn StateStore, runs: &[String], runtime: &tokio::runtime::Runtime) -> Vec<Arc<dyn Backend>> {
+pub fn local_backends(
+    store: &dyn StateStore,
+    runs: &[String],
+    runtime: &tokio::runtime::Runtime,
+) -> Vec<Arc<dyn Backend>> {
     let mut backends: Vec<Arc<dyn Backend>> = vec![Arc::new(ProcessBackend::new(".".into()))];
     let on_docker = runs.iter().any(|run| {
         store
@@ -78,7 +82,9 @@ pub fn local_backends(store: &dyn StateStore, runs: &[String], runtime: &tokio::
         if answers {
             backends.push(Arc::new(Arc::new(docker)));
         } else {
-            say!("warning: an abandoned run has steps on Docker, but no Docker engine answers: its containers are left");
+            say!(
+                "warning: an abandoned run has steps on Docker, but no Docker engine answers: its containers are left"
+            );
         }
     }
     backends

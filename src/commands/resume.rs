@@ -20,13 +20,14 @@ pub fn find(wanted: Option<&str>, pipeline: &str) -> anyhow::Result<Result<RunRe
     if let Some(id) = wanted {
         return Ok(Ok(db.find_run(id)?));
     }
-    Ok(last_unfinished(db.store(), pipeline)?.ok_or_else(|| {
-        format!("no earlier run of `{pipeline}` to resume: the last one succeeded, or there is none")
-    }))
+    Ok(last_unfinished(db.store(), pipeline)?
+        .ok_or_else(|| format!("no earlier run of `{pipeline}` to resume: the last one succeeded, or there is none")))
 }
 
 fn last_unfinished(store: &dyn StateStore, pipeline: &str) -> anyhow::Result<Option<RunRecord>> {
-    let runs = store.runs(50).map_err(|e| describe(e, std::path::Path::new(".wharf/state.db")))?;
+    let runs = store
+        .runs(50)
+        .map_err(|e| describe(e, std::path::Path::new(".wharf/state.db")))?;
     Ok(runs
         .into_iter()
         .find(|r| r.pipeline == pipeline)

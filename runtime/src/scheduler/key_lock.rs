@@ -35,7 +35,12 @@ pub(crate) async fn take(
     let mut said = false;
     loop {
         match FileLock::try_take(&path, &me) {
-            Ok(Some(lock)) => return Ok(Some(KeyLock { _lock: lock, waited: said })),
+            Ok(Some(lock)) => {
+                return Ok(Some(KeyLock {
+                    _lock: lock,
+                    waited: said,
+                }));
+            }
             Ok(None) => {}
             Err(e) => return Err(format!("cannot take the lock {}: {e}", path.display())),
         }
