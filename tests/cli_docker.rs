@@ -712,6 +712,38 @@ fn stop_after_a_kill_9_removes_the_runs_containers_and_says_so() {
 }
 
 #[test]
+fn sigterm_stops_the_container_when_stderr_is_closed() {
+    // `wharf run ... 2>&1 | head -2`: the reader goes away after two lines.
+    if !docker::ready(&[BUSYBOX]) {
+        return;
+    }
+    let p = sleeper("unheard", "");
+    let mut child = p.spawn(&[]);
+    let stderr = child.stderr.take().unwrap();
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(stderr));
+    let _ = lines.next();
+    let _ = lines.next();
+    drop(lines);
+    let (run, _) = wait_for_container(&p);
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let start = Instant::now();
+    let code = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status.code();
+        }
+        assert!(start.elapsed() < Duration::from_secs(40), "SIGTERM was not heard");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(code, Some(130));
+    assert!(docker::containers_with(&format!("wharf.run={run}")).is_empty());
+    assert_eq!(p.show()["run"]["status"], "cancelled");
+}
+
+#[test]
 fn a_timeout_on_a_container_that_ignores_sigterm_waits_the_grace_period_and_says_so() {
     if !docker::ready(&[BUSYBOX]) {
         return;

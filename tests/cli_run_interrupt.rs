@@ -416,3 +416,25 @@ fn crash_trial_kill_9_at_random_moments_then_resume() {
         let _ = succeeded_and_intact(&db);
     }
 }
+
+#[test]
+fn stop_asks_a_live_run_to_stop_as_ctrl_c_would() {
+    let seconds = marker_seconds(6);
+    let marker = format!("sleep {seconds}");
+    let dir = sleeper(seconds, "");
+    let child = spawn_run(dir.path(), &[]);
+    wait_until("the step to start", Duration::from_secs(30), || {
+        !processes_with(&marker).is_empty()
+    });
+    let out = wharf()
+        .current_dir(dir.path())
+        .args(["stop", "last"])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    assert!(stderr_of(&out).contains("asked wharf"), "{}", stderr_of(&out));
+    let (code, err) = finish(child);
+    assert_eq!(code, Some(130), "{err}");
+    assert!(processes_with(&marker).is_empty());
+    assert_eq!(show_json(dir.path())["run"]["status"], "cancelled");
+}
