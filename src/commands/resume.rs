@@ -38,6 +38,12 @@ fn last_unfinished(store: &dyn StateStore, pipeline: &str) -> anyhow::Result<Opt
 /// `-p` of the user's (`given`, as `pipeline` resolved it) that differs
 /// from the record is a refusal.
 pub fn overrides(run: &RunRecord, pipeline: &Pipeline, given: &[(String, String)]) -> Result<Vec<String>, String> {
+    if run.pipeline != pipeline.name {
+        return Err(format!(
+            "run {} is of pipeline `{}`, not `{}`; `--resume` continues a run of the same pipeline",
+            run.id, run.pipeline, pipeline.name
+        ));
+    }
     let recorded = run.params.as_object().cloned().unwrap_or_default();
     for (name, text) in given {
         let now = pipeline

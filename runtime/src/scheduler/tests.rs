@@ -715,6 +715,28 @@ async fn identical_work_under_another_name_is_reused_and_says_whose() {
     assert_eq!(h.backend.calls.lock().expect("lock").len(), 1, "the work ran once");
 }
 
+#[tokio::test(start_paused = true)]
+async fn identical_work_started_at_once_runs_once_and_the_other_waits() {
+    let h = Harness::new();
+    let p = compile(r#"pipeline p { for i in [1, 2] { step w { command = ["same"] outputs { out = dir() } } } }"#);
+    for i in 1..=2 {
+        h.script(
+            &format!("w-{i}"),
+            Script {
+                sleep_ms: 1_000,
+                ..Script::default()
+            },
+        );
+    }
+    let summary = h.run(&p, RunOptions { jobs: 2, ..opts() }).await;
+    assert_eq!(summary.status, RunStatus::Succeeded);
+    assert_eq!(h.backend.calls.lock().expect("lock").len(), 1, "the key ran once");
+    let waited = h.events.take().into_iter().any(|e| {
+        matches!(e, RunEvent::StepLog { line, .. } if line.contains("waiting for step `w-") && line.contains("of this run"))
+    });
+    assert!(waited, "the second said whom it waited for");
+}
+
 /// The most steps running at once, from a run's events.
 fn peak_running(events: Vec<RunEvent>) -> i32 {
     let (mut running, mut peak) = (0i32, 0i32);
