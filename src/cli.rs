@@ -258,6 +258,11 @@ pub struct RunArgs {
     /// Run only this step (what it needs must be cached).
     #[arg(long, value_name = "STEP", conflicts_with_all = ["from", "to"])]
     pub only: Option<String>,
+    /// How long a stopped step (Ctrl-C, a timeout) has to exit after SIGTERM
+    /// before it is killed (process and docker backends). Default: 10s, or
+    /// WHARF_STOP_GRACE.
+    #[arg(long, value_name = "DURATION", env = "WHARF_STOP_GRACE")]
+    pub stop_grace: Option<String>,
 }
 
 #[derive(Debug, Args)]

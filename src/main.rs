@@ -2,6 +2,24 @@
 //! and turns its outcome into an exit code. Commands live in `commands/`,
 //! output formats in `render/` and `graph/`.
 
+/// `eprintln!` that never panics: a closed stderr (`wharf run ... 2>&1 |
+/// head -2`) must not stop a run's signal handling or its clean-up, so
+/// what cannot be written is dropped.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
+/// `eprint!` that never panics (see `say!`).
+macro_rules! say_raw {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 mod cli;
 mod clock;
 mod commands;
@@ -31,7 +49,7 @@ fn main() -> ExitCode {
     let outcome = match commands::run(cli.command) {
         Ok(outcome) => outcome,
         Err(err) => {
-            eprintln!("error: {err:#}");
+            say!("error: {err:#}");
             Outcome::Unusable
         }
     };

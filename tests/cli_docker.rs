@@ -615,13 +615,43 @@ fn ctrl_c_stops_the_container_and_leaves_nothing() {
     );
 }
 
+/// A step that sleeps `NAP_SECS` seconds (from wharf's environment: a
+/// resumed run keeps its params, not its environment).
+fn env_sleeper(name: &str) -> Project {
+    Project::new(&format!(
+        r#"pipeline {name} {{
+  step nap {{
+    image   = "{BUSYBOX}"
+    command = ["sh", "-c", "echo napping; sleep $SECS; echo awake > $WHARF_OUTPUT_OUT/x"]
+    env     {{ SECS = env("NAP_SECS") }}
+    outputs {{ out = dir() }}
+  }}
+}}
+target local {{ backend = docker }}
+"#
+    ))
+}
+
+fn spawn_with(p: &Project, secs: &str, args: &[&str]) -> Child {
+    Command::new(assert_cmd::cargo::cargo_bin("wharf"))
+        .current_dir(p.path())
+        .env("NO_COLOR", "1")
+        .env("NAP_SECS", secs)
+        .args(["run", "p.wharf", "--target", "local"])
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("wharf starts")
+}
+
 #[test]
 fn a_killed_wharfs_container_is_removed_by_the_next_run() {
     if !docker::ready(&[BUSYBOX]) {
         return;
     }
-    let p = sleeper("crashed", "");
-    let mut child = p.spawn(&[]);
+    let p = env_sleeper("crashed");
+    let mut child = spawn_with(&p, "600", &[]);
     let (run, id) = wait_for_container(&p);
     child.kill().unwrap(); // SIGKILL: wharf cannot clean up.
     child.wait().unwrap();
@@ -631,7 +661,11 @@ fn a_killed_wharfs_container_is_removed_by_the_next_run() {
         vec![id.clone()],
         "the orphan is still there"
     );
-    let out = p.run(&["--resume", "-p", "secs=0"]);
+    let out = wharf_in(p.path())
+        .env("NAP_SECS", "0")
+        .args(["run", "p.wharf", "--resume"])
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", stderr_of(&out));
     assert!(
         docker::containers_with(&format!("wharf.run={run}")).is_empty(),
@@ -640,21 +674,107 @@ fn a_killed_wharfs_container_is_removed_by_the_next_run() {
     assert_eq!(p.read("nap", "out", "x").trim(), "awake");
 
     // A later run (not a resume) removes orphans too.
-    let mut child = p.spawn(&["--no-cache"]);
+    let mut child = spawn_with(&p, "600", &["--no-cache"]);
     let (run2, _) = wait_for_container(&p);
-    let _ = run2;
     child.kill().unwrap();
     child.wait().unwrap();
-    let out = p.run(&["-p", "secs=0", "--no-cache"]);
+    let out = wharf_in(p.path())
+        .env("NAP_SECS", "0")
+        .args(["run", "p.wharf", "--no-cache"])
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", stderr_of(&out));
     assert!(
-        stderr_of(&out).contains("removed 1 container(s) left behind"),
+        stderr_of(&out).contains(&format!("run {run2} was abandoned")) && stderr_of(&out).contains("container"),
         "{}",
         stderr_of(&out)
     );
     for run in runs_of(p.path()) {
         assert!(docker::containers_with(&format!("wharf.run={run}")).is_empty(), "{run}");
     }
+}
+
+#[test]
+fn stop_after_a_kill_9_removes_the_runs_containers_and_says_so() {
+    if !docker::ready(&[BUSYBOX]) {
+        return;
+    }
+    let p = sleeper("stopped", "");
+    let mut child = p.spawn(&[]);
+    let (run, _) = wait_for_container(&p);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let out = wharf_in(p.path()).args(["stop", "last"]).output().unwrap();
+    let err = stderr_of(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("was abandoned") && err.contains("container"), "{err}");
+    assert!(!err.contains("left nothing running"), "{err}");
+    assert!(
+        docker::containers_with(&format!("wharf.run={run}")).is_empty(),
+        "docker ps -a --filter label=wharf.run={run} is empty"
+    );
+    assert_eq!(p.show()["run"]["status"], "abandoned");
+}
+
+#[test]
+fn sigterm_stops_the_container_when_stderr_is_closed() {
+    // `wharf run ... 2>&1 | head -2`: the reader goes away after two lines.
+    if !docker::ready(&[BUSYBOX]) {
+        return;
+    }
+    let p = sleeper("unheard", "");
+    let mut child = p.spawn(&[]);
+    let stderr = child.stderr.take().unwrap();
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(stderr));
+    let _ = lines.next();
+    let _ = lines.next();
+    drop(lines);
+    let (run, _) = wait_for_container(&p);
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let start = Instant::now();
+    let code = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status.code();
+        }
+        assert!(start.elapsed() < Duration::from_secs(40), "SIGTERM was not heard");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(code, Some(130));
+    assert!(docker::containers_with(&format!("wharf.run={run}")).is_empty());
+    assert_eq!(p.show()["run"]["status"], "cancelled");
+}
+
+#[test]
+fn a_timeout_on_a_container_that_ignores_sigterm_waits_the_grace_period_and_says_so() {
+    if !docker::ready(&[BUSYBOX]) {
+        return;
+    }
+    let p = Project::new(&format!(
+        r#"pipeline deaf {{
+  step nap {{
+    image   = "{BUSYBOX}"
+    command = ["sh", "-c", "trap '' TERM; sleep 60"]
+    timeout = 2s
+  }}
+}}
+target local {{ backend = docker }}
+"#
+    ));
+    let start = Instant::now();
+    let out = p.run(&["--stop-grace", "2s"]);
+    let err = stderr_of(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        start.elapsed() < Duration::from_secs(10),
+        "2s of timeout and 2s of grace, not the default 10s: took {:?}",
+        start.elapsed()
+    );
+    assert!(err.contains("waiting for the container to stop"), "{err}");
+    assert!(err.contains("it has 2s after SIGTERM"), "{err}");
 }
 
 #[test]

@@ -635,6 +635,50 @@ fn a_resumed_run_reattaches_to_the_job_a_killed_wharf_left_running() {
 }
 
 #[test]
+fn a_plain_run_stops_the_job_a_killed_wharf_left_running() {
+    let Some(moto) = setup() else { return };
+    hold_jobs(&moto, &[], "");
+    let p = Project::new(
+        &moto,
+        &format!(
+            r#"  train fit {{
+    image  = "{IMAGE}"
+    inputs {{ train = "data/raw.csv" }}
+  }}"#
+        ),
+    );
+    let mut child = p.spawn(&moto, &[]);
+    let train = wait_for_job(&mut child, "the training job", || {
+        let list = aws(&moto, &["sagemaker", "list-training-jobs"]);
+        list["TrainingJobSummaries"][0]["TrainingJobName"]
+            .as_str()
+            .map(String::from)
+    });
+    child.kill().unwrap(); // SIGKILL: wharf cannot stop its job.
+    let _ = child.wait();
+
+    // `wharf runs` has no target: it says the job may still run and leaves it.
+    let out = common::wharf_in(p.path()).args(["runs"]).output().unwrap();
+    let err = stderr_of(&out);
+    assert!(
+        err.contains("was abandoned") && err.contains(&format!("training job {train}")),
+        "{err}"
+    );
+    assert!(
+        moto.stats()["operations"]["StopTrainingJob"].is_null(),
+        "not stopped by `runs`"
+    );
+
+    // A new run on the target stops it before it starts its own.
+    let mut again = p.spawn(&moto, &["--no-cache"]);
+    wait_for_job(&mut again, "the abandoned job's Stop call", || {
+        (moto.stats()["operations"]["StopTrainingJob"].as_u64() == Some(1)).then_some(())
+    });
+    let _ = again.kill();
+    let _ = again.wait();
+}
+
+#[test]
 fn a_hybrid_pipeline_prepares_locally_trains_on_sagemaker_and_serves_locally() {
     let Some(moto) = setup() else { return };
     if !common::docker::ready(&["wharf-test/serve:1"]) {

@@ -219,6 +219,32 @@ impl Backend for SagemakerBackend {
         })
     }
 
+    /// A job of an abandoned run gets its Stop* call (without waiting for
+    /// it to stop: the job is lost anyway). Endpoints and monitoring
+    /// schedules are left: they are meant to outlive runs.
+    fn abandon<'a>(&'a self, _run: &'a str, handle: &'a str) -> BoxFuture<'a, ()> {
+        Box::pin(async move {
+            let kind = [
+                ("training job ", StepKind::Train),
+                ("hyperparameter tuning job ", StepKind::Tune),
+                ("batch transform job ", StepKind::Transform),
+                ("processing job ", StepKind::Step),
+            ]
+            .into_iter()
+            .find_map(|(noun, kind)| handle.strip_prefix(noun).map(|name| (kind, name)));
+            let (Some((kind, name)), Ok(inner)) = (kind, self.inner().await) else {
+                return;
+            };
+            let _ = jobs::stop(&inner.sagemaker, kind, name).await;
+        })
+    }
+
+    /// A resumed run re-attaches to the jobs of its earlier attempts that
+    /// still run on SageMaker (`run_plan`), rather than stopping them.
+    fn reattaches(&self) -> bool {
+        true
+    }
+
     fn submit(&self, attempt: Attempt, events: Arc<dyn EventSink>) -> BoxFuture<'_, Result<Box<dyn Handle>, String>> {
         Box::pin(async move {
             if attempt.kind == StepKind::Build {

@@ -7,6 +7,7 @@
 //! The runtime knows nothing of pest or the syntax tree; it starts from
 //! `wharf_compiler::Pipeline` and `wharf_compiler::placement`.
 
+pub mod abandoned;
 pub mod artifacts;
 pub mod backend;
 pub mod cache;
@@ -17,6 +18,8 @@ pub mod events;
 pub mod export;
 pub mod forecast;
 pub mod hash;
+pub mod lock;
+pub mod owner;
 pub mod plan;
 pub mod scheduler;
 pub mod state;

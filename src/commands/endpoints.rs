@@ -63,9 +63,19 @@ pub fn run(args: EndpointsArgs) -> anyhow::Result<Outcome> {
 }
 
 pub fn stop(args: StopArgs) -> anyhow::Result<Outcome> {
+    // Opening the state cleans up after abandoned runs (and says so).
     let db = StateDb::open_required()?;
     let run = db.find_run(&args.run)?;
-    let (docker, runtime) = connect()?;
+    let cleaned = db.cleaned().iter().any(|c| c.run == run.id);
+    if run.status == wharf_runtime::state::RunStatus::Running && stop_live(&db, &run.id) {
+        return Ok(Outcome::Success);
+    }
+    let (docker, runtime) = match connect() {
+        Ok(connected) => connected,
+        // Without an engine there are no endpoints to stop.
+        Err(_) if cleaned => return Ok(Outcome::Success),
+        Err(e) => return Err(e),
+    };
     let endpoints = runtime.block_on(docker.endpoints(None)).map_err(anyhow::Error::msg)?;
     // The endpoints the run deployed, kept ones included (a later run that
     // finds an endpoint serving the same model keeps it, and records it).
@@ -90,8 +100,8 @@ pub fn stop(args: StopArgs) -> anyhow::Result<Outcome> {
         .iter()
         .filter(|e| e.run == run.id || names.contains(&e.name))
         .collect();
-    if mine.is_empty() {
-        eprintln!("run {} left nothing running", run.id);
+    if mine.is_empty() && !cleaned {
+        say!("run {} left nothing running", run.id);
     }
     for endpoint in mine {
         runtime
@@ -105,6 +115,27 @@ pub fn stop(args: StopArgs) -> anyhow::Result<Outcome> {
         );
     }
     Ok(Outcome::Success)
+}
+
+/// A run that is still running here: its wharf process is asked to stop
+/// it (SIGTERM: the steps are stopped and recorded, as on Ctrl-C). False
+/// when that process is not on this machine.
+fn stop_live(db: &StateDb, run: &str) -> bool {
+    let owner = db.store().owner(run).ok().flatten();
+    let Some(owner) = owner.as_deref().and_then(wharf_runtime::owner::Owner::parse) else {
+        return false;
+    };
+    if !owner.is_local() || !owner.alive() {
+        return false;
+    }
+    let Ok(pid) = libc::pid_t::try_from(owner.pid) else {
+        return false;
+    };
+    // SAFETY: kill(2) with a positive pid signals that one process; the
+    // pid and its start time were checked to be the run's wharf.
+    unsafe { libc::kill(pid, libc::SIGTERM) };
+    say!("asked wharf (pid {pid}) to stop run {run}: it stops its steps and records them as cancelled");
+    true
 }
 
 fn print_list(endpoints: &[Endpoint], format: OutputFormat) {

@@ -2,13 +2,16 @@
 //! print its diagnostics, parse `-p` overrides; the history commands share
 //! `state.rs`, which opens and reads `.wharf/state.db`.
 
+mod abandoned;
 mod check;
 mod endpoints;
 mod fmt;
 mod forecast;
 mod graph;
+mod interrupt;
 mod logs;
 mod plan;
+mod resume;
 mod run;
 mod runs;
 mod show;

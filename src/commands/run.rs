@@ -24,9 +24,48 @@ use wharf_runtime::state::{RunStatus, SqliteStore, StateStore};
 const DEFAULT_SAGEMAKER_JOBS: usize = 20;
 
 pub fn run(args: RunArgs) -> anyhow::Result<Outcome> {
-    let Some(compilation) = compile_for_use(&args.file, &args.params)? else {
+    let Some(mut compilation) = compile_for_use(&args.file, &args.params)? else {
         return Ok(Outcome::Unusable);
     };
+    let grace = match args.stop_grace.as_deref().map(grace_period) {
+        None => None,
+        Some(Ok(grace)) => Some(grace),
+        Some(Err(e)) => {
+            say!("error: {e}");
+            return Ok(Outcome::Unusable);
+        }
+    };
+    // A resumed run goes on with the params it started with.
+    let mut resumed = None;
+    if let Some(wanted) = &args.resume {
+        let Some(pipeline) = compilation.pipeline.as_ref() else {
+            return Ok(Outcome::Unusable);
+        };
+        let record = match super::resume::find(wanted.as_deref(), &pipeline.name)? {
+            Ok(record) => record,
+            Err(refusal) => {
+                say!("error: {refusal}");
+                return Ok(Outcome::Unusable);
+            }
+        };
+        let given = super::parse_overrides(&args.params)?;
+        let overrides = match super::resume::overrides(&record, pipeline, &given) {
+            Ok(overrides) => overrides,
+            Err(refusal) => {
+                say!("error: {refusal}");
+                return Ok(Outcome::Unusable);
+            }
+        };
+        let Some(again) = compile_for_use(&args.file, &overrides)? else {
+            return Ok(Outcome::Unusable);
+        };
+        if let Some(Err(refusal)) = again.pipeline.as_ref().map(|p| super::resume::check_same(&record, p)) {
+            say!("error: {refusal}");
+            return Ok(Outcome::Unusable);
+        }
+        compilation = again;
+        resumed = Some(record.id);
+    }
     let pipeline = compilation
         .pipeline
         .as_ref()
@@ -36,16 +75,23 @@ pub fn run(args: RunArgs) -> anyhow::Result<Outcome> {
     };
     let project_dir = super::project_dir(&args.file);
     let mut backends: BTreeMap<BackendKind, Arc<dyn Backend>> = BTreeMap::new();
-    backends.insert(BackendKind::Process, Arc::new(ProcessBackend::new(project_dir.clone())));
+    let mut process = ProcessBackend::new(project_dir.clone());
+    if let Some(grace) = grace {
+        process = process.with_grace_period(grace);
+    }
+    backends.insert(BackendKind::Process, Arc::new(process));
     let docker = match DockerBackend::connect(project_dir, Path::new(STATE_DIR)) {
         Ok(docker) => {
-            let docker = Arc::new(docker);
+            let docker = Arc::new(match grace {
+                Some(grace) => docker.with_grace_period(grace),
+                None => docker,
+            });
             backends.insert(BackendKind::Docker, Arc::new(docker.clone()));
             Some(docker)
         }
         Err(e) => {
             if uses(pipeline, target, BackendKind::Docker) {
-                eprintln!("error: {e}");
+                say!("error: {e}");
                 return Ok(Outcome::Unusable);
             }
             None
@@ -79,34 +125,26 @@ pub fn run(args: RunArgs) -> anyhow::Result<Outcome> {
         Ok(plan) => plan,
         Err(errors) => {
             for e in &errors {
-                eprintln!("error: {e}");
+                say!("error: {e}");
             }
-            eprintln!("nothing was run");
+            say!("nothing was run");
             return Ok(Outcome::Unusable);
         }
     };
-    let store = match SqliteStore::open(Path::new(STATE_DIR)) {
+    // Checked before anything is written to it: a file damaged in the
+    // middle would otherwise fail half-way through the run.
+    let store = match SqliteStore::open_checked(Path::new(STATE_DIR)) {
         Ok(store) => store,
         Err(e) => {
-            eprintln!("error: {}", describe(e, &Path::new(STATE_DIR).join("state.db")));
+            say!("error: {}", describe(e, &Path::new(STATE_DIR).join("state.db")));
+            say!("nothing was run");
             return Ok(Outcome::Unusable);
         }
     };
-    let resume = match &args.resume {
-        None => None,
-        Some(Some(id)) => Some(resolve_run(id)?),
-        Some(None) => match last_unfinished(&store, &pipeline.name)? {
-            Some(id) => Some(id),
-            None => {
-                eprintln!(
-                    "error: no earlier run of `{}` to resume: the last one succeeded, or there is none",
-                    pipeline.name
-                );
-                return Ok(Outcome::Unusable);
-            }
-        },
-    };
+    let resume = resumed;
+    let abandoned = super::abandoned::find(&store, resume.as_deref()).map_err(|e| describe(e, store.path()))?;
     let state: Arc<Mutex<Box<dyn StateStore>>> = Arc::new(Mutex::new(Box::new(store)));
+    let all_backends: Vec<Arc<dyn Backend>> = backends.values().cloned().collect();
     let events = Arc::new(ProgressSink::stderr());
     let ctx = Context {
         state: state.clone(),
@@ -125,14 +163,18 @@ pub fn run(args: RunArgs) -> anyhow::Result<Outcome> {
     // goes to tokio's blocking pool.
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let result = runtime.block_on(async {
+        // Before this run starts: what killed runs left running would
+        // compete with it (and a plain run after a kill -9 must not leave
+        // the old steps running beside the new ones).
         let (cancel_tx, cancel_rx) = tokio::sync::watch::channel(false);
-        tokio::spawn(interrupts(cancel_tx));
+        tokio::spawn(super::interrupt::watch(cancel_tx, state.clone(), all_backends.clone()));
+        super::abandoned::clean_up(&state, &all_backends, &abandoned).await;
         scheduler::run(&plan, &ctx, cancel_rx, resume.as_deref()).await
     });
     if let Some(docker) = &docker {
         let removed = docker.removed_orphans();
         if !removed.is_empty() {
-            eprintln!(
+            say!(
                 "removed {} container(s) left behind by a wharf process that is gone",
                 removed.len()
             );
@@ -142,13 +184,13 @@ pub fn run(args: RunArgs) -> anyhow::Result<Outcome> {
         Ok(s) => s,
         Err(scheduler::RunError::Refused(reasons)) => {
             for reason in &reasons {
-                eprintln!("error: cannot start {reason}");
+                say!("error: cannot start {reason}");
             }
-            eprintln!("nothing was run");
+            say!("nothing was run");
             return Ok(Outcome::Unusable);
         }
         Err(e) => {
-            eprintln!("error: {e}");
+            say!("error: {e}");
             return Ok(Outcome::Unusable);
         }
     };
@@ -157,7 +199,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<Outcome> {
     let mut steps = db.steps(&summary_run.run)?;
     whereabouts::in_pipeline_order(&mut steps, pipeline);
     let places = whereabouts::whereabouts(&record.id, &steps, pipeline, &super::project_dir(&args.file));
-    eprint!("\n{}", summary(&record, &steps, &places));
+    say_raw!("\n{}", summary(&record, &steps, &places));
     Ok(match summary_run.status {
         RunStatus::Succeeded => Outcome::Success,
         RunStatus::Cancelled => Outcome::Interrupted,
@@ -165,38 +207,16 @@ pub fn run(args: RunArgs) -> anyhow::Result<Outcome> {
     })
 }
 
-/// The first Ctrl-C or SIGTERM cancels the run; a second one exits at once.
-async fn interrupts(cancel: tokio::sync::watch::Sender<bool>) {
-    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-        Ok(s) => s,
-        Err(_) => return,
-    };
-    for round in 0.. {
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
-        }
-        if round == 0 {
-            eprintln!("\ninterrupted: stopping running steps (press Ctrl-C again to exit at once)");
-            let _ = cancel.send(true);
-        } else {
-            eprintln!("interrupted twice: exiting without waiting");
-            std::process::exit(130);
-        }
+/// `--stop-grace` (or WHARF_STOP_GRACE): a duration such as `10s` or `500ms`.
+fn grace_period(text: &str) -> Result<std::time::Duration, String> {
+    use wharf_compiler::types::Type;
+    use wharf_compiler::value::Value;
+    match Value::parse_as(text.trim(), &Type::Duration) {
+        Some(Value::Duration(ms)) => Ok(std::time::Duration::from_millis(ms)),
+        _ => Err(format!(
+            "--stop-grace {text}: not a duration\n  = help: write it as `10s`, `500ms` or `1m`"
+        )),
     }
-}
-
-fn resolve_run(wanted: &str) -> anyhow::Result<String> {
-    Ok(StateDb::open_required()?.find_run(wanted)?.id)
-}
-
-fn last_unfinished(store: &SqliteStore, pipeline: &str) -> anyhow::Result<Option<String>> {
-    let runs = store.runs(50).map_err(|e| describe(e, store.path()))?;
-    Ok(runs
-        .into_iter()
-        .find(|r| r.pipeline == pipeline)
-        .filter(|r| r.status != RunStatus::Succeeded)
-        .map(|r| r.id))
 }
 
 /// Whether any step of the pipeline is placed on `kind` by `target`.

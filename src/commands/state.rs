@@ -16,18 +16,50 @@ const HINT_RUNS: usize = 5;
 
 /// An open state database, with errors that say which file they are about.
 pub struct StateDb {
-    store: SqliteStore,
+    store: Box<dyn StateStore>,
+    path: std::path::PathBuf,
+    /// The abandoned runs cleaned up on opening.
+    cleaned: Vec<wharf_runtime::abandoned::CleanUp>,
 }
 
 impl StateDb {
     /// Opens `.wharf/state.db`; `None` when no run was ever recorded here.
+    /// Runs whose wharf process is gone are cleaned up first (see
+    /// `abandoned.rs`), so that what the command shows is true.
     pub fn open() -> anyhow::Result<Option<StateDb>> {
         let dir = Path::new(STATE_DIR);
-        if !dir.join("state.db").is_file() {
+        let path = dir.join("state.db");
+        if !path.is_file() {
             return Ok(None);
         }
-        let store = SqliteStore::open(dir).map_err(|e| describe(e, &dir.join("state.db")))?;
-        Ok(Some(StateDb { store }))
+        let store: Box<dyn StateStore> = Box::new(SqliteStore::open(dir).map_err(|e| describe(e, &path))?);
+        let runs = super::abandoned::find(&*store, None).map_err(|e| describe(e, &path))?;
+        if runs.is_empty() {
+            return Ok(Some(StateDb {
+                store,
+                path,
+                cleaned: Vec::new(),
+            }));
+        }
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        let backends = super::abandoned::local_backends(&*store, &runs, &runtime);
+        let shared: super::abandoned::Shared = std::sync::Arc::new(std::sync::Mutex::new(store));
+        let cleaned = runtime.block_on(super::abandoned::clean_up(&shared, &backends, &runs));
+        drop(backends);
+        let store = match std::sync::Arc::try_unwrap(shared) {
+            Ok(mutex) => mutex.into_inner().unwrap_or_else(|poisoned| poisoned.into_inner()),
+            Err(_) => Box::new(SqliteStore::open(dir).map_err(|e| describe(e, &path))?),
+        };
+        Ok(Some(StateDb { store, path, cleaned }))
+    }
+
+    /// The abandoned runs this opening cleaned up after.
+    pub fn cleaned(&self) -> &[wharf_runtime::abandoned::CleanUp] {
+        &self.cleaned
+    }
+
+    pub fn store(&self) -> &dyn StateStore {
+        &*self.store
     }
 
     /// Opens `.wharf/state.db`, which the command cannot do without.
@@ -51,7 +83,7 @@ impl StateDb {
                 .runs(1)?
                 .into_iter()
                 .next()
-                .ok_or_else(|| anyhow::anyhow!("no runs recorded yet in {}", self.store.path().display()));
+                .ok_or_else(|| anyhow::anyhow!("no runs recorded yet in {}", self.path.display()));
         }
         if let Some(run) = self.store.run(wanted).map_err(|e| self.describe(e))? {
             return Ok(run);
@@ -67,11 +99,11 @@ impl StateDb {
             1 => Ok(matches.remove(0)),
             0 if all.is_empty() => anyhow::bail!(
                 "no run `{wanted}`: {} holds no runs yet\n  = help: `wharf run PIPELINE` records one",
-                self.store.path().display()
+                self.path.display()
             ),
             0 => anyhow::bail!(
                 "no run `{wanted}` in {}\n  = help: the newest runs are {}; `last` names the newest",
-                self.store.path().display(),
+                self.path.display(),
                 ids(&all)
             ),
             n => anyhow::bail!(
@@ -113,7 +145,7 @@ impl StateDb {
     }
 
     fn describe(&self, err: StateError) -> anyhow::Error {
-        describe(err, self.store.path())
+        describe(err, &self.path)
     }
 }
 

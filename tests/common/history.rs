@@ -139,6 +139,13 @@ impl History {
                 finished_ms,
             })
             .expect("run recorded");
+        // A running run needs a live wharf, or the commands find it
+        // abandoned and clean up after it: the test process stands in.
+        if status == RunStatus::Running {
+            self.store
+                .set_owner(id, &wharf_runtime::owner::me())
+                .expect("owner recorded");
+        }
     }
 
     pub fn step(&mut self, run: &str, step: &str, status: StepStatus, span: Option<(i64, i64)>, reason: Option<&str>) {

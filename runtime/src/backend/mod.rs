@@ -131,11 +131,28 @@ pub trait Backend: Send + Sync {
     }
 
     /// Stops work an earlier wharf process started and could not stop (it
-    /// was killed): called on `--resume` with the handle ids of the attempts
-    /// recorded as still running. The default does nothing.
-    fn abandon(&self, handle: &str) -> BoxFuture<'_, ()> {
-        let _ = handle;
+    /// was killed, or a second Ctrl-C is exiting at once): called with the
+    /// handle ids of the attempts of `run` recorded as still running. It
+    /// must be quick (no grace period: the work is lost anyway) and must
+    /// touch nothing that is not that run's. The default does nothing.
+    fn abandon<'a>(&'a self, run: &'a str, handle: &'a str) -> BoxFuture<'a, ()> {
+        let _ = (run, handle);
         Box::pin(async {})
+    }
+
+    /// Stops whatever else `run` started on this backend that no attempt
+    /// record names (the containers of a serving task); says what it
+    /// stopped. The default: nothing.
+    fn abandon_run<'a>(&'a self, run: &'a str) -> BoxFuture<'a, Vec<String>> {
+        let _ = run;
+        Box::pin(async { Vec::new() })
+    }
+
+    /// Whether a resumed run takes over the work a killed wharf left
+    /// running (a SageMaker job goes on without wharf) rather than having it
+    /// stopped by [`Backend::abandon`].
+    fn reattaches(&self) -> bool {
+        false
     }
 }
 

@@ -192,13 +192,15 @@ impl Backend for ProcessBackend {
     }
 
     /// Kills the process group a killed wharf left behind (`pid N` is its
-    /// leader, and the group has the same id). A group that is gone, or an
-    /// id that does not parse, is left alone.
-    fn abandon(&self, handle: &str) -> BoxFuture<'_, ()> {
+    /// leader, and the group has the same id). A group that is gone, an id
+    /// that does not parse, or a group none of whose processes belongs to
+    /// `run` (the id was reused since) is left alone.
+    fn abandon<'a>(&'a self, run: &'a str, handle: &'a str) -> BoxFuture<'a, ()> {
         let pid = handle.strip_prefix("pid ").and_then(|p| p.trim().parse::<u32>().ok());
         Box::pin(async move {
             if let Some(group) = pid.and_then(group::ProcessGroup::led_by)
                 && group.exists()
+                && group.belongs_to(run)
             {
                 group.signal(libc::SIGKILL);
                 let _ = group

@@ -10,6 +10,7 @@
 //! failed one is skipped with the failure as its reason. Steps that never
 //! started because the run stopped are recorded as `cancelled`.
 
+mod key_lock;
 mod layout;
 mod start;
 mod step_task;
@@ -133,6 +134,32 @@ pub async fn run(
     let pipeline = plan.pipeline;
     let mut produced: BTreeMap<StepId, Produced> = BTreeMap::new();
     let mut status: BTreeMap<StepId, StepStatus> = BTreeMap::new();
+    // The run's lock is held for as long as this process runs it: a run
+    // recorded as running whose lock is free was abandoned (crate::abandoned).
+    // It is taken before the run is recorded, so nobody sees the record
+    // without it.
+    let run_id = match resume {
+        Some(id) => id.to_string(),
+        None => crate::clock::run_id(started),
+    };
+    let lock_path = crate::lock::run_lock_path(ctx.layout.root(), &run_id);
+    let _run_lock = match crate::lock::FileLock::try_take(&lock_path, &crate::lock::Holder::me(&run_id, None)) {
+        Ok(Some(lock)) => lock,
+        Ok(None) => {
+            let by = crate::lock::FileLock::holder(&lock_path)
+                .map(|h| format!(" (wharf pid {})", h.pid))
+                .unwrap_or_default();
+            return Err(RunError::Resume(format!(
+                "run `{run_id}` is being run by another wharf process{by}; wait for it to end, or stop it first"
+            )));
+        }
+        Err(e) => {
+            return Err(RunError::State(StateError::Unwritable {
+                path: lock_path,
+                reason: e.to_string(),
+            }));
+        }
+    };
     // A resumed run's finished steps are done: they need no checks.
     if let Some(id) = resume {
         for (step, done) in step_task::load_resumed(plan, ctx, id).await? {
@@ -144,11 +171,13 @@ pub async fn run(
     let run_id = match resume {
         Some(id) => {
             abandon_leftovers(plan, ctx, id).await?;
-            lock(&ctx.state)?.finish_run(id, RunStatus::Running, started)?;
+            let mut store = lock(&ctx.state)?;
+            store.finish_run(id, RunStatus::Running, started)?;
+            store.set_owner(id, &crate::owner::me())?;
             id.to_string()
         }
         None => {
-            let id = crate::clock::run_id(started);
+            let id = run_id;
             let params: serde_json::Map<String, serde_json::Value> = pipeline
                 .params
                 .iter()
@@ -164,6 +193,7 @@ pub async fn run(
                 started_ms: started,
                 finished_ms: None,
             })?;
+            lock(&ctx.state)?.set_owner(&id, &crate::owner::me())?;
             id
         }
     };
@@ -362,7 +392,11 @@ async fn abandon_leftovers(plan: &Plan<'_>, ctx: &Context, run: &str) -> Result<
         }
     }
     for (backend, handle, mut attempt) in leftovers {
-        backend.abandon(&handle).await;
+        // A SageMaker job goes on without wharf: the new attempt takes it
+        // over instead of starting it again.
+        if !backend.reattaches() {
+            backend.abandon(run, &handle).await;
+        }
         attempt.status = StepStatus::Cancelled;
         attempt.error = Some("the wharf process running it was killed".into());
         attempt.finished_ms = Some(ctx.clock.now_ms());

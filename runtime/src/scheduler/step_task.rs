@@ -196,25 +196,40 @@ impl StepTask {
             StepImage::Unknown(reason) => return Err(reason.clone()),
         };
         let host_env = preflight::key_env(&self.step, &*self.host_env);
-        let decision = decide::decide(
-            &Keyed {
-                pipeline: &self.pipeline,
-                step: &self.step,
-                image: image_key.as_deref(),
-                inputs: &input_hashes,
-                host_env: &host_env,
-            },
-            self.cache_use,
-            &self.state,
-            &*self.artifacts,
-            &*self.backend,
-        )
-        .await
-        .map_err(|e| e.to_string())?;
+        let keyed = Keyed {
+            pipeline: &self.pipeline,
+            step: &self.step,
+            image: image_key.as_deref(),
+            inputs: &input_hashes,
+            host_env: &host_env,
+        };
+        let decision = decide::decide(&keyed, self.cache_use, &self.state, &*self.artifacts, &*self.backend)
+            .await
+            .map_err(|e| e.to_string())?;
         let key = decision.key;
         if let (Verdict::Cached { .. }, Some(hit)) = (&decision.verdict, decision.hit) {
             let produced = self.use_hit(hit, &key, started).await?;
             return Ok((StepStatus::Cached, Some(produced)));
+        }
+        // Held until the outcome is recorded: whoever waits for this key
+        // then finds it in the cache.
+        let mut cancel = self.cancel.clone();
+        let root = self.layout.root().to_path_buf();
+        let Some(key_lock) =
+            super::key_lock::take(&root, &self.run, &self.step.name, &key, &self.events, &mut cancel).await?
+        else {
+            return self.cancelled_before_start(&key, started);
+        };
+        // Another run did this work while we waited: decide again, the
+        // same way, now that its outputs may be in the cache.
+        if key_lock.waited {
+            let again = decide::decide(&keyed, self.cache_use, &self.state, &*self.artifacts, &*self.backend)
+                .await
+                .map_err(|e| e.to_string())?;
+            if let (Verdict::Cached { .. }, Some(hit)) = (&again.verdict, again.hit) {
+                let produced = self.use_hit(hit, &key, started).await?;
+                return Ok((StepStatus::Cached, Some(produced)));
+            }
         }
         self.record_step(StepStatus::Running, Some(&key), None, Some(started))?;
         let (status, produced, reason) = self.attempts(env).await?;
@@ -246,6 +261,19 @@ impl StepTask {
             reason,
         });
         Ok((status, produced))
+    }
+
+    /// A step cancelled while it waited for its key's lock: it never started.
+    fn cancelled_before_start(&self, key: &str, started: i64) -> Result<(StepStatus, Option<Produced>), String> {
+        let reason = Some("cancelled while waiting for another run doing the same work".to_string());
+        self.record_step(StepStatus::Cancelled, Some(key), reason.clone(), Some(started))?;
+        self.events.event(RunEvent::StepFinished {
+            step: self.step.name.clone(),
+            status: StepStatus::Cancelled,
+            duration: self.since(started),
+            reason,
+        });
+        Ok((StepStatus::Cancelled, None))
     }
 
     /// Takes a cache hit: exports its outputs, records the step as cached
@@ -566,7 +594,7 @@ fn backoff(base_ms: u64, n: u32, salt: u32) -> Duration {
     Duration::from_millis((exp as i64 + jitter).max(0) as u64)
 }
 
-async fn wait_cancelled(cancel: &mut watch::Receiver<bool>) {
+pub(super) async fn wait_cancelled(cancel: &mut watch::Receiver<bool>) {
     loop {
         if *cancel.borrow() {
             return;

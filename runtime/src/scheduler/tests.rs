@@ -770,7 +770,7 @@ async fn a_cached_output_edited_or_deleted_by_hand_runs_its_step_again() {
 #[tokio::test(start_paused = true)]
 async fn a_backend_limit_caps_concurrency_within_jobs() {
     let text = r#"pipeline p {
-      for i in [1, 2, 3, 4] { step w { command = ["w"] outputs { out = dir() } } }
+      for i in [1, 2, 3, 4] { step w { command = ["w", "${i}"] outputs { out = dir() } } }
     }"#;
     let h = Harness::new();
     let p = compile(text);
@@ -803,7 +803,7 @@ async fn a_backend_limit_caps_concurrency_within_jobs() {
 #[tokio::test(start_paused = true)]
 async fn sagemaker_steps_take_no_local_slot_and_are_capped_by_max_jobs() {
     let text = r#"pipeline p {
-      for i in [1, 2, 3, 4, 5, 6] { step w { image = "x" command = ["w"] outputs { out = dir() } } }
+      for i in [1, 2, 3, 4, 5, 6] { step w { image = "x" command = ["w", "${i}"] outputs { out = dir() } } }
     }
     target cloud { backend = sagemaker }"#;
     let h = Harness::new();
@@ -844,6 +844,28 @@ async fn identical_work_under_another_name_is_reused_and_says_whose() {
         Some("same definition and inputs as `w-1` in this run")
     );
     assert_eq!(h.backend.calls.lock().expect("lock").len(), 1, "the work ran once");
+}
+
+#[tokio::test(start_paused = true)]
+async fn identical_work_started_at_once_runs_once_and_the_other_waits() {
+    let h = Harness::new();
+    let p = compile(r#"pipeline p { for i in [1, 2] { step w { command = ["same"] outputs { out = dir() } } } }"#);
+    for i in 1..=2 {
+        h.script(
+            &format!("w-{i}"),
+            Script {
+                sleep_ms: 1_000,
+                ..Script::default()
+            },
+        );
+    }
+    let summary = h.run(&p, RunOptions { jobs: 2, ..opts() }).await;
+    assert_eq!(summary.status, RunStatus::Succeeded);
+    assert_eq!(h.backend.calls.lock().expect("lock").len(), 1, "the key ran once");
+    let waited = h.events.take().into_iter().any(|e| {
+        matches!(e, RunEvent::StepLog { line, .. } if line.contains("waiting for step `w-") && line.contains("of this run"))
+    });
+    assert!(waited, "the second said whom it waited for");
 }
 
 /// The most steps running at once, from a run's events.

@@ -7,6 +7,7 @@
 //! tests). Records are plain data; times are milliseconds since the Unix epoch.
 
 mod error;
+mod files;
 mod records;
 mod schema;
 mod sqlite;
@@ -46,6 +47,14 @@ pub trait StateStore: Send {
 
     /// Several cached steps' records, outputs and refreshed file lists in one transaction (batched).
     fn put_outcomes(&mut self, outcomes: &[CachedStep]) -> Result<(), StateError>;
+
+    /// Records who runs `run`: `host/pid/start` of the wharf process (see
+    /// `crate::owner`), so that a run whose process is gone can be told apart.
+    fn set_owner(&mut self, run: &str, owner: &str) -> Result<(), StateError>;
+    fn owner(&self, run: &str) -> Result<Option<String>, StateError>;
+    /// Runs recorded as `running`, and runs that still have attempts
+    /// recorded as `running`: what a killed wharf may have left behind.
+    fn unfinished_runs(&self) -> Result<Vec<RunRecord>, StateError>;
 
     fn run(&self, id: &str) -> Result<Option<RunRecord>, StateError>;
     /// The newest runs first.

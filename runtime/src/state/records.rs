@@ -10,6 +10,9 @@ pub enum RunStatus {
     Succeeded,
     Failed,
     Cancelled,
+    /// Recorded as running, but the wharf process running it is gone
+    /// (killed, or its machine went down); what it left running was stopped.
+    Abandoned,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -44,7 +47,7 @@ macro_rules! text_enum {
     };
 }
 
-text_enum!(RunStatus { Running = "running", Succeeded = "succeeded", Failed = "failed", Cancelled = "cancelled" });
+text_enum!(RunStatus { Running = "running", Succeeded = "succeeded", Failed = "failed", Cancelled = "cancelled", Abandoned = "abandoned" });
 text_enum!(StepStatus {
     Pending = "pending",
     Running = "running",

@@ -82,6 +82,13 @@ pub const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (uri, path)
     );
     "#,
+    // 4: who runs a run (`host/pid/start`, so that `runs` can tell an
+    // abandoned run from a live one), and the attempts still running, found
+    // quickly when a later command cleans up after a killed wharf.
+    r#"
+    ALTER TABLE runs ADD COLUMN owner TEXT;
+    CREATE INDEX attempts_running ON attempts (run) WHERE status = 'running';
+    "#,
 ];
 
 /// The schema version this build writes.

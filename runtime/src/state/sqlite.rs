@@ -18,14 +18,30 @@ pub struct SqliteStore {
 impl SqliteStore {
     /// Opens (creating if needed) `dir/state.db`, migrating it to the current schema.
     pub fn open(dir: &Path) -> Result<SqliteStore, StateError> {
+        SqliteStore::open_with(dir, false)
+    }
+
+    /// [`SqliteStore::open`] for a command that is about to write (a run):
+    /// an existing file is checked with `PRAGMA quick_check` before anything
+    /// is written to it, migrations included.
+    pub fn open_checked(dir: &Path) -> Result<SqliteStore, StateError> {
+        SqliteStore::open_with(dir, true)
+    }
+
+    fn open_with(dir: &Path, check: bool) -> Result<SqliteStore, StateError> {
         std::fs::create_dir_all(dir).map_err(|e| StateError::Unwritable {
             path: dir.to_path_buf(),
             reason: e.to_string(),
         })?;
         let path = dir.join("state.db");
+        let existed = path.is_file();
+        super::files::make_writable(&path)?;
         let conn = Connection::open(&path).map_err(|e| classify(&path, e))?;
         let mut store = SqliteStore { conn, path };
         store.configure().map_err(|e| classify(&store.path, e))?;
+        if check && existed {
+            store.quick_check()?;
+        }
         store.migrate()?;
         Ok(store)
     }
@@ -67,14 +83,47 @@ impl SqliteStore {
                 supported: current_version(),
             });
         }
+        if version == current_version() {
+            return Ok(());
+        }
+        // Two wharf processes opening a fresh folder at once both see an
+        // old version: the write lock (taken at BEGIN, waited for up to the
+        // busy timeout) makes one migrate while the other waits, and the
+        // version read again under it tells the second there is nothing left.
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(|e| classify(&path, e))?;
+        let version: i64 = tx
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(|e| classify(&path, e))?;
         for (i, sql) in MIGRATIONS.iter().enumerate().skip(version.max(0) as usize) {
-            let tx = self.conn.transaction().map_err(|e| classify(&path, e))?;
             tx.execute_batch(sql).map_err(|e| classify(&path, e))?;
             tx.pragma_update(None, "user_version", i as i64 + 1)
                 .map_err(|e| classify(&path, e))?;
-            tx.commit().map_err(|e| classify(&path, e))?;
         }
+        tx.commit().map_err(|e| classify(&path, e))?;
         Ok(())
+    }
+
+    /// `PRAGMA quick_check`, made before a run writes anything: a file
+    /// damaged in the middle opens and answers some queries, and would
+    /// otherwise fail half-way through a run. A damaged file is
+    /// [`StateError::Corrupt`], whose message says what to do.
+    pub fn quick_check(&self) -> Result<(), StateError> {
+        let found: Vec<String> = (|| {
+            let mut stmt = self.conn.prepare("PRAGMA quick_check(5)")?;
+            let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+            rows.collect::<rusqlite::Result<Vec<String>>>()
+        })()
+        .map_err(|e| classify(&self.path, e))?;
+        if found.len() == 1 && found[0] == "ok" {
+            return Ok(());
+        }
+        Err(StateError::Corrupt {
+            path: self.path.clone(),
+            reason: format!("quick_check found: {}", found.join("; ")),
+        })
     }
 
     #[cfg(test)]
@@ -264,6 +313,32 @@ impl StateStore for SqliteStore {
             }
             Ok(())
         })
+    }
+
+    fn set_owner(&mut self, run: &str, owner: &str) -> Result<(), StateError> {
+        self.conn
+            .prepare_cached("UPDATE runs SET owner = ?2 WHERE id = ?1")?
+            .execute(params![run, owner])?;
+        Ok(())
+    }
+
+    fn owner(&self, run: &str) -> Result<Option<String>, StateError> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT owner FROM runs WHERE id = ?1")?
+            .query_row([run], |r| r.get::<_, Option<String>>(0))
+            .optional()?
+            .flatten())
+    }
+
+    fn unfinished_runs(&self) -> Result<Vec<RunRecord>, StateError> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {RUN_COLUMNS} FROM runs
+             WHERE status = 'running' OR id IN (SELECT run FROM attempts WHERE status = 'running')
+             ORDER BY started_ms DESC, id DESC"
+        ))?;
+        let rows = stmt.query_map([], run_row)?.collect::<Result<Vec<_>, _>>()?;
+        rows.into_iter().map(run_record).collect()
     }
 
     fn run(&self, id: &str) -> Result<Option<RunRecord>, StateError> {

@@ -20,6 +20,8 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::task::JoinHandle;
 
+/// How long a stop may take before wharf says it is waiting for it.
+const SAY_WAITING_AFTER: Duration = Duration::from_secs(1);
 /// How long the logs may take to drain after the container has exited.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -198,7 +200,8 @@ pub async fn remove(docker: &Docker, id: &str) -> Result<(), String> {
 /// Stops a container (SIGTERM, then SIGKILL after `grace`).
 pub async fn stop(docker: &Docker, id: &str, grace: Duration) {
     let options = StopContainerOptions {
-        t: Some(grace.as_secs().max(1) as i32),
+        // Whole seconds, rounded up: `500ms` is not `0` (kill at once).
+        t: Some(grace.as_millis().div_ceil(1000).min(i32::MAX as u128) as i32),
         ..Default::default()
     };
     let _ = docker.stop_container(id, Some(options)).await;
@@ -348,6 +351,9 @@ pub struct JobHandle {
     pub tail: Tail,
     pub finish: Option<Finish>,
     pub removed: bool,
+    /// Where "waiting for the container to stop" is said.
+    pub events: Arc<dyn EventSink>,
+    pub step: String,
 }
 
 impl JobHandle {
@@ -475,7 +481,26 @@ impl JobHandle {
         if self.finish.is_some() {
             return;
         }
-        stop(&self.docker, &self.id, self.grace).await;
+        {
+            let stopping = stop(&self.docker, &self.id, self.grace);
+            tokio::pin!(stopping);
+            // A container whose main process ignores SIGTERM holds the stop for
+            // the whole grace period: say so, rather than seem to hang.
+            tokio::select! {
+                _ = &mut stopping => {}
+                _ = tokio::time::sleep(SAY_WAITING_AFTER) => {
+                    self.events.event(crate::events::RunEvent::StepLog {
+                        step: self.step.clone(),
+                        line: format!(
+                            "wharf: waiting for the container to stop (it has {} after SIGTERM before it is killed; --stop-grace sets this)",
+                            wharf_compiler::syntax::literal::format_duration(self.grace.as_millis() as u64)
+                        ),
+                        stderr: true,
+                    });
+                    stopping.await;
+                }
+            }
+        }
         self.drain().await;
         let _ = self.save_checkpoints().await;
         self.cleanup().await;

@@ -362,6 +362,8 @@ impl DockerBackend {
             tail: tail.clone(),
             finish: None,
             removed: false,
+            events: events.clone(),
+            step: attempt.step.clone(),
         };
         if let Some(dir) = &checkpoints
             && dir.is_dir()
@@ -468,12 +470,37 @@ impl Backend for Arc<DockerBackend> {
         })
     }
 
-    fn abandon(&self, handle: &str) -> BoxFuture<'_, ()> {
+    fn abandon<'a>(&'a self, _run: &'a str, handle: &'a str) -> BoxFuture<'a, ()> {
         let id = handle.strip_prefix("container ").map(str::to_string);
         Box::pin(async move {
             if let Some(id) = id {
                 let _ = container::remove(&self.docker, &id).await;
             }
+        })
+    }
+
+    /// The run's containers of this project that are not endpoints (those
+    /// are meant to outlive runs: `wharf stop` stops them).
+    fn abandon_run<'a>(&'a self, run: &'a str) -> BoxFuture<'a, Vec<String>> {
+        Box::pin(async move {
+            let labels = vec![format!("wharf.project={}", self.project), format!("wharf.run={run}")];
+            let Ok(containers) = container::with_labels(&self.docker, labels).await else {
+                return Vec::new();
+            };
+            let mut removed = Vec::new();
+            for summary in containers {
+                let labels = summary.labels.unwrap_or_default();
+                if labels.get("wharf.role").map(String::as_str) == Some("endpoint") {
+                    continue;
+                }
+                if let Some(id) = summary.id
+                    && container::remove(&self.docker, &id).await.is_ok()
+                {
+                    let step = labels.get("wharf.step").cloned().unwrap_or_default();
+                    removed.push(format!("step `{step}`: container {}", &id[..id.len().min(12)]));
+                }
+            }
+            removed
         })
     }
 }

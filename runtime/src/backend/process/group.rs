@@ -43,6 +43,41 @@ impl ProcessGroup {
         found || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
     }
 
+    /// Whether a process of the group was started for `run` (its
+    /// environment holds `WHARF_RUN=<run>`, which the backend sets). A group
+    /// id is a process id, and ids are reused: a group found long after a
+    /// killed wharf may be someone else's. Where `/proc` cannot tell (no
+    /// `/proc`, another user's processes), the group is taken as the run's.
+    pub(super) fn belongs_to(self, run: &str) -> bool {
+        let Ok(entries) = std::fs::read_dir("/proc") else {
+            return true;
+        };
+        let wanted = format!("WHARF_RUN={run}");
+        let mut unreadable = false;
+        for entry in entries.flatten() {
+            let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
+                continue;
+            };
+            let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+                continue;
+            };
+            // Field 5, the group, comes after the name in parentheses.
+            let pgrp = stat
+                .rfind(')')
+                .and_then(|end| stat[end + 1..].split_whitespace().nth(2))
+                .and_then(|g| g.parse::<libc::pid_t>().ok());
+            if pgrp != Some(self.0) {
+                continue;
+            }
+            match std::fs::read(format!("/proc/{pid}/environ")) {
+                Ok(environ) if environ.split(|&b| b == 0).any(|var| var == wanted.as_bytes()) => return true,
+                Ok(_) => {}
+                Err(_) => unreadable = true,
+            }
+        }
+        unreadable
+    }
+
     /// Waits until the group is empty or `deadline` passes; says which.
     pub(super) async fn wait_until_gone(self, deadline: Instant) -> bool {
         loop {

@@ -23,6 +23,8 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long to wait, after killing, for the killed members of the group to
 /// be reaped by their parents (or by init, for orphans).
 const REAP_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long a stop may take before wharf says it is waiting for it.
+const SAY_WAITING_AFTER: Duration = Duration::from_secs(1);
 
 pub(super) struct ProcessHandle {
     pub(super) child: Child,
@@ -128,7 +130,25 @@ impl ProcessHandle {
         self.cancelled = true;
         self.group.signal(libc::SIGTERM);
         let deadline = Instant::now() + self.grace;
-        if let Ok(exit) = tokio::time::timeout_at(deadline, self.child.wait()).await {
+        // A step that ignores SIGTERM holds the stop for the whole grace
+        // period: say so after a second, rather than seem to hang.
+        let said_at = (Instant::now() + SAY_WAITING_AFTER).min(deadline);
+        let exit = match tokio::time::timeout_at(said_at, self.child.wait()).await {
+            Ok(exit) => Some(exit),
+            Err(_) if said_at < deadline => {
+                self.events.event(RunEvent::StepLog {
+                    step: self.step.clone(),
+                    line: format!(
+                        "wharf: waiting for the step to stop (it has {} after SIGTERM before it is killed; --stop-grace sets this)",
+                        wharf_compiler::syntax::literal::format_duration(self.grace.as_millis() as u64)
+                    ),
+                    stderr: true,
+                });
+                tokio::time::timeout_at(deadline, self.child.wait()).await.ok()
+            }
+            Err(_) => None,
+        };
+        if let Some(exit) = exit {
             self.exit = Some(exit.map_err(|e| e.to_string()));
         }
         // Children that outlive the leader get the rest of the grace period

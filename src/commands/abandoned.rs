@@ -1,0 +1,91 @@
+//! Cleaning up after abandoned runs (runs whose wharf process is gone:
+//! `wharf_runtime::abandoned`), as every command that opens the state
+//! does: `run` with the backends of its target, `runs`, `show`, `logs` and
+//! `stop` with the ones that need no pipeline (process groups, and Docker
+//! when an abandoned run used it). What was stopped is said on stderr.
+
+use super::state::STATE_DIR;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use wharf_runtime::abandoned::{self, CleanUp};
+use wharf_runtime::backend::Backend;
+use wharf_runtime::backend::docker::DockerBackend;
+use wharf_runtime::backend::process::ProcessBackend;
+use wharf_runtime::state::{StateError, StateStore};
+
+pub type Shared = Arc<Mutex<Box<dyn StateStore>>>;
+
+/// The runs a gone wharf left, other than `except` (a run being resumed:
+/// `--resume` takes its leftovers over itself).
+pub fn find(store: &dyn StateStore, except: Option<&str>) -> Result<Vec<String>, StateError> {
+    Ok(abandoned::find(store, Path::new(STATE_DIR))?
+        .into_iter()
+        .map(|r| r.id)
+        .filter(|id| Some(id.as_str()) != except)
+        .collect())
+}
+
+/// Cleans up after each of `runs` with `backends` and says what was done.
+pub async fn clean_up(state: &Shared, backends: &[Arc<dyn Backend>], runs: &[String]) -> Vec<CleanUp> {
+    let mut done = Vec::new();
+    for run in runs {
+        let now = wharf_runtime::clock::Clock::now_ms(&wharf_runtime::clock::SystemClock);
+        match abandoned::clean_up(state, Path::new(STATE_DIR), backends, run, now).await {
+            Ok(Some(cleaned)) => {
+                report(&cleaned);
+                done.push(cleaned);
+            }
+            Ok(None) => {}
+            Err(e) => say!("warning: cannot record the clean-up after abandoned run {run}: {e}"),
+        }
+    }
+    done
+}
+
+fn report(cleaned: &CleanUp) {
+    let stopped = if cleaned.stopped.is_empty() {
+        "it left nothing running".to_string()
+    } else {
+        format!("stopped what it left running: {}", cleaned.stopped.join(", "))
+    };
+    say!(
+        "run {} was abandoned (the wharf process running it is gone); {stopped}",
+        cleaned.run
+    );
+    for left in &cleaned.left {
+        say!(
+            "  still running: {left} (`wharf run --resume {}` takes it over; a run on that target stops it)",
+            cleaned.run
+        );
+    }
+}
+
+/// The backends a command without a pipeline can clean up with: processes
+/// always, Docker when one of `runs` placed a step on it and an engine answers.
+pub fn local_backends(
+    store: &dyn StateStore,
+    runs: &[String],
+    runtime: &tokio::runtime::Runtime,
+) -> Vec<Arc<dyn Backend>> {
+    let mut backends: Vec<Arc<dyn Backend>> = vec![Arc::new(ProcessBackend::new(".".into()))];
+    let on_docker = runs.iter().any(|run| {
+        store
+            .steps(run)
+            .is_ok_and(|steps| steps.iter().any(|s| s.backend == "docker"))
+    });
+    if on_docker && let Ok(docker) = DockerBackend::connect(".".into(), Path::new(STATE_DIR)) {
+        let answers = runtime.block_on(async {
+            tokio::time::timeout(std::time::Duration::from_secs(5), docker.ping())
+                .await
+                .is_ok_and(|r| r.is_ok())
+        });
+        if answers {
+            backends.push(Arc::new(Arc::new(docker)));
+        } else {
+            say!(
+                "warning: an abandoned run has steps on Docker, but no Docker engine answers: its containers are left"
+            );
+        }
+    }
+    backends
+}
