@@ -270,6 +270,8 @@ pub(crate) struct Log {
     file: Arc<tokio::sync::Mutex<tokio::fs::File>>,
     step: String,
     events: Arc<dyn EventSink>,
+    /// The step's secret values, masked in every line (CloudWatch lines included).
+    secrets: wharf_runtime::secrets::Masker,
 }
 
 impl Log {
@@ -289,10 +291,12 @@ impl Log {
             file: Arc::new(tokio::sync::Mutex::new(file)),
             step: attempt.step.clone(),
             events,
+            secrets: attempt.masker(),
         })
     }
 
     pub(crate) async fn line(&self, text: String) {
+        let text = self.secrets.mask(&text).into_owned();
         let mut file = self.file.lock().await;
         let _ = file.write_all(format!("{text}\n").as_bytes()).await;
         let _ = file.flush().await;
@@ -1218,6 +1222,7 @@ mod tests {
             file: Arc::new(tokio::sync::Mutex::new(file)),
             step: "fit".into(),
             events: sink.clone(),
+            secrets: Default::default(),
         };
         let report = log.progress("uploading input `train`".into());
         let at = |done: u64| Progress {

@@ -18,4 +18,5 @@ pub mod forecast;
 pub mod hash;
 pub mod plan;
 pub mod scheduler;
+pub mod secrets;
 pub mod state;

@@ -57,6 +57,7 @@ mod environment;
 mod group;
 mod handle;
 mod layout;
+mod staging;
 
 mod toolkit;
 
@@ -113,7 +114,13 @@ impl ProcessBackend {
         }
     }
 
-    async fn start(&self, attempt: Attempt, events: Arc<dyn EventSink>) -> Result<ProcessHandle, String> {
+    async fn start(&self, mut attempt: Attempt, events: Arc<dyn EventSink>) -> Result<ProcessHandle, String> {
+        // Through a link in an input, the step would get a writable path
+        // outside its own folders: such inputs are staged (`staging`).
+        let (inputs, work_dir) = (attempt.inputs.clone(), attempt.work_dir.clone());
+        attempt.inputs = tokio::task::spawn_blocking(move || staging::stage_inputs(&inputs, &work_dir))
+            .await
+            .map_err(|e| e.to_string())??;
         let Some((program, args)) = attempt.command.split_first() else {
             return Err(format!("step `{}` has no command to run", attempt.step));
         };
@@ -157,6 +164,7 @@ impl ProcessBackend {
             attempt.step.clone(),
             events.clone(),
             tail.clone(),
+            attempt.masker(),
         );
         Ok(ProcessHandle {
             child,

@@ -219,7 +219,15 @@ pub async fn stream_logs(
             .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
     }
     let log = logs::open(&attempt.log_path).await?;
-    let (sender, writer) = logs::sink(log, attempt.log_path.clone(), attempt.step.clone(), events, tail);
+    let secrets = attempt.masker();
+    let (sender, writer) = logs::sink(
+        log,
+        attempt.log_path.clone(),
+        attempt.step.clone(),
+        events,
+        tail,
+        secrets.clone(),
+    );
     let options = LogsOptions {
         follow: true,
         stdout: true,
@@ -228,8 +236,8 @@ pub async fn stream_logs(
     };
     let mut stream = docker.logs(id, Some(options));
     Ok(tokio::spawn(async move {
-        let mut out = LineSplitter::new(MAX_LINE);
-        let mut err = LineSplitter::new(MAX_LINE);
+        let mut out = LineSplitter::new(MAX_LINE).keeping_whole(secrets.clone());
+        let mut err = LineSplitter::new(MAX_LINE).keeping_whole(secrets);
         while let Some(Ok(chunk)) = stream.next().await {
             let (splitter, stderr) = match &chunk {
                 bollard::container::LogOutput::StdErr { .. } => (&mut err, true),

@@ -510,6 +510,7 @@ async fn build_step(backend: Arc<DockerBackend>, attempt: Attempt, events: Arc<d
             attempt.step.clone(),
             events,
             Tail::default(),
+            attempt.masker(),
         );
         let mut lines = |line: &str| {
             let _ = sender.try_send(super::logs::Line {
