@@ -28,7 +28,12 @@ fn project() -> (tempfile::TempDir, std::path::PathBuf) {
 }
 
 fn run(dir: &Path, args: &[&str]) -> Output {
-    wharf_in(dir).arg("run").arg("p.wharf").args(args).output().expect("runs")
+    wharf_in(dir)
+        .arg("run")
+        .arg("p.wharf")
+        .args(args)
+        .output()
+        .expect("runs")
 }
 
 /// Every name under `dir` (recursively), for "nothing was left here".
@@ -58,7 +63,12 @@ fn a_folder_wharf_did_not_export_is_kept_with_its_files() {
     std::fs::write(dir.join("data/train.csv"), "1,2\n").expect("write");
     std::fs::write(dir.join("data/sub/more.csv"), "3,4\n").expect("write");
     let out = run(&dir, &["-p", "dest=data"]);
-    assert_eq!(out.status.code(), Some(2), "refused before anything starts: {}", stderr_of(&out));
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "refused before anything starts: {}",
+        stderr_of(&out)
+    );
     let err = stderr_of(&out);
     assert!(err.contains("wharf did not export it"), "{err}");
     assert!(err.contains("move or delete it, or choose another path"), "{err}");
@@ -70,7 +80,14 @@ fn a_folder_wharf_did_not_export_is_kept_with_its_files() {
 
 #[test]
 fn paths_out_of_the_project_are_compile_errors() {
-    for dest in ["../../x", "../x", "/tmp/wharf-export-abs-test", ".", "..", ".wharf/runs"] {
+    for dest in [
+        "../../x",
+        "../x",
+        "/tmp/wharf-export-abs-test",
+        ".",
+        "..",
+        ".wharf/runs",
+    ] {
         let (root, dir) = project();
         let out = run(&dir, &["-p", &format!("dest={dest}")]);
         assert_eq!(out.status.code(), Some(2), "{dest}: {}", stderr_of(&out));
@@ -91,7 +108,10 @@ fn paths_out_of_the_project_are_compile_errors() {
         .expect("runs");
     assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
     let text = format!("{}{}", stdout_of(&out), stderr_of(&out));
-    assert!(text.contains("export-outside-project") && text.contains("p.wharf:6"), "{text}");
+    assert!(
+        text.contains("export-outside-project") && text.contains("p.wharf:6"),
+        "{text}"
+    );
 }
 
 #[test]

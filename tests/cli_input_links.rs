@@ -88,7 +88,10 @@ fn a_step_cannot_write_through_an_input_link() {
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .collect();
     assert_eq!(shared, ["a.csv"], "the linked folder is untouched");
-    assert!(!dir.join("data/new-local.csv").exists(), "the input folder is untouched");
+    assert!(
+        !dir.join("data/new-local.csv").exists(),
+        "the input folder is untouched"
+    );
     for part in ["part-eu", "part-us"] {
         let folder = output_dir(&dir, part, "out");
         let names: Vec<String> = std::fs::read_dir(&folder)

@@ -65,7 +65,11 @@ fn assert_never_leaked(dir: &Path, target: &[&str]) {
     assert!(log.contains("echo: ***"), "the log masks it: {log}");
     assert!(log.contains("split: ***"), "a value written in two pieces too: {log}");
     assert!(log.contains("stderr: ***"), "{log}");
-    assert!(stderr_of(&run).contains("leak | echo: ***"), "the live view masks it: {}", stderr_of(&run));
+    assert!(
+        stderr_of(&run).contains("leak | echo: ***"),
+        "the live view masks it: {}",
+        stderr_of(&run)
+    );
     assert!(
         stdout_of(&show).contains("***") || stderr_of(&show).contains("***"),
         "the failure reason quotes it masked: {}{}",
@@ -116,5 +120,8 @@ target local {{ backend = docker }}
     assert!(!configs.is_empty(), "processingjobconfig.json is written");
     let show = wharf_in(dir.path()).args(["show", "last"]).output().expect("show");
     let text = format!("{}{}", stdout_of(&show), stderr_of(&show));
-    assert!(text.contains("failed with ***"), "the message file's text, masked: {text}");
+    assert!(
+        text.contains("failed with ***"),
+        "the message file's text, masked: {text}"
+    );
 }

@@ -54,7 +54,8 @@ pub fn check_destination(project_dir: &Path, state_dir: Option<&Path>, dest: &st
             full.display()
         ));
     }
-    let mut resolved = std::fs::canonicalize(&existing).map_err(|e| format!("cannot resolve {}: {e}", existing.display()))?;
+    let mut resolved =
+        std::fs::canonicalize(&existing).map_err(|e| format!("cannot resolve {}: {e}", existing.display()))?;
     for name in rest.iter().rev() {
         resolved.push(name);
     }
@@ -228,7 +229,10 @@ mod tests {
         std::fs::write(project.path().join("data/keep.csv"), "1,2\n").unwrap();
         let err = export_output(project.path(), None, "data", &from, &mark()).unwrap_err();
         assert!(err.contains("wharf did not export it"), "{err}");
-        assert_eq!(std::fs::read_to_string(project.path().join("data/keep.csv")).unwrap(), "1,2\n");
+        assert_eq!(
+            std::fs::read_to_string(project.path().join("data/keep.csv")).unwrap(),
+            "1,2\n"
+        );
         // A fresh path, then the same again: wharf's own export is replaced.
         let written = export_output(project.path(), None, "exports/r", &from, &mark()).unwrap();
         assert!(written.join(MARKER).is_file());
@@ -254,12 +258,21 @@ mod tests {
         assert!(err.contains("through a link"), "{err}");
         let err = export_output(project.path(), None, "linked", &from, &mark()).unwrap_err();
         assert!(err.contains("is a link"), "{err}");
-        assert_eq!(std::fs::read_dir(outside.path()).unwrap().count(), 0, "nothing written outside");
+        assert_eq!(
+            std::fs::read_dir(outside.path()).unwrap().count(),
+            0,
+            "nothing written outside"
+        );
         let state = project.path().join("state");
         std::fs::create_dir_all(&state).unwrap();
         let err = export_output(project.path(), Some(&state), "state/x", &from, &mark()).unwrap_err();
         assert!(err.contains("keeps its state"), "{err}");
-        for (dest, want) in [("/abs", "absolute"), ("../x", "climbs out"), (".", "folder itself"), ("..", "climbs out")] {
+        for (dest, want) in [
+            ("/abs", "absolute"),
+            ("../x", "climbs out"),
+            (".", "folder itself"),
+            ("..", "climbs out"),
+        ] {
             let err = export_output(project.path(), None, dest, &from, &mark()).unwrap_err();
             assert!(err.contains(want), "{dest}: {err}");
         }

@@ -212,13 +212,21 @@ mod tests {
         std::os::unix::fs::symlink("local.csv", data.path().join("alias.csv")).expect("link");
         std::os::unix::fs::symlink("/nowhere/at/all", data.path().join("dangling")).expect("link");
         let before = hash_path(data.path()).expect("hash");
-        assert_eq!(before.size, 2 + 2 + 2, "local.csv, big/part-0.csv and one.csv are counted");
+        assert_eq!(
+            before.size,
+            2 + 2 + 2,
+            "local.csv, big/part-0.csv and one.csv are counted"
+        );
         // A change behind a followed link is seen.
         write(shared.path(), "big/part-0.csv", "2\n");
         let after = hash_path(data.path()).expect("hash");
         assert_ne!(before.hex, after.hex, "a change behind a folder link");
         write(shared.path(), "one.csv", "y\n");
-        assert_ne!(after.hex, hash_path(data.path()).expect("hash").hex, "behind a file link");
+        assert_ne!(
+            after.hex,
+            hash_path(data.path()).expect("hash").hex,
+            "behind a file link"
+        );
         // A followed link is hashed as what it points to: a copy hashes the same.
         let copy = tempfile::tempdir().expect("tmp");
         write(copy.path(), "big/part-0.csv", "2\n");
@@ -226,7 +234,10 @@ mod tests {
         write(copy.path(), "local.csv", "a\n");
         std::os::unix::fs::symlink("local.csv", copy.path().join("alias.csv")).expect("link");
         std::os::unix::fs::symlink("/nowhere/at/all", copy.path().join("dangling")).expect("link");
-        assert_eq!(hash_path(data.path()).expect("hash"), hash_path(copy.path()).expect("hash"));
+        assert_eq!(
+            hash_path(data.path()).expect("hash"),
+            hash_path(copy.path()).expect("hash")
+        );
     }
 
     #[test]

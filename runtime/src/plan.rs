@@ -6,8 +6,8 @@ use crate::backend::Backend;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use wharf_compiler::pipeline::{InputSource, KindSpec, Pipeline, Step, StepId, Target};
 use wharf_compiler::export_path::is_local_export;
+use wharf_compiler::pipeline::{InputSource, KindSpec, Pipeline, Step, StepId, Target};
 use wharf_compiler::placement;
 use wharf_compiler::suggest::did_you_mean;
 use wharf_compiler::types::{BackendKind, StepKind};
@@ -100,7 +100,9 @@ impl<'p> Plan<'p> {
                                 step.name, output.name
                             ));
                         }
-                    } else if let Err(why) = crate::export::check_destination(&project_dir, options.state_dir.as_deref(), dest) {
+                    } else if let Err(why) =
+                        crate::export::check_destination(&project_dir, options.state_dir.as_deref(), dest)
+                    {
                         errors.push(format!(
                             "step `{}` cannot export output `{}` to {dest}: {why}",
                             step.name, output.name

@@ -34,7 +34,9 @@ impl Masker {
         let mut out: Vec<String> = Vec::new();
         for value in values {
             let value = value.as_ref();
-            let pieces = std::iter::once(value).chain(value.lines()).map(|v| v.trim_end_matches('\r'));
+            let pieces = std::iter::once(value)
+                .chain(value.lines())
+                .map(|v| v.trim_end_matches('\r'));
             for piece in pieces {
                 if piece.chars().count() >= MIN_LEN && !out.iter().any(|v| v == piece) {
                     out.push(piece.to_string());

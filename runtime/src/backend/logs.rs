@@ -65,11 +65,13 @@ pub(crate) async fn open(path: &Path) -> Result<File, String> {
         .map_err(|e| format!("cannot open log file `{}`: {e}", path.display()))
 }
 
-/// Starts the three tasks. The returned task ends when both streams have
-/// ended and every line is written and sent.
+/// Starts the three tasks on the step's `(stdout, stderr)`. The returned
+/// task ends when both streams have ended and every line is written and sent.
 pub(crate) fn start(
-    stdout: impl AsyncRead + Unpin + Send + 'static,
-    stderr: impl AsyncRead + Unpin + Send + 'static,
+    (stdout, stderr): (
+        impl AsyncRead + Unpin + Send + 'static,
+        impl AsyncRead + Unpin + Send + 'static,
+    ),
     log: File,
     log_path: PathBuf,
     step: String,

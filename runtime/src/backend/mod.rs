@@ -76,11 +76,7 @@ impl Attempt {
 
     /// Masks this attempt's secret values in text it writes or shows.
     pub fn masker(&self) -> crate::secrets::Masker {
-        crate::secrets::Masker::new(
-            self.secret_env
-                .iter()
-                .filter_map(|name| self.env.get(name)),
-        )
+        crate::secrets::Masker::new(self.secret_env.iter().filter_map(|name| self.env.get(name)))
     }
 }
 

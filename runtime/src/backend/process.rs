@@ -157,8 +157,7 @@ impl ProcessBackend {
         };
         let tail = super::logs::Tail::default();
         let logs = super::logs::start(
-            stdout,
-            stderr,
+            (stdout, stderr),
             log,
             layout.log_path.clone(),
             attempt.step.clone(),

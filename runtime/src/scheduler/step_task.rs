@@ -612,6 +612,11 @@ impl StepTask {
             let (Some(dest), Some(dir)) = (&output.export, produced.dirs.get(&output.name)) else {
                 continue;
             };
+            // An `s3://` export is no local path (the plan refuses it off
+            // SageMaker); copying it to a folder named `s3:` helps nobody.
+            if !wharf_compiler::export_path::is_local_export(dest) {
+                continue;
+            }
             let mark = crate::export::ExportMark {
                 pipeline: self.pipeline.clone(),
                 step: self.step.name.clone(),

@@ -362,7 +362,10 @@ mod tests {
         );
         assert_eq!(job["StoppingCondition"]["MaxRuntimeInSeconds"], 91);
         assert_eq!(job["Environment"]["MODE"], "fast");
-        assert_eq!(env["TOKEN"], "hunter2-value", "a secret reaches the container's environment");
+        assert_eq!(
+            env["TOKEN"], "hunter2-value",
+            "a secret reaches the container's environment"
+        );
         for (path, content) in &spec.files {
             assert!(
                 !String::from_utf8_lossy(content).contains("hunter2-value"),

@@ -144,7 +144,10 @@ mod tests {
             let meta = std::fs::symlink_metadata(dir.join(name)).unwrap();
             assert!(!meta.file_type().is_symlink(), "{name} is no link");
         }
-        assert_eq!(std::fs::read_link(dir.join("alias.csv")).unwrap(), Path::new("local.csv"));
+        assert_eq!(
+            std::fs::read_link(dir.join("alias.csv")).unwrap(),
+            Path::new("local.csv")
+        );
         assert!(!dir.join("dangling").exists());
         assert_eq!(std::fs::read_to_string(dir.join("shared/a.csv")).unwrap(), "1\n");
         // What the step adds in the staged folder stays there.
