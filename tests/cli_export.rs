@@ -76,6 +76,16 @@ fn a_folder_wharf_did_not_export_is_kept_with_its_files() {
     assert_eq!(std::fs::read_to_string(dir.join("data/sub/more.csv")).unwrap(), "3,4\n");
     assert_eq!(names_under(&dir.join("data")).len(), 3, "nothing added or removed");
     no_partials(&dir);
+    // `wharf plan` says so too.
+    let plan = wharf_in(&dir)
+        .args(["plan", "p.wharf", "-p", "dest=data"])
+        .output()
+        .expect("runs");
+    assert!(
+        stderr_of(&plan).contains("wharf did not export it"),
+        "{}",
+        stderr_of(&plan)
+    );
 }
 
 #[test]
