@@ -102,3 +102,30 @@ fn a_step_cannot_write_through_an_input_link() {
         assert_eq!(names, ["part.txt"], "{part}'s stored output is untouched");
     }
 }
+
+#[test]
+fn a_container_reads_what_a_link_out_of_its_input_leads_to() {
+    if !common::docker::ready(&[common::docker::BUSYBOX]) {
+        return;
+    }
+    let (_root, dir) = project(&format!(
+        r#"pipeline p {{
+  step count {{
+    image   = "{}"
+    command = ["sh", "-c", "cat \"$WHARF_INPUT_DATA/shared/a.csv\" \"$WHARF_INPUT_DATA/local.csv\" > \"$WHARF_OUTPUT_OUT/seen.txt\""]
+    inputs  {{ data = "data" }}
+    outputs {{ out = dir() }}
+  }}
+}}
+target local {{ backend = docker }}
+"#,
+        common::docker::BUSYBOX
+    ));
+    let out = wharf_in(&dir)
+        .args(["run", "p.wharf", "--target", "local"])
+        .output()
+        .expect("wharf runs");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    let seen = output_dir(&dir, "count", "out").join("seen.txt");
+    assert_eq!(std::fs::read_to_string(seen).unwrap(), "1\nlocal\n");
+}

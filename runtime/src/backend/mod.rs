@@ -14,6 +14,7 @@ pub mod docker;
 pub(crate) mod lines;
 pub(crate) mod logs;
 pub mod process;
+pub(crate) mod staging;
 pub mod task;
 
 use crate::events::EventSink;

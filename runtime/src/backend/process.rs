@@ -57,7 +57,6 @@ mod environment;
 mod group;
 mod handle;
 mod layout;
-mod staging;
 
 mod toolkit;
 
@@ -116,11 +115,13 @@ impl ProcessBackend {
 
     async fn start(&self, mut attempt: Attempt, events: Arc<dyn EventSink>) -> Result<ProcessHandle, String> {
         // Through a link in an input, the step would get a writable path
-        // outside its own folders: such inputs are staged (`staging`).
+        // outside its own folders: such inputs are staged (`backend::staging`).
         let (inputs, work_dir) = (attempt.inputs.clone(), attempt.work_dir.clone());
-        attempt.inputs = tokio::task::spawn_blocking(move || staging::stage_inputs(&inputs, &work_dir))
-            .await
-            .map_err(|e| e.to_string())??;
+        attempt.inputs = tokio::task::spawn_blocking(move || {
+            super::staging::stage_inputs(&inputs, &work_dir, super::staging::Stage::All)
+        })
+        .await
+        .map_err(|e| e.to_string())??;
         let Some((program, args)) = attempt.command.split_first() else {
             return Err(format!("step `{}` has no command to run", attempt.step));
         };

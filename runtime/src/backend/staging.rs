@@ -1,8 +1,9 @@
-//! Inputs that hold symbolic links, staged for a process step. A process
-//! step reads its inputs where they are; through a link inside an input
-//! folder (a data folder linking to a shared data set, a gathered input's
-//! links to the outputs of other steps) it would be handed a path outside
-//! its own folders that it could write into. Such an input is staged
+//! Inputs that hold symbolic links, staged. A process step reads its inputs
+//! where they are; through a link inside an input folder (a data folder
+//! linking to a shared data set, a gathered input's links to the outputs of
+//! other steps) it would be handed a path outside its own folders that it
+//! could write into. A container sees a mounted input folder, in which a
+//! link to a path on this machine leads nowhere. Such an input is staged
 //! instead: a copy of its tree in the attempt's `staged/<input>/`, with
 //! real folders, every file a hard link to the original (a copy when a
 //! hard link cannot be made, across file systems), links that lead outside
@@ -17,12 +18,28 @@
 
 use std::path::{Path, PathBuf};
 
+/// Which inputs holding links are staged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Stage {
+    /// Every one (the process backend).
+    All,
+    /// All but a folder of links only (a gathered input), which the docker
+    /// backend mounts link by link.
+    ButLinkFolders,
+}
+
 /// The inputs as the step gets them: each folder input holding a link
 /// replaced by its staged copy under `work_dir/staged/`.
-pub(super) fn stage_inputs(inputs: &[(String, PathBuf)], work_dir: &Path) -> Result<Vec<(String, PathBuf)>, String> {
+pub(crate) fn stage_inputs(
+    inputs: &[(String, PathBuf)],
+    work_dir: &Path,
+    which: Stage,
+) -> Result<Vec<(String, PathBuf)>, String> {
     let mut out = Vec::with_capacity(inputs.len());
     for (name, path) in inputs {
-        let needs_staging = std::fs::metadata(path).is_ok_and(|m| m.is_dir()) && holds_links(path);
+        let needs_staging = std::fs::metadata(path).is_ok_and(|m| m.is_dir())
+            && holds_links(path)
+            && !(which == Stage::ButLinkFolders && only_links(path));
         if !needs_staging {
             out.push((name.clone(), path.clone()));
             continue;
@@ -42,6 +59,18 @@ pub(super) fn stage_inputs(inputs: &[(String, PathBuf)], work_dir: &Path) -> Res
         out.push((name.clone(), staged));
     }
     Ok(out)
+}
+
+/// Whether `dir` holds entries and every one is a symbolic link.
+fn only_links(dir: &Path) -> bool {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return false;
+    };
+    let kinds: Vec<bool> = entries
+        .flatten()
+        .map(|e| e.file_type().is_ok_and(|t| t.is_symlink()))
+        .collect();
+    !kinds.is_empty() && kinds.iter().all(|&link| link)
 }
 
 /// Whether any entry below `dir` is a symbolic link.
@@ -136,7 +165,7 @@ mod tests {
             ("data".to_string(), data.path().to_path_buf()),
             ("plain".to_string(), plain.path().to_path_buf()),
         ];
-        let staged = stage_inputs(&inputs, work.path()).unwrap();
+        let staged = stage_inputs(&inputs, work.path(), Stage::All).unwrap();
         assert_eq!(staged[1].1, plain.path(), "an input without links is handed as it is");
         let dir = &staged[0].1;
         assert!(dir.starts_with(work.path()));
@@ -166,7 +195,21 @@ mod tests {
         std::fs::create_dir_all(outer.path().join("data")).unwrap();
         std::os::unix::fs::symlink(outer.path(), outer.path().join("data/up")).unwrap();
         let work = tempfile::tempdir().unwrap();
-        let err = stage_inputs(&[("d".into(), outer.path().join("data"))], work.path()).unwrap_err();
+        let err = stage_inputs(&[("d".into(), outer.path().join("data"))], work.path(), Stage::All).unwrap_err();
         assert!(err.contains("a loop"), "{err}");
+    }
+
+    #[test]
+    fn a_folder_of_links_may_be_left_to_the_backend() {
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::write(outside.path().join("a"), "a").unwrap();
+        let gathered = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink(outside.path(), gathered.path().join("eu")).unwrap();
+        let work = tempfile::tempdir().unwrap();
+        let inputs = [("all".to_string(), gathered.path().to_path_buf())];
+        let kept = stage_inputs(&inputs, work.path(), Stage::ButLinkFolders).unwrap();
+        assert_eq!(kept[0].1, gathered.path());
+        let staged = stage_inputs(&inputs, work.path(), Stage::All).unwrap();
+        assert_eq!(std::fs::read_to_string(staged[0].1.join("eu/a")).unwrap(), "a");
     }
 }
