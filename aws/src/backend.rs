@@ -1253,4 +1253,29 @@ mod tests {
         report(at(4 << 20));
         assert!(sink.take().is_empty(), "a finished transfer has its own summary line");
     }
+
+    #[tokio::test]
+    async fn a_secret_in_a_job_log_line_is_masked_in_the_file_and_the_live_view() {
+        let dir = tempfile::tempdir().unwrap();
+        let sink = Arc::new(CollectingSink::default());
+        let file = tokio::fs::File::create(dir.path().join("log")).await.unwrap();
+        let log = Log {
+            file: Arc::new(tokio::sync::Mutex::new(file)),
+            step: "fit".into(),
+            events: sink.clone(),
+            secrets: wharf_runtime::secrets::Masker::new(["hunter2-xyz"]),
+        };
+        log.line("token=hunter2-xyz".into()).await;
+        let written = std::fs::read_to_string(dir.path().join("log")).unwrap();
+        assert_eq!(written, "token=***\n");
+        let shown: Vec<String> = sink
+            .take()
+            .into_iter()
+            .filter_map(|e| match e {
+                RunEvent::StepLog { line, .. } => Some(line),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(shown, ["token=***"]);
+    }
 }
