@@ -59,6 +59,12 @@ pub fn check_destination(project_dir: &Path, state_dir: Option<&Path>, dest: &st
     for name in rest.iter().rev() {
         resolved.push(name);
     }
+    if !dest_exists && !existing.is_dir() {
+        return Err(format!(
+            "{} is a file, so no folder can be made below it; choose another path",
+            existing.display()
+        ));
+    }
     if !resolved.starts_with(&project) {
         return Err(format!(
             "it leads to {} through a link, outside the pipeline's folder {}; choose a path inside it",
@@ -267,6 +273,11 @@ mod tests {
         std::fs::create_dir_all(&state).unwrap();
         let err = export_output(project.path(), Some(&state), "state/x", &from, &mark()).unwrap_err();
         assert!(err.contains("keeps its state"), "{err}");
+        std::fs::write(project.path().join("notes.txt"), "n").unwrap();
+        let err = export_output(project.path(), None, "notes.txt/x", &from, &mark()).unwrap_err();
+        assert!(err.contains("is a file"), "{err}");
+        let err = export_output(project.path(), None, "notes.txt", &from, &mark()).unwrap_err();
+        assert!(err.contains("is a file"), "{err}");
         for (dest, want) in [
             ("/abs", "absolute"),
             ("../x", "climbs out"),
