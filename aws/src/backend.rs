@@ -296,6 +296,8 @@ pub(crate) struct Log {
     file: Arc<tokio::sync::Mutex<tokio::fs::File>>,
     step: String,
     events: Arc<dyn EventSink>,
+    /// The step's secret values, masked in every line (CloudWatch lines included).
+    secrets: wharf_runtime::secrets::Masker,
 }
 
 impl Log {
@@ -315,10 +317,12 @@ impl Log {
             file: Arc::new(tokio::sync::Mutex::new(file)),
             step: attempt.step.clone(),
             events,
+            secrets: attempt.masker(),
         })
     }
 
     pub(crate) async fn line(&self, text: String) {
+        let text = self.secrets.mask(&text).into_owned();
         let mut file = self.file.lock().await;
         let _ = file.write_all(format!("{text}\n").as_bytes()).await;
         let _ = file.flush().await;
@@ -1244,6 +1248,7 @@ mod tests {
             file: Arc::new(tokio::sync::Mutex::new(file)),
             step: "fit".into(),
             events: sink.clone(),
+            secrets: Default::default(),
         };
         let report = log.progress("uploading input `train`".into());
         let at = |done: u64| Progress {
@@ -1273,5 +1278,30 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(2100)).await;
         report(at(4 << 20));
         assert!(sink.take().is_empty(), "a finished transfer has its own summary line");
+    }
+
+    #[tokio::test]
+    async fn a_secret_in_a_job_log_line_is_masked_in_the_file_and_the_live_view() {
+        let dir = tempfile::tempdir().unwrap();
+        let sink = Arc::new(CollectingSink::default());
+        let file = tokio::fs::File::create(dir.path().join("log")).await.unwrap();
+        let log = Log {
+            file: Arc::new(tokio::sync::Mutex::new(file)),
+            step: "fit".into(),
+            events: sink.clone(),
+            secrets: wharf_runtime::secrets::Masker::new(["hunter2-xyz"]),
+        };
+        log.line("token=hunter2-xyz".into()).await;
+        let written = std::fs::read_to_string(dir.path().join("log")).unwrap();
+        assert_eq!(written, "token=***\n");
+        let shown: Vec<String> = sink
+            .take()
+            .into_iter()
+            .filter_map(|e| match e {
+                RunEvent::StepLog { line, .. } => Some(line),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(shown, ["token=***"]);
     }
 }

@@ -548,6 +548,7 @@ mod tests {
             image: Some("123456789012.dkr.ecr.us-east-1.amazonaws.com/churn:1".into()),
             command: vec![],
             env: BTreeMap::from([("MODE".to_string(), "fast".to_string())]),
+            secret_env: Default::default(),
             inputs: vec![],
             outputs: if kind == StepKind::Train {
                 vec!["model".into(), "output".into()]

@@ -65,6 +65,7 @@ codes! {
     TemplateKindMismatch = "template-kind-mismatch": "A step declares a kind that differs from its template's kind.",
     CannotInterpolate = "cannot-interpolate": "A value that has no text form at compile time is interpolated into a string.",
     SecretMisuse = "secret-misuse": "`secret(...)` is used outside `env`, where it could be printed or stored.",
+    ExportOutsideProject = "export-outside-project": "An output is exported to an absolute path, out of the pipeline's folder with `..`, to the folder itself, or into `.wharf/`.",
     SagemakerName = "sagemaker-name": "A step name cannot become a valid SageMaker job name.",
     InvalidInstanceType = "invalid-instance-type": "An instance type is not of SageMaker's `ml.<family>.<size>` shape.",
     UnusedParam = "unused-param": "A param is declared but never read (warning).",

@@ -13,6 +13,7 @@ pub mod compile;
 pub mod dag;
 pub mod diagnostic;
 pub mod display;
+pub mod export_path;
 pub mod modules;
 pub mod pipeline;
 pub mod placement;

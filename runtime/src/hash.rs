@@ -20,16 +20,29 @@ pub struct ContentHash {
     pub size: u64,
 }
 
-/// Hashes a file or a folder (recursively). Symbolic links are hashed as
-/// links (their target path), not followed, so a link cannot pull in a tree
-/// from elsewhere or loop.
+/// Hashes a file or a folder (recursively).
+///
+/// Symbolic links: a link whose target lies inside the folder being hashed
+/// is hashed as a link (its target path; what it points to is hashed where
+/// it lives). A link that leads outside the folder (a data folder linking
+/// to a shared data set) is followed and hashed as what it points to, so a
+/// change behind it is seen; a followed link that leads back into a folder
+/// it is in is an error naming the link. A link that leads nowhere is
+/// hashed as a link. `path` itself may be a link.
 pub fn hash_path(path: &Path) -> std::io::Result<ContentHash> {
-    let meta = std::fs::symlink_metadata(path)?;
+    let meta = std::fs::metadata(path)?;
     let mut hasher = blake3::Hasher::new();
     let mut size = 0;
     if meta.is_dir() {
         hasher.update(b"wharf-dir-v1\0");
-        hash_dir(path, Path::new(""), &mut hasher, &mut size)?;
+        let root = std::fs::canonicalize(path)?;
+        let mut walk = Walk {
+            root: root.clone(),
+            followed: vec![root.clone()],
+            hasher: &mut hasher,
+            size: &mut size,
+        };
+        walk.dir(&root, Path::new(""))?;
     } else {
         hasher.update(b"wharf-file-v1\0");
         size += hash_file(path, &mut hasher)?;
@@ -40,39 +53,88 @@ pub fn hash_path(path: &Path) -> std::io::Result<ContentHash> {
     })
 }
 
-fn hash_dir(root: &Path, relative: &Path, hasher: &mut blake3::Hasher, size: &mut u64) -> std::io::Result<()> {
-    let dir = root.join(relative);
-    let mut entries: Vec<_> = std::fs::read_dir(&dir)?.collect::<Result<Vec<_>, _>>()?;
-    entries.sort_by_key(|e| e.file_name());
-    for entry in entries {
-        let name = entry.file_name();
-        let child = relative.join(&name);
-        let kind = entry.file_type()?;
-        let path_bytes = child.to_string_lossy();
-        if kind.is_dir() {
-            hasher.update(b"d\0");
-            hasher.update(path_bytes.as_bytes());
-            hasher.update(b"\0");
-            hash_dir(root, &child, hasher, size)?;
-        } else if kind.is_symlink() {
-            let target = std::fs::read_link(entry.path())?;
-            hasher.update(b"l\0");
-            hasher.update(path_bytes.as_bytes());
-            hasher.update(b"\0");
-            hasher.update(target.to_string_lossy().as_bytes());
-            hasher.update(b"\0");
-        } else {
-            let mut file_hasher = blake3::Hasher::new();
-            let bytes = hash_file(&entry.path(), &mut file_hasher)?;
-            *size += bytes;
-            hasher.update(b"f\0");
-            hasher.update(path_bytes.as_bytes());
-            hasher.update(b"\0");
-            hasher.update(&bytes.to_le_bytes());
-            hasher.update(file_hasher.finalize().as_bytes());
+/// Where a link inside folder `root` leads: `None` when it should be
+/// hashed (or staged) as a link, because its target is inside `root` or
+/// does not exist; `Some(target)`, resolved, when it leads outside.
+pub(crate) fn outside_target(link: &Path, root: &Path) -> Option<std::path::PathBuf> {
+    let target = std::fs::canonicalize(link).ok()?;
+    (!target.starts_with(root)).then_some(target)
+}
+
+/// The error for a followed link that leads back into a folder it is in.
+pub(crate) fn link_loop(link: &Path, target: &Path) -> std::io::Error {
+    std::io::Error::other(format!(
+        "the link {} leads to {}, a folder it is itself in (a loop); remove or replace the link",
+        link.display(),
+        target.display()
+    ))
+}
+
+struct Walk<'a> {
+    /// The folder being hashed, resolved.
+    root: std::path::PathBuf,
+    /// The folders being walked that were reached through links (and the
+    /// root): following a link into one of them again would never end.
+    followed: Vec<std::path::PathBuf>,
+    hasher: &'a mut blake3::Hasher,
+    size: &'a mut u64,
+}
+
+impl Walk<'_> {
+    /// Hashes folder `dir` on disk, whose entries are named `relative/...`.
+    fn dir(&mut self, dir: &Path, relative: &Path) -> std::io::Result<()> {
+        let mut entries: Vec<_> = std::fs::read_dir(dir)?.collect::<Result<Vec<_>, _>>()?;
+        entries.sort_by_key(|e| e.file_name());
+        for entry in entries {
+            let child = relative.join(entry.file_name());
+            let kind = entry.file_type()?;
+            if kind.is_dir() {
+                self.enter(&entry.path(), &child)?;
+            } else if kind.is_symlink() {
+                match outside_target(&entry.path(), &self.root) {
+                    Some(target) if target.is_dir() => {
+                        if self.followed.iter().any(|f| f == &target) {
+                            return Err(link_loop(&entry.path(), &target));
+                        }
+                        self.followed.push(target.clone());
+                        self.enter(&target, &child)?;
+                        self.followed.pop();
+                    }
+                    Some(target) => self.file(&target, &child)?,
+                    None => {
+                        let target = std::fs::read_link(entry.path())?;
+                        self.hasher.update(b"l\0");
+                        self.hasher.update(child.to_string_lossy().as_bytes());
+                        self.hasher.update(b"\0");
+                        self.hasher.update(target.to_string_lossy().as_bytes());
+                        self.hasher.update(b"\0");
+                    }
+                }
+            } else {
+                self.file(&entry.path(), &child)?;
+            }
         }
+        Ok(())
     }
-    Ok(())
+
+    fn enter(&mut self, dir: &Path, child: &Path) -> std::io::Result<()> {
+        self.hasher.update(b"d\0");
+        self.hasher.update(child.to_string_lossy().as_bytes());
+        self.hasher.update(b"\0");
+        self.dir(dir, child)
+    }
+
+    fn file(&mut self, path: &Path, child: &Path) -> std::io::Result<()> {
+        let mut file_hasher = blake3::Hasher::new();
+        let bytes = hash_file(path, &mut file_hasher)?;
+        *self.size += bytes;
+        self.hasher.update(b"f\0");
+        self.hasher.update(child.to_string_lossy().as_bytes());
+        self.hasher.update(b"\0");
+        self.hasher.update(&bytes.to_le_bytes());
+        self.hasher.update(file_hasher.finalize().as_bytes());
+        Ok(())
+    }
 }
 
 /// The bytes of a file, or of every file in a folder (recursively), as
@@ -163,10 +225,63 @@ mod tests {
         let a = tempfile::tempdir().expect("tmp");
         write(a.path(), "x.csv", "1,2\n");
         write(a.path(), "sub/deeper/y.csv", &"z".repeat(10_000));
-        std::os::unix::fs::symlink("/etc/passwd", a.path().join("link")).expect("link");
+        std::os::unix::fs::symlink("x.csv", a.path().join("link")).expect("link");
         let size = content_size(a.path()).expect("size");
-        assert_eq!(size, 10_004, "files' bytes, not folder entries, links not followed");
+        assert_eq!(
+            size, 10_004,
+            "files' bytes, not folder entries, a link inside not followed"
+        );
         assert_eq!(size, hash_path(a.path()).expect("hash").size);
         assert_eq!(content_size(&a.path().join("x.csv")).expect("file"), 4);
+    }
+
+    #[test]
+    fn links_out_of_the_folder_are_followed_and_links_inside_are_not() {
+        let shared = tempfile::tempdir().expect("tmp");
+        write(shared.path(), "big/part-0.csv", "1\n");
+        write(shared.path(), "one.csv", "x\n");
+        let data = tempfile::tempdir().expect("tmp");
+        write(data.path(), "local.csv", "a\n");
+        std::os::unix::fs::symlink(shared.path().join("big"), data.path().join("big")).expect("link");
+        std::os::unix::fs::symlink(shared.path().join("one.csv"), data.path().join("one.csv")).expect("link");
+        std::os::unix::fs::symlink("local.csv", data.path().join("alias.csv")).expect("link");
+        std::os::unix::fs::symlink("/nowhere/at/all", data.path().join("dangling")).expect("link");
+        let before = hash_path(data.path()).expect("hash");
+        assert_eq!(
+            before.size,
+            2 + 2 + 2,
+            "local.csv, big/part-0.csv and one.csv are counted"
+        );
+        // A change behind a followed link is seen.
+        write(shared.path(), "big/part-0.csv", "2\n");
+        let after = hash_path(data.path()).expect("hash");
+        assert_ne!(before.hex, after.hex, "a change behind a folder link");
+        write(shared.path(), "one.csv", "y\n");
+        assert_ne!(
+            after.hex,
+            hash_path(data.path()).expect("hash").hex,
+            "behind a file link"
+        );
+        // A followed link is hashed as what it points to: a copy hashes the same.
+        let copy = tempfile::tempdir().expect("tmp");
+        write(copy.path(), "big/part-0.csv", "2\n");
+        write(copy.path(), "one.csv", "y\n");
+        write(copy.path(), "local.csv", "a\n");
+        std::os::unix::fs::symlink("local.csv", copy.path().join("alias.csv")).expect("link");
+        std::os::unix::fs::symlink("/nowhere/at/all", copy.path().join("dangling")).expect("link");
+        assert_eq!(
+            hash_path(data.path()).expect("hash"),
+            hash_path(copy.path()).expect("hash")
+        );
+    }
+
+    #[test]
+    fn a_link_that_loops_is_an_error_naming_it() {
+        let outer = tempfile::tempdir().expect("tmp");
+        write(outer.path(), "data/x.csv", "1\n");
+        std::os::unix::fs::symlink(outer.path(), outer.path().join("data/up")).expect("link");
+        let err = hash_path(&outer.path().join("data")).expect_err("a loop");
+        assert!(err.to_string().contains("data/up"), "{err}");
+        assert!(err.to_string().contains("a loop"), "{err}");
     }
 }

@@ -22,4 +22,5 @@ pub mod lock;
 pub mod owner;
 pub mod plan;
 pub mod scheduler;
+pub mod secrets;
 pub mod state;

@@ -6,6 +6,7 @@ use crate::backend::Backend;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use wharf_compiler::export_path::is_local_export;
 use wharf_compiler::pipeline::{InputSource, KindSpec, Pipeline, Step, StepId, Target};
 use wharf_compiler::placement;
 use wharf_compiler::suggest::did_you_mean;
@@ -28,6 +29,8 @@ pub struct RunOptions {
     /// At most this many steps at once on a backend (a target's `max_jobs`
     /// caps its SageMaker jobs), within `jobs`.
     pub backend_limits: BTreeMap<BackendKind, usize>,
+    /// The `.wharf` folder, when known: exports may not write into it.
+    pub state_dir: Option<PathBuf>,
 }
 
 /// A step's part in a run, from `--from`/`--to`/`--only`.
@@ -118,12 +121,19 @@ impl<'p> Plan<'p> {
                     ));
                 }
                 for output in &step.outputs {
-                    if let Some(dest) = &output.export
-                        && dest.starts_with("s3://")
-                        && backend != BackendKind::Sagemaker
+                    let Some(dest) = &output.export else { continue };
+                    if !is_local_export(dest) {
+                        if backend != BackendKind::Sagemaker {
+                            errors.push(format!(
+                                "step `{}` exports output `{}` to {dest}; exporting to S3 comes with the SageMaker backend",
+                                step.name, output.name
+                            ));
+                        }
+                    } else if let Err(why) =
+                        crate::export::check_destination(&project_dir, options.state_dir.as_deref(), dest)
                     {
                         errors.push(format!(
-                            "step `{}` exports output `{}` to {dest}; exporting to S3 comes with the SageMaker backend",
+                            "step `{}` cannot export output `{}` to {dest}: {why}",
                             step.name, output.name
                         ));
                     }

@@ -120,6 +120,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<Outcome> {
             BackendKind::Sagemaker,
             target.settings.max_jobs.map_or(DEFAULT_SAGEMAKER_JOBS, |n| n as usize),
         )]),
+        state_dir: Some(std::path::PathBuf::from(STATE_DIR)),
     };
     let plan = match Plan::build(pipeline, target, &args.file, options, &backends) {
         Ok(plan) => plan,

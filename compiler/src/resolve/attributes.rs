@@ -7,6 +7,7 @@ use super::rvalue::{RValue, Spanned};
 use super::step_builder::Attr;
 use crate::code::Code;
 use crate::diagnostic::Diagnostic;
+use crate::export_path::{ExportPathError, check_export_path, is_local_export};
 use crate::pipeline::{Edge, EnvValue, ImageRef, Input, InputSource, Output, OutputShape, Step, StepId};
 use crate::source::Span;
 use crate::types::StepKind;
@@ -187,7 +188,22 @@ impl Resolver<'_> {
                     }
                     let (shape, export) = match v.value {
                         RValue::OutSpec(shape) => (shape, None),
-                        RValue::Data(Value::Str(dest)) if !dest.is_empty() => (OutputShape::Dir, Some(dest)),
+                        RValue::Data(Value::Str(dest)) => {
+                            if is_local_export(&dest)
+                                && let Err(why) = check_export_path(&dest)
+                            {
+                                self.diags.push(
+                                    Diagnostic::error(
+                                        Code::ExportOutsideProject,
+                                        v.span,
+                                        format!("output `{name}` is exported to `{dest}`, {}", why.message()),
+                                    )
+                                    .with_hint(ExportPathError::HINT),
+                                );
+                                continue;
+                            }
+                            (OutputShape::Dir, Some(dest))
+                        }
                         _ => {
                             self.mismatch(
                                 &v,

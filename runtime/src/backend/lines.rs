@@ -3,12 +3,16 @@
 //! UTF-8 character where possible so that the pieces decode cleanly. Bytes
 //! that are not UTF-8 are replaced (U+FFFD), never an error.
 
+use crate::secrets::Masker;
+
 /// The longest line kept in one piece (64 KiB).
 pub(crate) const MAX_LINE: usize = 64 * 1024;
 
 pub(crate) struct LineSplitter {
     pending: Vec<u8>,
     max: usize,
+    /// Secret values a cut must not split (each piece is masked alone).
+    secrets: Masker,
 }
 
 impl LineSplitter {
@@ -16,7 +20,15 @@ impl LineSplitter {
         LineSplitter {
             pending: Vec::new(),
             max: max.max(4),
+            secrets: Masker::default(),
         }
+    }
+
+    /// Cuts long lines so that no value of `secrets` falls across a cut:
+    /// a value split in two pieces would escape masking.
+    pub(crate) fn keeping_whole(mut self, secrets: Masker) -> Self {
+        self.secrets = secrets;
+        self
     }
 
     /// Takes the next bytes of the stream and returns the lines they complete,
@@ -35,7 +47,7 @@ impl LineSplitter {
                 lines.push(String::from_utf8_lossy(line).into_owned());
                 start += end + 1;
             } else if rest.len() > self.max {
-                let cut = char_boundary(rest, self.max);
+                let cut = self.secrets.safe_cut(rest, char_boundary(rest, self.max));
                 lines.push(String::from_utf8_lossy(&rest[..cut]).into_owned());
                 start += cut;
             } else {
@@ -100,6 +112,14 @@ mod tests {
             "a full line may still end with its break"
         );
         assert_eq!(splitter.push(b"e"), ["abcd"]);
+    }
+
+    #[test]
+    fn a_cut_keeps_a_secret_whole() {
+        let mut splitter = LineSplitter::new(8).keeping_whole(Masker::new(["SECRET"]));
+        let mut pieces = splitter.push(b"aaaaaSECRETbbbbbbbbbb\n");
+        pieces.extend(splitter.finish());
+        assert_eq!(pieces, ["aaaaa", "SECRETbb", "bbbbbbbb"]);
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! A step's output: two tasks read stdout and stderr line by line and hand
 //! the lines to a third, which appends them to the attempt's log file (both
 //! streams in one file, in the order they arrive) and sends them to the
-//! event sink. The last few lines are kept for the failure reason.
+//! event sink. The last few lines are kept for the failure reason. Every
+//! line has the step's secret values masked (`***`) before it goes
+//! anywhere: file, live view or failure reason.
 //!
 //! The bounded channel between them is the backpressure: if the disk or the
 //! sink falls behind, the readers stop reading and the step blocks on its
@@ -9,6 +11,7 @@
 
 use super::lines::{LineSplitter, MAX_LINE};
 use crate::events::{EventSink, RunEvent};
+use crate::secrets::Masker;
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -62,20 +65,23 @@ pub(crate) async fn open(path: &Path) -> Result<File, String> {
         .map_err(|e| format!("cannot open log file `{}`: {e}", path.display()))
 }
 
-/// Starts the three tasks. The returned task ends when both streams have
-/// ended and every line is written and sent.
+/// Starts the three tasks on the step's `(stdout, stderr)`. The returned
+/// task ends when both streams have ended and every line is written and sent.
 pub(crate) fn start(
-    stdout: impl AsyncRead + Unpin + Send + 'static,
-    stderr: impl AsyncRead + Unpin + Send + 'static,
+    (stdout, stderr): (
+        impl AsyncRead + Unpin + Send + 'static,
+        impl AsyncRead + Unpin + Send + 'static,
+    ),
     log: File,
     log_path: PathBuf,
     step: String,
     events: Arc<dyn EventSink>,
     tail: Tail,
+    secrets: Masker,
 ) -> JoinHandle<()> {
-    let (sender, writer) = sink(log, log_path, step, events, tail);
-    tokio::spawn(read(stdout, false, sender.clone()));
-    tokio::spawn(read(stderr, true, sender));
+    let (sender, writer) = sink(log, log_path, step, events, tail, secrets.clone());
+    tokio::spawn(read(stdout, false, sender.clone(), secrets.clone()));
+    tokio::spawn(read(stderr, true, sender, secrets));
     writer
 }
 
@@ -88,13 +94,17 @@ pub(crate) fn sink(
     step: String,
     events: Arc<dyn EventSink>,
     tail: Tail,
+    secrets: Masker,
 ) -> (mpsc::Sender<Line>, JoinHandle<()>) {
     let (sender, receiver) = mpsc::channel(CHANNEL_LINES);
-    (sender, tokio::spawn(write(receiver, log, log_path, step, events, tail)))
+    (
+        sender,
+        tokio::spawn(write(receiver, log, log_path, step, events, tail, secrets)),
+    )
 }
 
-async fn read(mut stream: impl AsyncRead + Unpin, stderr: bool, sender: mpsc::Sender<Line>) {
-    let mut splitter = LineSplitter::new(MAX_LINE);
+async fn read(mut stream: impl AsyncRead + Unpin, stderr: bool, sender: mpsc::Sender<Line>, secrets: Masker) {
+    let mut splitter = LineSplitter::new(MAX_LINE).keeping_whole(secrets);
     let mut buffer = vec![0; 8192];
     loop {
         let lines = match stream.read(&mut buffer).await {
@@ -123,13 +133,17 @@ async fn write(
     step: String,
     events: Arc<dyn EventSink>,
     tail: Tail,
+    secrets: Masker,
 ) {
     let mut log = Some(BufWriter::new(log));
     while let Some(first) = receiver.recv().await {
         // Write what has arrived, then flush, so that the file follows the
         // step closely without a system call per line.
         let mut next = Some(first);
-        while let Some(line) = next {
+        while let Some(mut line) = next {
+            if let std::borrow::Cow::Owned(masked) = secrets.mask(&line.text) {
+                line.text = masked;
+            }
             if let Some(file) = &mut log {
                 let written = async {
                     file.write_all(line.text.as_bytes()).await?;

@@ -14,10 +14,11 @@ pub mod docker;
 pub(crate) mod lines;
 pub(crate) mod logs;
 pub mod process;
+pub(crate) mod staging;
 pub mod task;
 
 use crate::events::EventSink;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 use std::path::PathBuf;
 use std::pin::Pin;
@@ -39,6 +40,10 @@ pub struct Attempt {
     pub command: Vec<String>,
     /// Resolved environment, secrets included: never log or store it.
     pub env: BTreeMap<String, String>,
+    /// The names in `env` whose values come from `secret(...)`: they go to
+    /// the step's environment only, never into a file wharf writes, and are
+    /// masked in its output (`masker`).
+    pub secret_env: BTreeSet<String>,
     /// Input name -> a file or folder on this machine.
     pub inputs: Vec<(String, PathBuf)>,
     /// Output names, in declaration order; each is a folder (see `output_dir`).
@@ -68,6 +73,11 @@ impl Attempt {
     /// declared as `file("x.json")` is the file `x.json` in this folder.
     pub fn output_dir(&self, name: &str) -> PathBuf {
         self.work_dir.join("outputs").join(name)
+    }
+
+    /// Masks this attempt's secret values in text it writes or shows.
+    pub fn masker(&self) -> crate::secrets::Masker {
+        crate::secrets::Masker::new(self.secret_env.iter().filter_map(|name| self.env.get(name)))
     }
 }
 

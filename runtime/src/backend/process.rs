@@ -113,7 +113,15 @@ impl ProcessBackend {
         }
     }
 
-    async fn start(&self, attempt: Attempt, events: Arc<dyn EventSink>) -> Result<ProcessHandle, String> {
+    async fn start(&self, mut attempt: Attempt, events: Arc<dyn EventSink>) -> Result<ProcessHandle, String> {
+        // Through a link in an input, the step would get a writable path
+        // outside its own folders: such inputs are staged (`backend::staging`).
+        let (inputs, work_dir) = (attempt.inputs.clone(), attempt.work_dir.clone());
+        attempt.inputs = tokio::task::spawn_blocking(move || {
+            super::staging::stage_inputs(&inputs, &work_dir, super::staging::Stage::All)
+        })
+        .await
+        .map_err(|e| e.to_string())??;
         let Some((program, args)) = attempt.command.split_first() else {
             return Err(format!("step `{}` has no command to run", attempt.step));
         };
@@ -150,13 +158,13 @@ impl ProcessBackend {
         };
         let tail = super::logs::Tail::default();
         let logs = super::logs::start(
-            stdout,
-            stderr,
+            (stdout, stderr),
             log,
             layout.log_path.clone(),
             attempt.step.clone(),
             events.clone(),
             tail.clone(),
+            attempt.masker(),
         );
         Ok(ProcessHandle {
             child,

@@ -413,6 +413,13 @@ impl StepTask {
             },
             command: self.step.command.clone().unwrap_or_default(),
             env: env.clone(),
+            secret_env: self
+                .step
+                .env
+                .iter()
+                .filter(|(_, v)| matches!(v, wharf_compiler::pipeline::EnvValue::Secret(_)))
+                .map(|(name, _)| name.clone())
+                .collect(),
             inputs,
             outputs: self.step.outputs.iter().map(|o| o.name.clone()).collect(),
             hyperparameters: self
@@ -430,6 +437,9 @@ impl StepTask {
             timeout_ms: self.step.timeout,
             spec: self.step.spec.clone(),
         };
+        // Failure reasons quote the step (its message file, its last lines):
+        // its secrets are masked before they are stored or shown.
+        let secrets = attempt.masker();
         let started = self.clock.now_ms();
         let mut record = AttemptRecord {
             run: self.run.clone(),
@@ -481,6 +491,7 @@ impl StepTask {
                 (finish, reason)
             }
         };
+        let reason = reason.map(|r| secrets.mask(&r).into_owned());
         record.status = match finish {
             Finish::Succeeded => StepStatus::Succeeded,
             Finish::Failed { .. } => StepStatus::Failed,
@@ -522,20 +533,36 @@ impl StepTask {
     }
 
     /// Copies outputs declared with a path (`outputs { report = "reports/" }`)
-    /// there, relative to the pipeline's folder. The copy is made beside the
-    /// destination and renamed over it, so the destination is never half
-    /// written.
+    /// there, relative to the pipeline's folder, where `export` allows it
+    /// (inside the folder, never over a folder wharf did not export).
     async fn export_outputs(&self, produced: &Produced) -> Result<(), String> {
         for output in &self.step.outputs {
             let (Some(dest), Some(dir)) = (&output.export, produced.dirs.get(&output.name)) else {
                 continue;
             };
-            let dest = self.project_dir.join(dest);
-            let (from, to) = (dir.clone(), dest.clone());
-            tokio::task::spawn_blocking(move || crate::export::replace_with_copy(&from, &to))
-                .await
-                .map_err(|e| e.to_string())?
-                .map_err(|e| format!("cannot export output `{}` to {}: {e}", output.name, dest.display()))?;
+            // An `s3://` export is no local path (the plan refuses it off
+            // SageMaker); copying it to a folder named `s3:` helps nobody.
+            if !wharf_compiler::export_path::is_local_export(dest) {
+                continue;
+            }
+            let mark = crate::export::ExportMark {
+                pipeline: self.pipeline.clone(),
+                step: self.step.name.clone(),
+                output: output.name.clone(),
+                run: self.run.clone(),
+            };
+            let (project, state, dest2, from) = (
+                self.project_dir.clone(),
+                self.layout.root().to_path_buf(),
+                dest.clone(),
+                dir.clone(),
+            );
+            tokio::task::spawn_blocking(move || {
+                crate::export::export_output(&project, Some(&state), &dest2, &from, &mark)
+            })
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| format!("cannot export output `{}` to {dest}: {e}", output.name))?;
         }
         Ok(())
     }

@@ -230,7 +230,15 @@ pub async fn stream_logs(
             .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
     }
     let log = logs::open(&attempt.log_path).await?;
-    let (sender, writer) = logs::sink(log, attempt.log_path.clone(), attempt.step.clone(), events, tail);
+    let secrets = attempt.masker();
+    let (sender, writer) = logs::sink(
+        log,
+        attempt.log_path.clone(),
+        attempt.step.clone(),
+        events,
+        tail,
+        secrets.clone(),
+    );
     let options = |follow| LogsOptions {
         follow,
         stdout: true,
@@ -240,7 +248,7 @@ pub async fn stream_logs(
     let mut stream = docker.logs(id, Some(options(true)));
     let (docker, id) = (docker.clone(), id.to_string());
     Ok(tokio::spawn(async move {
-        let mut relay = Relay::new(sender);
+        let mut relay = Relay::new(sender, secrets);
         while let Some(Ok(chunk)) = stream.next().await {
             if !relay.push(&chunk).await {
                 return;
@@ -272,10 +280,14 @@ struct Relay {
 }
 
 impl Relay {
-    fn new(sender: tokio::sync::mpsc::Sender<Line>) -> Relay {
+    fn new(sender: tokio::sync::mpsc::Sender<Line>, secrets: crate::secrets::Masker) -> Relay {
         Relay {
             sender,
-            splitters: [LineSplitter::new(MAX_LINE), LineSplitter::new(MAX_LINE)],
+            // A piece of an over-long line is never cut through a secret.
+            splitters: [
+                LineSplitter::new(MAX_LINE).keeping_whole(secrets.clone()),
+                LineSplitter::new(MAX_LINE).keeping_whole(secrets),
+            ],
             sent: [0, 0],
             skip: [0, 0],
         }

@@ -280,7 +280,16 @@ impl DockerBackend {
         format!("wharf-{}-{}", &self.project[..8], job.to_lowercase())
     }
 
-    async fn start_job(&self, attempt: Attempt, events: Arc<dyn EventSink>) -> Result<Box<dyn Handle>, String> {
+    async fn start_job(&self, mut attempt: Attempt, events: Arc<dyn EventSink>) -> Result<Box<dyn Handle>, String> {
+        // A link in a mounted input folder names a path on this machine,
+        // which leads nowhere in the container: such inputs are staged
+        // without links (`backend::staging`), as the cache key follows them.
+        let (inputs, work_dir) = (attempt.inputs.clone(), attempt.work_dir.clone());
+        attempt.inputs = tokio::task::spawn_blocking(move || {
+            crate::backend::staging::stage_inputs(&inputs, &work_dir, crate::backend::staging::Stage::ButLinkFolders)
+        })
+        .await
+        .map_err(|e| e.to_string())??;
         let job = contract::job_name(&attempt.pipeline, &attempt.step, &attempt.run, attempt.attempt);
         let spec = ContainerSpec::for_job(&attempt, &job)?;
         self.ensure_image(&spec.image).await?;
@@ -569,6 +578,7 @@ async fn build_step(backend: Arc<DockerBackend>, attempt: Attempt, events: Arc<d
             attempt.step.clone(),
             events,
             Tail::default(),
+            attempt.masker(),
         );
         let mut lines = |line: &str| {
             let _ = sender.try_send(super::logs::Line {

@@ -235,10 +235,13 @@ fn processing_job_config(
             })
         })
         .collect();
+    // Secrets go to the container's environment only: this file is written
+    // to disk (and readable by the step), so they are left out of its echo.
     let environment: serde_json::Map<String, Value> = spec
         .env
         .iter()
         .filter_map(|kv| kv.split_once('='))
+        .filter(|(k, _)| !attempt.secret_env.contains(*k))
         .map(|(k, v)| (k.to_string(), json!(v)))
         .collect();
     json!({
@@ -279,7 +282,11 @@ mod tests {
             kind,
             image: Some("wharf-test/busybox:1".into()),
             command: command.iter().map(|s| s.to_string()).collect(),
-            env: BTreeMap::from([("MODE".to_string(), "fast".to_string())]),
+            env: BTreeMap::from([
+                ("MODE".to_string(), "fast".to_string()),
+                ("TOKEN".to_string(), "hunter2-value".to_string()),
+            ]),
+            secret_env: ["TOKEN".to_string()].into(),
             inputs: vec![
                 ("raw-data".into(), dir.join("data.csv")),
                 ("more".into(), dir.join("folder")),
@@ -354,6 +361,17 @@ mod tests {
             "ml.m5.xlarge"
         );
         assert_eq!(job["StoppingCondition"]["MaxRuntimeInSeconds"], 91);
+        assert_eq!(job["Environment"]["MODE"], "fast");
+        assert_eq!(
+            env["TOKEN"], "hunter2-value",
+            "a secret reaches the container's environment"
+        );
+        for (path, content) in &spec.files {
+            assert!(
+                !String::from_utf8_lossy(content).contains("hunter2-value"),
+                "a secret in {path}"
+            );
+        }
         let resources: Value = serde_json::from_slice(&files["/opt/ml/config/resourceconfig.json"]).unwrap();
         assert_eq!(resources, json!({"current_host": "algo-1", "hosts": ["algo-1"]}));
         assert!(spec.dirs.contains(&"/opt/ml/processing/output/out".to_string()));

@@ -32,6 +32,7 @@ impl Setup {
             image: None,
             command: command.iter().map(|s| s.to_string()).collect(),
             env: BTreeMap::new(),
+            secret_env: Default::default(),
             inputs: Vec::new(),
             outputs: vec!["out".into()],
             hyperparameters: BTreeMap::new(),
