@@ -157,6 +157,8 @@ pub fn describe(err: StateError, path: &Path) -> anyhow::Error {
         StateError::Corrupt { .. } | StateError::NewerSchema { .. } | StateError::Unwritable { .. } => {
             anyhow::anyhow!("{err}")
         }
+        // Another wharf holds it: waiting is the advice, not moving it aside.
+        StateError::Sqlite(_) if err.is_busy() => anyhow::anyhow!("{}: {err}", path.display()),
         StateError::Sqlite(_) | StateError::Decode(_) => {
             anyhow::anyhow!(
                 "cannot read {}: {err}\n  = help: if this persists, move the file aside: run history and the cache index start afresh, outputs on disk are kept",

@@ -35,9 +35,25 @@ impl fmt::Display for StateError {
                 "the state database {} was written by a newer wharf (schema {found}, this wharf knows up to {supported}); upgrade wharf, or move the file aside",
                 path.display()
             ),
+            StateError::Sqlite(_) if self.is_busy() => write!(
+                f,
+                "the state database is held by another wharf process for longer than wharf waits; let it finish, or stop it (`wharf runs` shows what is running)"
+            ),
             StateError::Sqlite(e) => write!(f, "state database error: {e}"),
             StateError::Decode(what) => write!(f, "state database holds a value this wharf cannot read: {what}"),
         }
+    }
+}
+
+impl StateError {
+    /// Whether SQLite refused because another connection holds a lock: a
+    /// reason to wait, not to move the file aside.
+    pub fn is_busy(&self) -> bool {
+        matches!(
+            self,
+            StateError::Sqlite(rusqlite::Error::SqliteFailure(e, _))
+                if matches!(e.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+        )
     }
 }
 

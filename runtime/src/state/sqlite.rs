@@ -10,6 +10,10 @@ use super::{StateError, StateStore};
 use rusqlite::{Connection, ErrorCode, OptionalExtension, Row, params};
 use std::path::{Path, PathBuf};
 
+/// How long opening waits for other wharf processes that hold the
+/// database's locks (migrating it, switching it to WAL).
+const OPEN_PATIENCE: std::time::Duration = std::time::Duration::from_secs(30);
+
 pub struct SqliteStore {
     conn: Connection,
     path: PathBuf,
@@ -33,6 +37,25 @@ impl SqliteStore {
             path: dir.to_path_buf(),
             reason: e.to_string(),
         })?;
+        // Several wharf processes opening one folder at once: switching a
+        // fresh file to WAL and migrating it take locks that SQLite may
+        // refuse at once (SQLITE_BUSY without its busy handler, as when
+        // another connection is mid-way through the switch). Such a refusal
+        // is a wait, never an error the user must act on.
+        let deadline = std::time::Instant::now() + OPEN_PATIENCE;
+        let mut pause = std::time::Duration::from_millis(5);
+        loop {
+            match SqliteStore::open_once(dir, check) {
+                Err(e) if e.is_busy() && std::time::Instant::now() < deadline => {
+                    std::thread::sleep(pause);
+                    pause = (pause * 2).min(std::time::Duration::from_millis(200));
+                }
+                other => return other,
+            }
+        }
+    }
+
+    fn open_once(dir: &Path, check: bool) -> Result<SqliteStore, StateError> {
         let path = dir.join("state.db");
         let existed = path.is_file();
         super::files::make_writable(&path)?;
