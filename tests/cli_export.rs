@@ -76,15 +76,20 @@ fn a_folder_wharf_did_not_export_is_kept_with_its_files() {
     assert_eq!(std::fs::read_to_string(dir.join("data/sub/more.csv")).unwrap(), "3,4\n");
     assert_eq!(names_under(&dir.join("data")).len(), 3, "nothing added or removed");
     no_partials(&dir);
-    // `wharf plan` says so too.
+    // `wharf plan` says so too: the step is refused, as the run was.
     let plan = wharf_in(&dir)
-        .args(["plan", "p.wharf", "-p", "dest=data"])
+        .args(["plan", "p.wharf", "-p", "dest=data", "--format", "json"])
         .output()
         .expect("runs");
+    let view: serde_json::Value = serde_json::from_slice(&plan.stdout).expect("plan JSON");
+    let decision = &view["steps"][0]["decision"];
+    assert_eq!(decision["verdict"], "refused", "{view:#}");
     assert!(
-        stderr_of(&plan).contains("wharf did not export it"),
-        "{}",
-        stderr_of(&plan)
+        decision["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("wharf did not export it"),
+        "{view:#}"
     );
 }
 

@@ -337,3 +337,28 @@ target local {{ backend = docker }}
         [("ok", "cached"), ("gone", "not-selected")]
     );
 }
+
+#[test]
+fn an_export_onto_a_folder_wharf_did_not_make_is_refused_by_plan_and_run_alike() {
+    let (_dir, path) = temp_file(
+        "p.wharf",
+        r#"pipeline p {
+  param dest : string = "exports/report"
+  step write {
+    command = ["sh", "-c", "echo r > $WHARF_OUTPUT_OUT/r.txt"]
+    outputs { out = "${params.dest}" }
+  }
+}
+"#,
+    );
+    let dir = path.parent().expect("folder");
+    std::fs::create_dir_all(dir.join("data")).expect("mkdir");
+    std::fs::write(dir.join("data/mine.csv"), "1\n").expect("write");
+    assert_eq!(status_of(&agree(dir, &[], &[]), "write"), "succeeded");
+    // Cached, but now exported onto the user's folder: refused by both.
+    let onto_data = ["-p", "dest=data"];
+    assert_eq!(verdict_of(&agree(dir, &onto_data, &[]), "write"), "refused");
+    assert_eq!(std::fs::read_to_string(dir.join("data/mine.csv")).expect("kept"), "1\n");
+    // Its own earlier export is replaced: cached, and exported again.
+    assert_eq!(verdict_of(&agree(dir, &[], &[]), "write"), "cached");
+}

@@ -129,14 +129,9 @@ impl<'p> Plan<'p> {
                                 step.name, output.name
                             ));
                         }
-                    } else if let Err(why) =
-                        crate::export::check_destination(&project_dir, options.state_dir.as_deref(), dest)
-                    {
-                        errors.push(format!(
-                            "step `{}` cannot export output `{}` to {dest}: {why}",
-                            step.name, output.name
-                        ));
                     }
+                    // A local destination is checked with the step's other
+                    // refusals, by `decide::preflight`, which plan shares.
                 }
                 if backend == BackendKind::Docker {
                     docker_checks(step, &mut errors);

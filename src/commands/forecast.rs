@@ -95,7 +95,11 @@ pub fn forecast_now(
     let (store, db) = super::state::open_or_empty()?;
     let artifacts = wharf_runtime::artifacts::LocalArtifacts::new();
     let forecasts = runtime.block_on(async {
-        let mut checks = preflight::check(pipeline, &checked, &host_env, ImageMode::Look).await;
+        let places = preflight::Places {
+            project_dir: &project_dir,
+            state_dir: Some(Path::new(STATE_DIR)),
+        };
+        let mut checks = preflight::check(pipeline, &checked, &host_env, places, ImageMode::Look).await;
         if let Some(down) = &docker_down {
             for &id in &pipeline.order {
                 if on(id) == BackendKind::Docker && roles.get(&id) != Some(&Role::NotSelected) {

@@ -39,37 +39,11 @@ pub fn run(args: PlanArgs) -> anyhow::Result<Outcome> {
         }
     }
     attach_transfers(&mut view, pipeline, target, &args.file);
-    warn_about_exports(pipeline, &args.file);
     match args.format {
         OutputFormat::Text => print!("{}", plan::text(&view)),
         OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&view)?),
     }
     Ok(Outcome::Success)
-}
-
-/// Exports `wharf run` would refuse before starting (a folder wharf did not
-/// export, a link leading out of the pipeline's folder), said now on
-/// stderr so that the plan's output stays what it is.
-fn warn_about_exports(pipeline: &wharf_compiler::Pipeline, file: &std::path::Path) {
-    let project_dir = super::project_dir(file);
-    let state_dir = std::path::Path::new(super::state::STATE_DIR);
-    for step in &pipeline.steps {
-        for output in &step.outputs {
-            let Some(dest) = output
-                .export
-                .as_deref()
-                .filter(|d| wharf_compiler::export_path::is_local_export(d))
-            else {
-                continue;
-            };
-            if let Err(why) = wharf_runtime::export::check_destination(&project_dir, Some(state_dir), dest) {
-                eprintln!(
-                    "warning: step `{}` cannot export output `{}` to {dest}: {why}; `wharf run` will refuse it",
-                    step.name, output.name
-                );
-            }
-        }
-    }
 }
 
 /// The data a run would move between this machine and S3: local inputs of

@@ -1,7 +1,9 @@
 //! The checks that refuse a step before anything starts, the same for
 //! `plan`, `why` and `run`: an `env()` or `secret()` it reads that is not
-//! set, and an image it runs that cannot be had (not on this machine and not
-//! pullable, or built by wharf and since removed). A refused step refuses the
+//! set, an export that would leave the pipeline's folder or replace a
+//! folder wharf did not export, and an image it runs that cannot be had
+//! (not on this machine and not pullable, or built by wharf and since
+//! removed). A refused step refuses the
 //! whole run (exit 2, nothing started); the plan shows it as `refused`.
 //!
 //! Images are resolved here once per run: the run pulls what is missing
@@ -11,7 +13,7 @@
 use super::inputs::OutputLookup;
 use crate::backend::{Backend, ImageLookup};
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use wharf_compiler::pipeline::{EnvValue, ImageRef, Pipeline, Step, StepId};
 
 /// What the run may do to have an image.
@@ -34,13 +36,22 @@ pub struct Preflight {
     pub refusals: BTreeMap<StepId, String>,
 }
 
-/// Checks each of `steps` as (step, whether it would run, its backend): the
-/// environment of the steps that would run, and the image of every step
-/// (a step taken from the cache needs its image's identity for its key).
+/// Where a run writes: exports must stay in `project_dir` and out of `state_dir`.
+#[derive(Debug, Clone, Copy)]
+pub struct Places<'a> {
+    pub project_dir: &'a Path,
+    pub state_dir: Option<&'a Path>,
+}
+
+/// Checks each of `steps` as (step, whether it is selected, its backend):
+/// the environment and the exports of the selected steps, and the image of
+/// every step (a step taken from the cache needs its image's identity for
+/// its key).
 pub async fn check(
     pipeline: &Pipeline,
     steps: &[(StepId, bool, &dyn Backend)],
     host_env: &(dyn Fn(&str) -> Option<String> + Sync),
+    places: Places<'_>,
     mode: ImageMode,
 ) -> Preflight {
     let mut out = Preflight::default();
@@ -49,6 +60,12 @@ pub async fn check(
     for &(id, runs, backend) in steps {
         let step = &pipeline.steps[id];
         if runs && let Err(reason) = resolve_env(step, host_env) {
+            out.refusals.insert(id, reason);
+            continue;
+        }
+        // A selected step exports its outputs whether it runs or comes
+        // from the cache.
+        if runs && let Err(reason) = check_exports(step, places) {
             out.refusals.insert(id, reason);
             continue;
         }
@@ -78,6 +95,22 @@ pub async fn check(
         }
     }
     out
+}
+
+/// The first export of `step` that `crate::export` would refuse.
+fn check_exports(step: &Step, places: Places<'_>) -> Result<(), String> {
+    for output in &step.outputs {
+        let Some(dest) = output
+            .export
+            .as_deref()
+            .filter(|d| wharf_compiler::export_path::is_local_export(d))
+        else {
+            continue;
+        };
+        crate::export::check_destination(places.project_dir, places.state_dir, dest)
+            .map_err(|why| format!("cannot export output `{}` to {dest}: {why}", output.name))?;
+    }
+    Ok(())
 }
 
 /// The step's environment with `env()` and `secret()` read from the host;

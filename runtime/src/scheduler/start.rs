@@ -45,7 +45,11 @@ pub(super) async fn before_start(
         }
     }
     let host_env = &*ctx.host_env;
-    let checks = preflight::check(pipeline, &checked, host_env, ImageMode::Resolve).await;
+    let places = preflight::Places {
+        project_dir: &plan.project_dir,
+        state_dir: plan.options.state_dir.as_deref(),
+    };
+    let checks = preflight::check(pipeline, &checked, host_env, places, ImageMode::Resolve).await;
     let mut refusals: Vec<String> = checks
         .refusals
         .iter()
