@@ -120,18 +120,16 @@ impl<'p> Plan<'p> {
                         step.name, step.kind
                     ));
                 }
+                // A local destination is checked with the step's other
+                // refusals, by `decide::preflight`, which plan shares.
                 for output in &step.outputs {
                     let Some(dest) = &output.export else { continue };
-                    if !is_local_export(dest) {
-                        if backend != BackendKind::Sagemaker {
-                            errors.push(format!(
-                                "step `{}` exports output `{}` to {dest}; exporting to S3 comes with the SageMaker backend",
-                                step.name, output.name
-                            ));
-                        }
+                    if !is_local_export(dest) && backend != BackendKind::Sagemaker {
+                        errors.push(format!(
+                            "step `{}` exports output `{}` to {dest}; exporting to S3 comes with the SageMaker backend",
+                            step.name, output.name
+                        ));
                     }
-                    // A local destination is checked with the step's other
-                    // refusals, by `decide::preflight`, which plan shares.
                 }
                 if backend == BackendKind::Docker {
                     docker_checks(step, &mut errors);
