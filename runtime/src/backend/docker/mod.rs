@@ -669,18 +669,7 @@ fn engine_address() -> String {
 
 /// `host/pid` of this wharf process: the `wharf.owner` label.
 pub fn owner() -> String {
-    format!("{}/{}", hostname(), std::process::id())
-}
-
-fn hostname() -> String {
-    let mut buf = [0u8; 256];
-    // SAFETY: the buffer is valid for its length; gethostname writes at most that.
-    let ok = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) } == 0;
-    if !ok {
-        return "unknown".into();
-    }
-    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
-    String::from_utf8_lossy(&buf[..end]).into_owned()
+    format!("{}/{}", crate::owner::hostname(), std::process::id())
 }
 
 /// Whether the wharf process named by a `wharf.owner` label still runs.
@@ -689,7 +678,7 @@ fn owner_alive(owner: &str) -> bool {
     let Some((host, pid)) = owner.rsplit_once('/') else {
         return false;
     };
-    if host != hostname() {
+    if host != crate::owner::hostname() {
         return true;
     }
     let Ok(pid) = pid.parse::<i32>() else {
