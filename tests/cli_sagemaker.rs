@@ -561,13 +561,13 @@ fn a_deploy_step_creates_then_updates_its_endpoint_and_a_monitor_schedules_again
     assert_eq!(endpoint["EndpointStatus"], "InService");
 }
 
-#[test]
-fn a_resumed_run_reattaches_to_the_job_a_killed_wharf_left_running() {
-    let Some(moto) = setup() else { return };
-    // moto records the job; the proxy holds it InProgress until released.
-    hold_jobs(&moto, &[], "");
+/// A project whose wharf was killed (SIGKILL: it cannot stop its job)
+/// while its training job was InProgress, held there by the proxy; and the
+/// job's name.
+fn killed_while_training(moto: &Moto) -> (Project, String) {
+    hold_jobs(moto, &[], "");
     let p = Project::new(
-        &moto,
+        moto,
         &format!(
             r#"  train fit {{
     image  = "{IMAGE}"
@@ -575,15 +575,23 @@ fn a_resumed_run_reattaches_to_the_job_a_killed_wharf_left_running() {
   }}"#
         ),
     );
-    let mut child = p.spawn(&moto, &[]);
+    let mut child = p.spawn(moto, &[]);
     let train = wait_for_job(&mut child, "the training job", || {
-        let list = aws(&moto, &["sagemaker", "list-training-jobs"]);
+        let list = aws(moto, &["sagemaker", "list-training-jobs"]);
         list["TrainingJobSummaries"][0]["TrainingJobName"]
             .as_str()
             .map(String::from)
     });
-    child.kill().unwrap(); // SIGKILL: wharf cannot stop its job.
+    child.kill().unwrap();
     let _ = child.wait();
+    (p, train)
+}
+
+#[test]
+fn a_resumed_run_reattaches_to_the_job_a_killed_wharf_left_running() {
+    let Some(moto) = setup() else { return };
+    // moto records the job; the proxy holds it InProgress until released.
+    let (p, train) = killed_while_training(&moto);
 
     let mut resumed = p.spawn(&moto, &["--resume"]);
     wait_for_job(&mut resumed, "the resumed run to follow the job", || {
@@ -637,25 +645,7 @@ fn a_resumed_run_reattaches_to_the_job_a_killed_wharf_left_running() {
 #[test]
 fn a_plain_run_stops_the_job_a_killed_wharf_left_running() {
     let Some(moto) = setup() else { return };
-    hold_jobs(&moto, &[], "");
-    let p = Project::new(
-        &moto,
-        &format!(
-            r#"  train fit {{
-    image  = "{IMAGE}"
-    inputs {{ train = "data/raw.csv" }}
-  }}"#
-        ),
-    );
-    let mut child = p.spawn(&moto, &[]);
-    let train = wait_for_job(&mut child, "the training job", || {
-        let list = aws(&moto, &["sagemaker", "list-training-jobs"]);
-        list["TrainingJobSummaries"][0]["TrainingJobName"]
-            .as_str()
-            .map(String::from)
-    });
-    child.kill().unwrap(); // SIGKILL: wharf cannot stop its job.
-    let _ = child.wait();
+    let (p, train) = killed_while_training(&moto);
 
     // `wharf runs` has no target: it says the job may still run and leaves it.
     let out = common::wharf_in(p.path()).args(["runs"]).output().unwrap();

@@ -1239,17 +1239,23 @@ mod tests {
     use super::*;
     use wharf_runtime::events::CollectingSink;
 
-    #[tokio::test]
-    async fn transfer_progress_is_shown_at_most_every_two_seconds_and_not_when_done() {
-        let dir = tempfile::tempdir().unwrap();
+    /// A step log writing to `dir/log`, its events collected.
+    async fn test_log(dir: &std::path::Path, secrets: wharf_runtime::secrets::Masker) -> (Log, Arc<CollectingSink>) {
         let sink = Arc::new(CollectingSink::default());
-        let file = tokio::fs::File::create(dir.path().join("log")).await.unwrap();
+        let file = tokio::fs::File::create(dir.join("log")).await.unwrap();
         let log = Log {
             file: Arc::new(tokio::sync::Mutex::new(file)),
             step: "fit".into(),
             events: sink.clone(),
-            secrets: Default::default(),
+            secrets,
         };
+        (log, sink)
+    }
+
+    #[tokio::test]
+    async fn transfer_progress_is_shown_at_most_every_two_seconds_and_not_when_done() {
+        let dir = tempfile::tempdir().unwrap();
+        let (log, sink) = test_log(dir.path(), Default::default()).await;
         let report = log.progress("uploading input `train`".into());
         let at = |done: u64| Progress {
             done_bytes: done,
@@ -1283,14 +1289,7 @@ mod tests {
     #[tokio::test]
     async fn a_secret_in_a_job_log_line_is_masked_in_the_file_and_the_live_view() {
         let dir = tempfile::tempdir().unwrap();
-        let sink = Arc::new(CollectingSink::default());
-        let file = tokio::fs::File::create(dir.path().join("log")).await.unwrap();
-        let log = Log {
-            file: Arc::new(tokio::sync::Mutex::new(file)),
-            step: "fit".into(),
-            events: sink.clone(),
-            secrets: wharf_runtime::secrets::Masker::new(["hunter2-xyz"]),
-        };
+        let (log, sink) = test_log(dir.path(), wharf_runtime::secrets::Masker::new(["hunter2-xyz"])).await;
         log.line("token=hunter2-xyz".into()).await;
         let written = std::fs::read_to_string(dir.path().join("log")).unwrap();
         assert_eq!(written, "token=***\n");

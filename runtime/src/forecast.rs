@@ -74,6 +74,19 @@ impl OutputLocator for KnownOutputs<'_> {
     }
 }
 
+impl Forecast {
+    /// A verdict reached without a key (a skip, a refusal, an input not known yet).
+    fn keyless(step: StepId, verdict: Verdict) -> Forecast {
+        Forecast {
+            step,
+            key: None,
+            parts: None,
+            verdict,
+            hit: None,
+        }
+    }
+}
+
 /// Forecasts every step, in execution order.
 pub async fn forecast(world: &Inputs<'_>, store: &impl ReadState) -> Result<Vec<Forecast>, StateError> {
     let pipeline = world.pipeline;
@@ -83,13 +96,7 @@ pub async fn forecast(world: &Inputs<'_>, store: &impl ReadState) -> Result<Vec<
     for &id in &pipeline.order {
         let step = &pipeline.steps[id];
         let role = world.roles.get(&id).copied().unwrap_or(Role::Selected);
-        let keyless = |verdict: Verdict| Forecast {
-            step: id,
-            key: None,
-            parts: None,
-            verdict,
-            hit: None,
-        };
+        let keyless = |verdict: Verdict| Forecast::keyless(id, verdict);
         let early = match role {
             Role::NotSelected => Some(Verdict::NotSelected),
             Role::Selected if world.needed_only => Some(Verdict::Runs {
@@ -162,13 +169,7 @@ async fn decide_one(
 ) -> Result<Forecast, StateError> {
     let pipeline = world.pipeline;
     let step = &pipeline.steps[id];
-    let keyless = |verdict: Verdict| Forecast {
-        step: id,
-        key: None,
-        parts: None,
-        verdict,
-        hit: None,
-    };
+    let keyless = |verdict: Verdict| Forecast::keyless(id, verdict);
     let lookup = |producer: StepId, output: &str| known.get(&producer)?.get(output).cloned();
     // A missing input file first, as `wharf run` checks it; then the
     // environment and the image, which refuse the step even when it waits
