@@ -101,6 +101,30 @@ fn missing_paths_and_bad_overrides_are_usage_errors() {
 }
 
 #[test]
+fn a_bad_override_is_an_invalid_override_diagnostic_in_text_and_json() {
+    let out = wharf()
+        .args(["check", "-p", "novalue", "pipelines/churn.wharf"])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        stderr_of(&out).trim_end(),
+        "error[invalid-override]: `-p novalue` is not NAME=VALUE\n  = help: for example `-p max_depth=8`"
+    );
+    let out = wharf()
+        .args(["check", "--format", "json", "-p", "novalue", "pipelines/churn.wharf"])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
+    assert_eq!(report["diagnostics"][0]["code"], "invalid-override", "{report}");
+    assert_eq!(
+        report["diagnostics"][0]["hints"][0], "for example `-p max_depth=8`",
+        "{report}"
+    );
+}
+
+#[test]
 fn unreadable_and_non_utf8_files_are_reported_not_panicked_on() {
     let (_dir, path) = temp_file("bin.wharf", "");
     std::fs::write(&path, [0xff, 0xfe, 0x00, 0x41]).expect("write");

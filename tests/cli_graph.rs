@@ -59,6 +59,28 @@ fn json_lists_nodes_in_order_and_edges_with_reasons() {
 }
 
 #[test]
+fn a_bad_override_is_a_json_diagnostic_with_format_json_and_text_otherwise() {
+    let out = wharf()
+        .args(["graph", &pipeline("churn"), "--format", "json", "-p", "max_depth"])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
+    assert_eq!(report["diagnostics"][0]["code"], "invalid-override", "{report}");
+    let out = wharf()
+        .args(["graph", &pipeline("churn"), "-p", "max_depth"])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(stdout_of(&out), "");
+    assert!(
+        stderr_of(&out).starts_with("error[invalid-override]: `-p max_depth` is not NAME=VALUE"),
+        "{}",
+        stderr_of(&out)
+    );
+}
+
+#[test]
 fn svg_is_drawn_without_graphviz_and_written_to_a_file() {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("regions.svg");

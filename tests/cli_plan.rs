@@ -92,6 +92,55 @@ fn unknown_target_suggests_one() {
 }
 
 #[test]
+fn with_format_json_what_stops_the_plan_is_json_diagnostics_on_stdout() {
+    let plan_json = |args: &[&str]| {
+        let out = wharf()
+            .args(["plan", "--format", "json"])
+            .args(args)
+            .output()
+            .expect("runs");
+        assert_eq!(out.status.code(), Some(2), "{}", stderr_of(&out));
+        assert_eq!(stderr_of(&out), "", "nothing but the JSON");
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).expect("JSON on stdout")["diagnostics"].clone()
+    };
+    let churn = pipeline("churn");
+    assert_eq!(
+        plan_json(&[&churn, "--target", "clod"]),
+        serde_json::json!([{
+            "code": "unknown-target",
+            "severity": "error",
+            "message": format!("`{churn}` declares no target `clod`"),
+            "file": null, "line": null, "column": null, "end_line": null, "end_column": null,
+            "hints": ["did you mean `cloud`?"],
+            "labels": [],
+        }])
+    );
+    let malformed = plan_json(&[&churn, "-p", "max_depth", "-p", "=3"]);
+    let messages: Vec<&str> = malformed
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|d| {
+            assert_eq!(d["code"], "invalid-override", "{d}");
+            d["message"].as_str().expect("a message")
+        })
+        .collect();
+    assert_eq!(
+        messages,
+        ["`-p max_depth` is not NAME=VALUE", "`-p =3` is not NAME=VALUE"],
+        "every malformed `-p` is reported"
+    );
+
+    let (_dir, path) = temp_file(
+        "p.wharf",
+        "pipeline p {\n  step s { command = [\"true\"] inputs { x = nowhere.out } }\n}\n",
+    );
+    let broken = plan_json(&[path.to_str().expect("a UTF-8 path")]);
+    assert_eq!(broken[0]["code"], "unknown-name", "{broken}");
+    assert_eq!(broken[0]["line"], 2, "{broken}");
+}
+
+#[test]
 fn bad_override_names_the_param_and_its_type() {
     let out = wharf()
         .args(["plan", &pipeline("churn"), "-p", "max_depth=deep"])

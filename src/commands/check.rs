@@ -1,13 +1,13 @@
 //! `wharf check`: compile every file named (or found below the folders
 //! named) and report all diagnostics, as text or JSON.
 
-use super::{collect_files, parse_overrides};
+use super::{collect_files, parse_overrides, report};
 use crate::Outcome;
 use crate::cli::{CheckArgs, OutputFormat};
 use crate::fs_world::FsWorld;
 use crate::render::diagnostics::{self, JsonDiagnostic};
 use serde::Serialize;
-use wharf_compiler::{Options, Severity};
+use wharf_compiler::{Options, Severity, SourceMap};
 
 #[derive(Serialize)]
 struct JsonReport {
@@ -25,8 +25,15 @@ struct JsonFile {
 
 pub fn run(args: CheckArgs) -> anyhow::Result<Outcome> {
     let files = collect_files(&args.paths)?;
+    let params = match parse_overrides(&args.params) {
+        Ok(params) => params,
+        Err(malformed) => {
+            report(&SourceMap::default(), &malformed, args.format)?;
+            return Ok(Outcome::Unusable);
+        }
+    };
     let options = Options {
-        params: parse_overrides(&args.params)?,
+        params,
         allow_library: true,
         allow_missing_params: true,
     };

@@ -1,8 +1,8 @@
 //! `wharf graph`: the DAG as DOT, Mermaid, SVG (laid out here, no Graphviz) or JSON.
 
-use super::compile_for_use;
+use super::compile_on_target;
 use crate::Outcome;
-use crate::cli::{GraphArgs, GraphFormat};
+use crate::cli::{GraphArgs, GraphFormat, OutputFormat};
 use crate::graph::{self, GraphEdge, GraphNode, GraphView};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -11,13 +11,15 @@ use wharf_compiler::display;
 use wharf_compiler::pipeline::Edge;
 
 pub fn run(args: GraphArgs) -> anyhow::Result<Outcome> {
-    let Some(compilation) = compile_for_use(&args.file, &args.params)? else {
+    let diagnostics = match args.format {
+        GraphFormat::Json => OutputFormat::Json,
+        GraphFormat::Dot | GraphFormat::Mermaid | GraphFormat::Svg => OutputFormat::Text,
+    };
+    // The graph is the same on every target: the default one is picked and not used.
+    let Some(compiled) = compile_on_target(&args.file, &args.params, None, diagnostics)? else {
         return Ok(Outcome::Unusable);
     };
-    let pipeline = compilation
-        .pipeline
-        .as_ref()
-        .expect("compile_for_use returns only compiled pipelines");
+    let pipeline = &compiled.pipeline;
     let text = match args.format {
         GraphFormat::Json => serde_json::to_string_pretty(&json_view(pipeline))? + "\n",
         GraphFormat::Dot => graph::render(&view(pipeline), graph::GraphFormat::Dot),

@@ -1,5 +1,6 @@
-//! One module per command, all on the same small helpers: compile a file,
-//! print its diagnostics, parse `-p` overrides; the history commands share
+//! One module per command, all on the same small helpers: compile a file
+//! and pick its target, show diagnostics as text or JSON, parse `-p`
+//! overrides; the history commands share
 //! `state.rs`, which opens and reads `.wharf/state.db`.
 
 mod abandoned;
@@ -20,11 +21,12 @@ mod whereabouts;
 mod why;
 
 use crate::Outcome;
-use crate::cli::Command;
+use crate::cli::{Command, OutputFormat};
 use crate::fs_world::FsWorld;
 use crate::render::diagnostics;
 use std::path::{Path, PathBuf};
-use wharf_compiler::{Compilation, Options};
+use wharf_compiler::pipeline::{Pipeline, Target};
+use wharf_compiler::{Code, Diagnostic, Options, SourceMap};
 
 pub fn run(command: Command) -> anyhow::Result<Outcome> {
     match command {
@@ -42,21 +44,58 @@ pub fn run(command: Command) -> anyhow::Result<Outcome> {
     }
 }
 
-/// Splits `-p NAME=VALUE` arguments; a malformed one is a usage error.
-pub fn parse_overrides(raw: &[String]) -> anyhow::Result<Vec<(String, String)>> {
-    raw.iter()
-        .map(|item| match item.split_once('=') {
-            Some((name, value)) if !name.trim().is_empty() => Ok((name.trim().to_string(), value.to_string())),
-            _ => anyhow::bail!("invalid-override: `-p {item}` is not NAME=VALUE (for example `-p max_depth=8`)"),
-        })
-        .collect()
+/// Splits `-p NAME=VALUE` arguments; each malformed one is an
+/// `invalid-override` diagnostic (a usage error).
+pub fn parse_overrides(raw: &[String]) -> Result<Vec<(String, String)>, Vec<Diagnostic>> {
+    let mut overrides = Vec::new();
+    let mut malformed = Vec::new();
+    for item in raw {
+        match item.split_once('=') {
+            Some((name, value)) if !name.trim().is_empty() => {
+                overrides.push((name.trim().to_string(), value.to_string()))
+            }
+            _ => malformed.push(
+                Diagnostic::error(Code::InvalidOverride, None, format!("`-p {item}` is not NAME=VALUE"))
+                    .with_hint("for example `-p max_depth=8`"),
+            ),
+        }
+    }
+    if malformed.is_empty() {
+        Ok(overrides)
+    } else {
+        Err(malformed)
+    }
 }
 
-/// Compiles a pipeline file and prints its diagnostics to stderr. Returns
-/// the compilation when it produced a pipeline.
-pub fn compile_for_use(file: &Path, raw_params: &[String]) -> anyhow::Result<Option<Compilation>> {
+/// A pipeline compiled for a command, and the target the command works on.
+pub struct Compiled {
+    pub pipeline: Pipeline,
+    pub target: Target,
+    /// The `-p` overrides it was compiled with.
+    pub overrides: Vec<(String, String)>,
+    pub sources: SourceMap,
+}
+
+/// The start of every command that works on one pipeline: parse the `-p`
+/// overrides, compile the file, pick the target (`--target NAME`, or the
+/// default one). Diagnostics are shown as `format` asks (`report`); a
+/// pipeline that compiled shows its warnings as text on stderr, stdout
+/// being the command's. `None`: the command cannot go on (exit 2).
+pub fn compile_on_target(
+    file: &Path,
+    params: &[String],
+    target: Option<&str>,
+    format: OutputFormat,
+) -> anyhow::Result<Option<Compiled>> {
+    let overrides = match parse_overrides(params) {
+        Ok(overrides) => overrides,
+        Err(malformed) => {
+            report(&SourceMap::default(), &malformed, format)?;
+            return Ok(None);
+        }
+    };
     let options = Options {
-        params: parse_overrides(raw_params)?,
+        params: overrides,
         allow_library: false,
         allow_missing_params: false,
     };
@@ -69,26 +108,55 @@ pub fn compile_for_use(file: &Path, raw_params: &[String]) -> anyhow::Result<Opt
         diagnostics = compilation.diagnostics.len(),
         "compiled"
     );
-    let list: Vec<_> = compilation.diagnostics.clone().sorted();
-    if !list.is_empty() {
-        let stderr = std::io::stderr();
-        diagnostics::write_text(
-            &mut stderr.lock(),
-            &compilation.sources,
-            &list,
-            diagnostics::stderr_color(),
-        )?;
-    }
-    if compilation.pipeline.is_none() {
-        let errors = compilation.diagnostics.error_count();
-        eprintln!(
-            "error: `{}` does not compile ({errors} error{})",
-            file.display(),
-            if errors == 1 { "" } else { "s" }
-        );
+    let errors = compilation.diagnostics.error_count();
+    let mut list = compilation.diagnostics.sorted();
+    let sources = compilation.sources;
+    let Some(pipeline) = compilation.pipeline else {
+        report(&sources, &list, format)?;
+        if format == OutputFormat::Text {
+            eprintln!(
+                "error: `{}` does not compile ({errors} error{})",
+                file.display(),
+                if errors == 1 { "" } else { "s" }
+            );
+        }
         return Ok(None);
+    };
+    match select_target(&pipeline, target, file) {
+        Ok(target) => {
+            let target = target.clone();
+            report(&sources, &list, OutputFormat::Text)?;
+            Ok(Some(Compiled {
+                pipeline,
+                target,
+                overrides: options.params,
+                sources,
+            }))
+        }
+        Err(unknown) => {
+            list.push(unknown);
+            report(&sources, &list, format)?;
+            Ok(None)
+        }
     }
-    Ok(Some(compilation))
+}
+
+/// Shows diagnostics the one way `format` asks: text with source snippets
+/// on stderr, or for `--format json` `{"diagnostics": [...]}` on stdout, in
+/// place of the result the command could not give.
+pub fn report(sources: &SourceMap, list: &[Diagnostic], format: OutputFormat) -> anyhow::Result<()> {
+    match format {
+        OutputFormat::Text if list.is_empty() => {}
+        OutputFormat::Text => {
+            let stderr = std::io::stderr();
+            diagnostics::write_text(&mut stderr.lock(), sources, list, diagnostics::stderr_color())?;
+        }
+        OutputFormat::Json => {
+            let stdout = std::io::stdout();
+            diagnostics::write_json(&mut stdout.lock(), sources, list)?;
+        }
+    }
+    Ok(())
 }
 
 /// Expands folders into the `.wharf` files below them (sorted; hidden
@@ -139,17 +207,14 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> anyhow::Result<()> {
 }
 
 /// The target a command works on: `--target NAME`, or the default one. An
-/// unknown name is reported (with a suggestion) and gives `None`.
-pub fn select_target<'p>(
-    pipeline: &'p wharf_compiler::Pipeline,
-    wanted: Option<&str>,
-    file: &Path,
-) -> Option<&'p wharf_compiler::pipeline::Target> {
+/// unknown name is an `unknown-target` diagnostic, with a suggestion.
+fn select_target<'p>(pipeline: &'p Pipeline, wanted: Option<&str>, file: &Path) -> Result<&'p Target, Diagnostic> {
     let Some(name) = wanted else {
-        return wharf_compiler::placement::default_target(pipeline);
+        // The compiler gives a file that declares no target an implicit one.
+        return Ok(wharf_compiler::placement::default_target(pipeline).expect("a compiled pipeline has a target"));
     };
     if let Some(target) = pipeline.target(name) {
-        return Some(target);
+        return Ok(target);
     }
     let names: Vec<&str> = pipeline
         .targets
@@ -157,18 +222,19 @@ pub fn select_target<'p>(
         .filter(|t| !t.implicit)
         .map(|t| t.name.as_str())
         .collect();
-    eprintln!(
-        "error[unknown-target]: `{}` declares no target `{name}`",
-        file.display()
-    );
-    match wharf_compiler::suggest::did_you_mean(name, names.iter().copied()) {
-        Some(hint) => eprintln!("  = help: {hint}"),
+    let hint = match wharf_compiler::suggest::did_you_mean(name, names.iter().copied()) {
+        Some(hint) => hint,
         None if names.is_empty() => {
-            eprintln!("  = help: the file declares no targets; omit --target to use the process backend")
+            "the file declares no targets; omit --target to use the process backend".to_string()
         }
-        None => eprintln!("  = help: its targets are {}", names.join(", ")),
-    }
-    None
+        None => format!("its targets are {}", names.join(", ")),
+    };
+    Err(Diagnostic::error(
+        Code::UnknownTarget,
+        None,
+        format!("`{}` declares no target `{name}`", file.display()),
+    )
+    .with_hint(hint))
 }
 
 /// The pipeline file's folder: where relative inputs and commands start.

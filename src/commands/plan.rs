@@ -1,21 +1,15 @@
 //! `wharf plan`: the resolved DAG on one target, in execution order.
 
-use super::compile_for_use;
+use super::compile_on_target;
 use crate::Outcome;
 use crate::cli::{OutputFormat, PlanArgs};
 use crate::render::plan;
 
 pub fn run(args: PlanArgs) -> anyhow::Result<Outcome> {
-    let Some(compilation) = compile_for_use(&args.file, &args.params)? else {
+    let Some(compiled) = compile_on_target(&args.file, &args.params, args.target.as_deref(), args.format)? else {
         return Ok(Outcome::Unusable);
     };
-    let pipeline = compilation
-        .pipeline
-        .as_ref()
-        .expect("compile_for_use returns only compiled pipelines");
-    let Some(target) = super::select_target(pipeline, args.target.as_deref(), &args.file) else {
-        return Ok(Outcome::Unusable);
-    };
+    let (pipeline, target) = (&compiled.pipeline, &compiled.target);
     let mut view = plan::build(pipeline, target);
     let selection = super::forecast::Selection {
         from: args.from.clone(),

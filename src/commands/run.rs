@@ -4,9 +4,9 @@
 //! 130 interrupted.
 
 use super::state::{STATE_DIR, StateDb, describe};
-use super::{compile_for_use, whereabouts};
+use super::{compile_on_target, whereabouts};
 use crate::Outcome;
-use crate::cli::RunArgs;
+use crate::cli::{OutputFormat, RunArgs};
 use crate::render::progress::{ProgressSink, summary};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -24,7 +24,8 @@ use wharf_runtime::state::{RunStatus, SqliteStore, StateStore};
 const DEFAULT_SAGEMAKER_JOBS: usize = 20;
 
 pub fn run(args: RunArgs) -> anyhow::Result<Outcome> {
-    let Some(mut compilation) = compile_for_use(&args.file, &args.params)? else {
+    let Some(mut compiled) = compile_on_target(&args.file, &args.params, args.target.as_deref(), OutputFormat::Text)?
+    else {
         return Ok(Outcome::Unusable);
     };
     let grace = match args.stop_grace.as_deref().map(grace_period) {
@@ -38,41 +39,31 @@ pub fn run(args: RunArgs) -> anyhow::Result<Outcome> {
     // A resumed run goes on with the params it started with.
     let mut resumed = None;
     if let Some(wanted) = &args.resume {
-        let Some(pipeline) = compilation.pipeline.as_ref() else {
-            return Ok(Outcome::Unusable);
-        };
-        let record = match super::resume::find(wanted.as_deref(), &pipeline.name)? {
+        let record = match super::resume::find(wanted.as_deref(), &compiled.pipeline.name)? {
             Ok(record) => record,
             Err(refusal) => {
                 say!("error: {refusal}");
                 return Ok(Outcome::Unusable);
             }
         };
-        let given = super::parse_overrides(&args.params)?;
-        let overrides = match super::resume::overrides(&record, pipeline, &given) {
+        let overrides = match super::resume::overrides(&record, &compiled.pipeline, &compiled.overrides) {
             Ok(overrides) => overrides,
             Err(refusal) => {
                 say!("error: {refusal}");
                 return Ok(Outcome::Unusable);
             }
         };
-        let Some(again) = compile_for_use(&args.file, &overrides)? else {
+        let Some(again) = compile_on_target(&args.file, &overrides, args.target.as_deref(), OutputFormat::Text)? else {
             return Ok(Outcome::Unusable);
         };
-        if let Some(Err(refusal)) = again.pipeline.as_ref().map(|p| super::resume::check_same(&record, p)) {
+        if let Err(refusal) = super::resume::check_same(&record, &again.pipeline) {
             say!("error: {refusal}");
             return Ok(Outcome::Unusable);
         }
-        compilation = again;
+        compiled = again;
         resumed = Some(record.id);
     }
-    let pipeline = compilation
-        .pipeline
-        .as_ref()
-        .expect("compile_for_use returns only compiled pipelines");
-    let Some(target) = super::select_target(pipeline, args.target.as_deref(), &args.file) else {
-        return Ok(Outcome::Unusable);
-    };
+    let (pipeline, target) = (&compiled.pipeline, &compiled.target);
     let project_dir = super::project_dir(&args.file);
     let mut backends: BTreeMap<BackendKind, Arc<dyn Backend>> = BTreeMap::new();
     let mut process = ProcessBackend::new(project_dir.clone());

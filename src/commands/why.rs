@@ -1,33 +1,29 @@
 //! `wharf why FILE STEP`: would this step come from the cache, and if not,
 //! which part of its cache key differs from the last time it ran.
 
-use super::compile_for_use;
+use super::{compile_on_target, report};
 use crate::Outcome;
-use crate::cli::WhyArgs;
+use crate::cli::{OutputFormat, WhyArgs};
+use wharf_compiler::{Code, Diagnostic};
 use wharf_runtime::forecast::Verdict;
 
 pub fn run(args: WhyArgs) -> anyhow::Result<Outcome> {
-    let Some(compilation) = compile_for_use(&args.file, &args.params)? else {
+    let Some(compiled) = compile_on_target(&args.file, &args.params, args.target.as_deref(), OutputFormat::Text)?
+    else {
         return Ok(Outcome::Unusable);
     };
-    let pipeline = compilation
-        .pipeline
-        .as_ref()
-        .expect("compile_for_use returns only compiled pipelines");
+    let (pipeline, target) = (&compiled.pipeline, &compiled.target);
     let Some(id) = pipeline.steps.iter().position(|s| s.name == args.step) else {
-        eprintln!(
-            "error[unknown-step]: `{}` has no step `{}`",
-            args.file.display(),
-            args.step
-        );
-        if let Some(hint) =
-            wharf_compiler::suggest::did_you_mean(&args.step, pipeline.steps.iter().map(|s| s.name.as_str()))
-        {
-            eprintln!("  = help: {hint}");
-        }
-        return Ok(Outcome::Unusable);
-    };
-    let Some(target) = super::select_target(pipeline, args.target.as_deref(), &args.file) else {
+        let unknown = Diagnostic::error(
+            Code::UnknownStep,
+            None,
+            format!("`{}` has no step `{}`", args.file.display(), args.step),
+        )
+        .with_hint_opt(wharf_compiler::suggest::did_you_mean(
+            &args.step,
+            pipeline.steps.iter().map(|s| s.name.as_str()),
+        ));
+        report(&compiled.sources, &[unknown], OutputFormat::Text)?;
         return Ok(Outcome::Unusable);
     };
     let forecasts = match super::forecast::forecast_now(pipeline, target, &args.file, &Default::default())? {

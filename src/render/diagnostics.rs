@@ -108,6 +108,14 @@ pub struct JsonLabel {
     pub message: String,
 }
 
+/// `{"diagnostics": [...]}`, each as `to_json` makes it: what a command
+/// with `--format json` prints when it cannot give its result.
+pub fn write_json(out: &mut dyn Write, sources: &SourceMap, diagnostics: &[Diagnostic]) -> std::io::Result<()> {
+    let list: Vec<JsonDiagnostic> = diagnostics.iter().map(|d| to_json(sources, d)).collect();
+    let text = serde_json::to_string_pretty(&serde_json::json!({ "diagnostics": list }))?;
+    writeln!(out, "{text}")
+}
+
 pub fn to_json(sources: &SourceMap, d: &Diagnostic) -> JsonDiagnostic {
     let (file, start, end) = match d.span {
         Some(span) => {
