@@ -1,6 +1,12 @@
-//! Runs every annotated pipeline under tests/diagnostics/ (see its README):
-//! each `# error: [code]` comment must be reported on its line, and nothing
-//! else may be.
+//! Runs every annotated pipeline under tests/diagnostics/ (see its README)
+//! and the broken corpus under tests/broken/: each `# error: [code]` comment
+//! must be reported on its line, and nothing else may be. The text
+//! `wharf check` prints for each file of tests/diagnostics/ is a snapshot
+//! (tests/snapshots/annotated__*.snap), so a changed message, label or hint
+//! shows in review.
+
+mod common;
+use common::*;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -73,15 +79,21 @@ fn check(path: &Path) -> Result<(), String> {
     ))
 }
 
-#[test]
-fn annotated_files_report_exactly_their_annotations() {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/diagnostics");
+/// The `.wharf` files of a folder of the repository, sorted.
+fn corpus(folder: &str) -> Vec<PathBuf> {
+    let dir = root().join(folder);
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .expect("tests/diagnostics exists")
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
         .map(|e| e.expect("readable entry").path())
         .filter(|p| p.extension().is_some_and(|e| e == "wharf"))
         .collect();
     files.sort();
+    files
+}
+
+#[test]
+fn annotated_files_report_exactly_their_annotations() {
+    let files = corpus("tests/diagnostics");
     assert!(
         files.len() >= 10,
         "expected the annotated corpus, found {} files",
@@ -89,6 +101,49 @@ fn annotated_files_report_exactly_their_annotations() {
     );
     let failures: Vec<String> = files.iter().filter_map(|f| check(f).err()).collect();
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+/// The files that once broke the compiler (many found by the fuzzer) are
+/// annotated too: each must keep failing with exactly the codes it names.
+#[test]
+fn broken_files_report_exactly_their_annotations() {
+    let files = corpus("tests/broken");
+    assert!(files.len() >= 20, "the broken corpus has {} files", files.len());
+    let failures: Vec<String> = files.iter().filter_map(|f| check(f).err()).collect();
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+/// `text` as a regular expression that matches only itself (insta's
+/// filters are regular expressions).
+fn literal_regex(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if "\\.+*?()|[]{}^$#&-~".contains(c) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[test]
+fn rendered_diagnostics_match_their_snapshots() {
+    let root = root();
+    let mut settings = insta::Settings::clone_current();
+    settings.add_filter(&literal_regex(&root.display().to_string()), "[ROOT]");
+    for file in corpus("tests/diagnostics") {
+        let text = std::fs::read_to_string(&file).expect("readable");
+        let (_, params) = annotations(&text);
+        let mut cmd = wharf();
+        cmd.arg("check").arg(&file);
+        for (name, value) in params {
+            cmd.arg("-p").arg(format!("{name}={value}"));
+        }
+        let out = cmd.output().expect("runs");
+        assert!(out.stdout.is_empty(), "{}: text goes to stderr", file.display());
+        let name = file.file_stem().and_then(|s| s.to_str()).expect("a UTF-8 file name");
+        settings.bind(|| insta::assert_snapshot!(name, stderr_of(&out)));
+    }
 }
 
 #[test]
@@ -109,7 +164,7 @@ fn every_code_has_an_annotated_example_or_a_unit_test() {
         "cannot-interpolate",
         "secret-misuse",
     ];
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/diagnostics");
+    let dir = root().join("tests/diagnostics");
     let mut corpus = String::new();
     for entry in std::fs::read_dir(&dir).expect("tests/diagnostics exists") {
         corpus.push_str(&std::fs::read_to_string(entry.expect("entry").path()).unwrap_or_default());
@@ -125,8 +180,7 @@ fn every_code_has_an_annotated_example_or_a_unit_test() {
 
 #[test]
 fn docs_list_every_code() {
-    let docs = std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("docs/diagnostics.md"))
-        .expect("docs/diagnostics.md");
+    let docs = std::fs::read_to_string(root().join("docs/diagnostics.md")).expect("docs/diagnostics.md");
     for code in wharf_compiler::Code::ALL {
         let row = format!("| `{}` | {} |", code.as_str(), code.summary().replace('|', "\\|"));
         assert!(

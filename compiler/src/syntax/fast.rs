@@ -13,8 +13,8 @@
 
 use super::ast::*;
 use super::lexer::{Lexer, Tok, Token};
+use super::limits::MAX_OPERATORS;
 use super::literal;
-use super::parser::MAX_OPERATORS;
 use super::precedence::{Op, Token as PrecToken, parse_or};
 use crate::source::{FileId, Span};
 use crate::types::StepKind;

@@ -5,6 +5,7 @@ pub mod ast;
 mod fast;
 pub mod format;
 mod lexer;
+mod limits;
 pub mod literal;
 pub mod parser;
 mod precedence;

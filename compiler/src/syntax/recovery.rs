@@ -6,22 +6,17 @@
 //! indentation. A region whose brackets do not balance is never blanked:
 //! better one true error than a cascade of invented ones.
 
-/// Words that start an item or a statement when they begin a line.
-pub const STARTERS: [&str; 13] = [
-    "import",
-    "pipeline",
-    "target",
-    "template",
-    "param",
-    "for",
-    "step",
-    "train",
-    "tune",
-    "transform",
-    "deploy",
-    "monitor",
-    "build",
-];
+use crate::types::StepKind;
+
+/// Words that start an item or a statement when they begin a line, besides
+/// the step kinds.
+const KEYWORDS: [&str; 6] = ["import", "pipeline", "target", "template", "param", "for"];
+
+/// Every word that starts an item or a statement when it begins a line: the
+/// keywords, then the step kinds.
+pub fn starters() -> impl Iterator<Item = &'static str> {
+    KEYWORDS.into_iter().chain(StepKind::ALL.map(StepKind::as_str))
+}
 
 /// How many syntax errors one file reports at most.
 pub const MAX_SYNTAX_ERRORS: usize = 10;
@@ -46,7 +41,7 @@ fn lines(text: &str) -> Vec<Line> {
             .collect();
         let rest = trimmed[word.len()..].trim_start_matches([' ', '\t']);
         // `step = 1` is an attribute named like a kind, not a statement.
-        let starts_statement = STARTERS.contains(&word.as_str()) && !rest.starts_with('=');
+        let starts_statement = starters().any(|s| s == word) && !rest.starts_with('=');
         out.push(Line {
             start,
             end,

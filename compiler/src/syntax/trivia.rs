@@ -8,7 +8,7 @@ use crate::source::{FileId, Span};
 pub(super) struct Trivia {
     pub comments: Vec<Comment>,
     /// Where bracket nesting (`(`, `[`, `{` and `${`) first exceeds
-    /// [`MAX_NESTING`](super::parser::MAX_NESTING), if it does.
+    /// [`MAX_NESTING`](super::limits::MAX_NESTING), if it does.
     pub too_deep_at: Option<usize>,
 }
 
@@ -78,7 +78,7 @@ pub(super) fn scan(file: FileId, text: &str) -> Trivia {
         if stack.is_empty() {
             stack.push((Mode::Code, 0));
         }
-        if depth > super::parser::MAX_NESTING && too_deep_at.is_none() {
+        if depth > super::limits::MAX_NESTING && too_deep_at.is_none() {
             too_deep_at = Some(i);
         }
         i += 1;

@@ -408,7 +408,7 @@ pub(super) fn assert_properties(what: &str, input: &str) {
 /// chains of `not` are refused with a diagnostic rather than a stack overflow.
 #[test]
 fn deep_nesting_formats_or_is_refused_cleanly() {
-    let depth = crate::syntax::parser::MAX_OPERATORS - 10;
+    let depth = crate::syntax::limits::MAX_OPERATORS - 10;
     let long_args =
         "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa, bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb, cccccccccccccccccccccc";
     let deep = [
