@@ -182,7 +182,11 @@ impl Resolver<'_> {
                         self.error(
                             Code::InvalidValue,
                             name_span,
-                            format!("`{name}` is not a valid output name"),
+                            if name.is_empty() {
+                                "an output needs a name".to_string()
+                            } else {
+                                format!("`{name}` is not a valid output name")
+                            },
                         );
                         continue;
                     }

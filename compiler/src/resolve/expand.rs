@@ -106,10 +106,14 @@ impl<'p> Resolver<'p> {
                         template.name.name, decl.kind
                     ),
                 )
-                .with_hint(format!(
-                    "write `{template_kind} {} = ...` or `step {} = ...`",
-                    decl.name.name, decl.name.name
-                )),
+                .with_hint(if template_kind == crate::types::StepKind::Step {
+                    format!("write `step {} = ...`", decl.name.name)
+                } else {
+                    format!(
+                        "write `{template_kind} {} = ...` or `step {} = ...`",
+                        decl.name.name, decl.name.name
+                    )
+                }),
             );
         }
         template_kind

@@ -207,7 +207,11 @@ pub(super) fn type_phrase(ty: &Type) -> String {
         Type::Int => "an int".into(),
         Type::List(Some(el)) => format!("a list of {el}s"),
         Type::Any => "any value".into(),
-        other => format!("a {other}"),
+        other => {
+            let name = other.to_string();
+            let article = if name.starts_with(['a', 'e', 'i', 'o', 'u']) { "an" } else { "a" };
+            format!("{article} {name}")
+        }
     }
 }
 
