@@ -1,7 +1,7 @@
 //! Tagging a local image for a registry and pushing it there through the
 //! local Docker engine, with the engine's progress in the step's log.
 
-use super::images::LogLine;
+use super::log_line::LogLine;
 use super::reference::Destination;
 use super::registry::Login;
 use bollard::Docker;
