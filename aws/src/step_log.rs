@@ -9,6 +9,7 @@ use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 use wharf_runtime::backend::Attempt;
 use wharf_runtime::events::{EventSink, RunEvent};
+use wharf_runtime::size::human_bytes;
 
 /// A step's log: the attempt's log file and the live view.
 #[derive(Clone)]
@@ -76,24 +77,15 @@ impl Log {
                 step: step.clone(),
                 line: format!(
                     "wharf: {what}: {percent}% ({} of {}, {}/{} files, {}/s)",
-                    sizes(p.done_bytes),
-                    sizes(p.total_bytes),
+                    human_bytes(p.done_bytes),
+                    human_bytes(p.total_bytes),
                     p.done_files,
                     p.total_files,
-                    sizes(rate as u64)
+                    human_bytes(rate as u64)
                 ),
                 stderr: false,
             });
         }
-    }
-}
-
-pub(crate) fn sizes(bytes: u64) -> String {
-    match bytes {
-        b if b >= 1 << 30 => format!("{:.1} GiB", b as f64 / (1u64 << 30) as f64),
-        b if b >= 1 << 20 => format!("{:.1} MiB", b as f64 / (1u64 << 20) as f64),
-        b if b >= 1 << 10 => format!("{:.1} KiB", b as f64 / 1024.0),
-        b => format!("{b} B"),
     }
 }
 

@@ -3,10 +3,11 @@
 //! earlier job of this run wrote them.
 
 use super::session::{Inner, Origin};
-use crate::step_log::{Log, sizes};
+use crate::step_log::Log;
 use wharf_compiler::pipeline::KindSpec;
 use wharf_compiler::types::StepKind;
 use wharf_runtime::backend::Attempt;
+use wharf_runtime::size::human_bytes;
 
 /// Uploads the attempt's local inputs (content-addressed: unchanged data is
 /// not sent again) and returns each as (name, S3 prefix, file name when the
@@ -83,13 +84,17 @@ pub(super) async fn upload_inputs(
             .then(|| path.file_name().map(|n| n.to_string_lossy().into_owned()))
             .flatten();
         log.line(if up.skipped {
-            format!("wharf: input `{name}` is already at {} ({})", up.uri, sizes(up.bytes))
+            format!(
+                "wharf: input `{name}` is already at {} ({})",
+                up.uri,
+                human_bytes(up.bytes)
+            )
         } else {
             format!(
                 "wharf: uploaded input `{name}` to {} ({} files, {})",
                 up.uri,
                 up.uploaded_files,
-                sizes(up.uploaded_bytes)
+                human_bytes(up.uploaded_bytes)
             )
         })
         .await;

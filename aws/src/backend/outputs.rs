@@ -4,10 +4,11 @@
 
 use super::session::{Inner, Origin};
 use crate::jobs::JobPlan;
-use crate::step_log::{Log, sizes};
+use crate::step_log::Log;
 use crate::tuning;
 use wharf_compiler::types::StepKind;
 use wharf_runtime::backend::Attempt;
+use wharf_runtime::size::human_bytes;
 
 pub(super) async fn write_json(dir: &std::path::Path, file: &str, value: &serde_json::Value) -> Result<(), String> {
     tokio::fs::create_dir_all(dir)
@@ -36,7 +37,7 @@ pub(super) async fn collect(inner: &Inner, attempt: &Attempt, plan: &JobPlan, lo
         log.line(format!(
             "wharf: best training job {best} ({}); downloaded {uri} ({})",
             record["objective"],
-            sizes(got.bytes)
+            human_bytes(got.bytes)
         ))
         .await;
         inner.remember(attempt.output_dir("model"), Origin::Archive(uri));
@@ -48,8 +49,12 @@ pub(super) async fn collect(inner: &Inner, attempt: &Attempt, plan: &JobPlan, lo
             .download_and_unpack(&plan.model_uri(), &model, &log.progress("downloading the model".into()))
             .await
             .map_err(|e| format!("cannot fetch the model the job wrote: {e}"))?;
-        log.line(format!("wharf: downloaded {} ({})", plan.model_uri(), sizes(got.bytes)))
-            .await;
+        log.line(format!(
+            "wharf: downloaded {} ({})",
+            plan.model_uri(),
+            human_bytes(got.bytes)
+        ))
+        .await;
         inner.remember(model.clone(), Origin::Archive(plan.model_uri()));
         let data = attempt.output_dir("output");
         if t.exists(&plan.output_uri()).await.unwrap_or(false) {
@@ -86,7 +91,7 @@ pub(super) async fn collect(inner: &Inner, attempt: &Attempt, plan: &JobPlan, lo
             log.line(format!(
                 "wharf: downloaded output `{name}` ({} files, {})",
                 got.files,
-                sizes(got.bytes)
+                human_bytes(got.bytes)
             ))
             .await;
             inner.remember(attempt.output_dir(name), Origin::Prefix(format!("{uri}/")));

@@ -100,11 +100,7 @@ struct Outputs<'a> {
 impl OutputLocator for Outputs<'_> {
     fn output_file(&self, step: usize, output: &str) -> Option<PathBuf> {
         let dir = self.produced.get(&step)?.dirs.get(output)?;
-        let shape = &self.plan.pipeline.steps[step].output(output)?.shape;
-        Some(match shape {
-            wharf_compiler::pipeline::OutputShape::File { name } => dir.join(name),
-            wharf_compiler::pipeline::OutputShape::Dir => dir.clone(),
-        })
+        Some(self.plan.pipeline.steps[step].output(output)?.shape.path_in(dir))
     }
 }
 
