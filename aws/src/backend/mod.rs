@@ -60,8 +60,7 @@ impl SagemakerBackend {
         }
     }
 
-    /// Loads the AWS configuration (the standard chain: environment,
-    /// profile, SSO, instance role) and checks what a run needs.
+    /// The session with AWS, opened on first use ([`Inner::connect`]).
     async fn inner(&self) -> Result<Arc<Inner>, String> {
         self.inner
             .get_or_try_init(|| Inner::connect(&self.settings))

@@ -33,6 +33,7 @@ pub struct Settings {
     pub quiet_steps: std::collections::BTreeSet<String>,
 }
 
+/// The backend's clients and role, opened once, and what it keeps for the run.
 pub(super) struct Inner {
     pub(super) sagemaker: Client,
     pub(super) transfers: Transfers,
