@@ -20,9 +20,11 @@
 //! the SageMaker jobs (`backend`, `jobs`).
 
 mod images;
+mod log_line;
 mod push;
 mod reference;
 mod registry;
 
-pub use images::{Images, LogLine};
+pub use images::Images;
+pub use log_line::LogLine;
 pub use reference::{Destination, is_ecr_uri};

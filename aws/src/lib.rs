@@ -11,5 +11,6 @@ pub mod monitor;
 pub mod poll;
 pub mod s3;
 pub mod serving;
+mod step_log;
 pub mod tuning;
 pub mod watch;

@@ -17,7 +17,7 @@
 //! the SageMaker Python SDK does. The calls of all jobs of a backend share
 //! pacers (`LogReader`), well under those quotas.
 
-use crate::backend::Log;
+use crate::step_log::Log;
 use aws_sdk_cloudwatchlogs::Client;
 use aws_sdk_cloudwatchlogs::error::ProvideErrorMetadata;
 use std::sync::{Arc, Mutex};

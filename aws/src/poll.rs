@@ -1,7 +1,9 @@
 //! How often a job is asked for its status: exponential backoff with
 //! jitter, capped. A job that runs for ten minutes is described about 25
 //! times with the defaults (2 s, doubling, capped at 30 s), not 300; a
-//! throttled call backs off further without failing the step.
+//! throttled call backs off further without failing the step. `ask` makes
+//! one call that way (throttling waited out, other errors retried a few
+//! times), and `salt_of` spreads the jitter of jobs by name.
 
 use std::time::Duration;
 
@@ -59,6 +61,37 @@ impl Polling {
     pub fn throttled(&self, n: u32, salt: u64) -> Duration {
         (self.delay(n, salt) * 2).min(self.max * 2)
     }
+}
+
+/// Asks SageMaker, waiting out throttling and retrying other errors a few times.
+pub(crate) async fn ask<T, F, Fut>(polling: Polling, mut call: F) -> Result<T, String>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, (bool, String)>>,
+{
+    let mut failures = 0;
+    for n in 0.. {
+        match call().await {
+            Ok(v) => return Ok(v),
+            Err((true, _)) => tokio::time::sleep(polling.throttled(n, 5)).await,
+            Err((false, e)) => {
+                failures += 1;
+                if failures >= 5 {
+                    return Err(e);
+                }
+                tokio::time::sleep(polling.delay(failures, 5)).await;
+            }
+        }
+    }
+    unreachable!("the loop above only ends by returning")
+}
+
+pub(crate) fn salt_of(name: &str) -> u64 {
+    u64::from_le_bytes(
+        blake3::hash(name.as_bytes()).as_bytes()[..8]
+            .try_into()
+            .unwrap_or([0; 8]),
+    )
 }
 
 fn splitmix(mut x: u64) -> u64 {

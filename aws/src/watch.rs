@@ -21,8 +21,8 @@
 //! what kinds the watcher does not list use. `WHARF_SAGEMAKER_LIST_MS=0`
 //! turns the watcher off; another value sets its interval.
 
-use crate::backend::Log;
 use crate::jobs::JobState;
+use crate::step_log::Log;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};

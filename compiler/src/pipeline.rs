@@ -8,6 +8,7 @@ use crate::value::Value;
 use petgraph::graph::DiGraph;
 use serde::Serialize;
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 
 /// Index of a step instance in [`Pipeline::steps`] (and its node in [`Pipeline::graph`]).
 pub type StepId = usize;
@@ -181,6 +182,17 @@ impl Output {
 pub enum OutputShape {
     Dir,
     File { name: String },
+}
+
+impl OutputShape {
+    /// Where an output of this shape is, given the folder it was made in:
+    /// the file inside it, or the folder itself.
+    pub fn path_in(&self, dir: &Path) -> PathBuf {
+        match self {
+            OutputShape::File { name } => dir.join(name),
+            OutputShape::Dir => dir.to_path_buf(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]

@@ -23,7 +23,7 @@ use crate::state::StateError;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use wharf_compiler::pipeline::{OutputShape, Pipeline, StepId};
+use wharf_compiler::pipeline::{Pipeline, StepId};
 
 pub use crate::decide::Verdict;
 
@@ -67,10 +67,7 @@ struct KnownOutputs<'a> {
 impl OutputLocator for KnownOutputs<'_> {
     fn output_file(&self, step: usize, output: &str) -> Option<PathBuf> {
         let (dir, _) = self.known.get(&step)?.get(output)?;
-        Some(match &self.pipeline.steps[step].output(output)?.shape {
-            OutputShape::File { name } => dir.join(name),
-            OutputShape::Dir => dir.clone(),
-        })
+        Some(self.pipeline.steps[step].output(output)?.shape.path_in(dir))
     }
 }
 

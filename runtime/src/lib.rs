@@ -23,4 +23,5 @@ pub mod owner;
 pub mod plan;
 pub mod scheduler;
 pub mod secrets;
+pub mod size;
 pub mod state;

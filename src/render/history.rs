@@ -3,7 +3,6 @@
 //! (`render::progress::summary`). Reading the state store is the commands'
 //! job; this module only lays out records it is given.
 
-use super::size;
 use super::table::Table;
 use super::time;
 use serde::Serialize;
@@ -159,7 +158,7 @@ pub fn outputs_table(steps: &[StepHistory]) -> String {
         for a in &s.artifacts {
             table.row(vec![
                 format!("{}.{}", a.step, a.output),
-                size::human_bytes(a.size),
+                wharf_runtime::size::human_bytes(a.size),
                 location(&a.file_uri()),
             ]);
         }

@@ -6,6 +6,5 @@ pub mod diagnostics;
 pub mod history;
 pub mod plan;
 pub mod progress;
-pub mod size;
 pub mod table;
 pub mod time;

@@ -314,7 +314,7 @@ pub fn text(plan: &PlanView) -> String {
         }
         for t in &s.transfers {
             let size = match (t.bytes, t.direction) {
-                (Some(bytes), _) => format!(" ({})", super::size::human_bytes(bytes)),
+                (Some(bytes), _) => format!(" ({})", wharf_runtime::size::human_bytes(bytes)),
                 // An image's size is the engine's business, not the plan's.
                 (None, "push") => String::new(),
                 (None, _) => " (size known after the run)".into(),

@@ -1,33 +1,17 @@
 //! [`Images`]: the image a SageMaker job is given, pushed to ECR first
 //! when it lives only on this machine.
 
+use super::log_line::LogLine;
 use super::push;
 use super::reference::{Destination, is_ecr_uri};
 use super::registry;
 use aws_sdk_ecr::Client;
 use bollard::Docker;
 use std::collections::HashMap;
-use std::future::Future;
 use std::sync::{Arc, Mutex};
 use tokio::sync::OnceCell;
 use wharf_runtime::backend::Attempt;
 use wharf_runtime::backend::docker::engine_error;
-
-/// Where lines about an image go: the step's log. Any
-/// `Fn(String) -> impl Future<Output = ()>` is one.
-pub trait LogLine: Sync {
-    fn line(&self, text: String) -> impl Future<Output = ()> + Send;
-}
-
-impl<F, Fut> LogLine for F
-where
-    F: Fn(String) -> Fut + Sync,
-    Fut: Future<Output = ()> + Send,
-{
-    fn line(&self, text: String) -> impl Future<Output = ()> + Send {
-        self(text)
-    }
-}
 
 /// The target's ECR, and the images pushed there in this run.
 pub struct Images {

@@ -1,7 +1,7 @@
 //! Tagging a local image for a registry and pushing it there through the
 //! local Docker engine, with the engine's progress in the step's log.
 
-use super::images::LogLine;
+use super::log_line::LogLine;
 use super::reference::Destination;
 use super::registry::Login;
 use bollard::Docker;
@@ -9,6 +9,7 @@ use bollard::errors::Error as DockerError;
 use bollard::query_parameters::{PushImageOptions, TagImageOptions};
 use futures::StreamExt;
 use std::time::{Duration, Instant};
+use wharf_runtime::size::human_bytes;
 
 /// How often a long layer upload says how far it has got.
 const PROGRESS_EVERY: Duration = Duration::from_secs(10);
@@ -54,8 +55,8 @@ pub(crate) async fn push(
                 let (current, total) = (detail.current.unwrap_or(0), detail.total.unwrap_or(0));
                 log.line(format!(
                     "docker push: {status} a layer: {} of {}",
-                    mib(current),
-                    mib(total)
+                    human_bytes(u64::try_from(current).unwrap_or(0)),
+                    human_bytes(u64::try_from(total).unwrap_or(0))
                 ))
                 .await;
             }
@@ -76,10 +77,6 @@ pub(crate) async fn push(
 fn digest_of(status: &str) -> Option<String> {
     let (_, after) = status.split_once(": digest: ")?;
     after.split_whitespace().next().map(str::to_string)
-}
-
-fn mib(bytes: i64) -> String {
-    format!("{:.1} MiB", bytes as f64 / (1u64 << 20) as f64)
 }
 
 /// A failed push as a sentence: which image, which registry, and what to check.

@@ -6,7 +6,7 @@
 use crate::hash::hash_path;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use wharf_compiler::pipeline::{InputSource, OutputShape, Pipeline, StepId};
+use wharf_compiler::pipeline::{InputSource, Pipeline, StepId};
 
 /// One input of a step.
 #[derive(Debug, Clone)]
@@ -31,10 +31,7 @@ pub fn resolve(
 ) -> Result<Vec<(String, Input)>, (StepId, String)> {
     let file_of = |producer: StepId, output: &str| -> Option<(PathBuf, String)> {
         let (dir, hash) = outputs(producer, output)?;
-        let path = match &pipeline.steps[producer].output(output)?.shape {
-            OutputShape::File { name } => dir.join(name),
-            OutputShape::Dir => dir,
-        };
+        let path = pipeline.steps[producer].output(output)?.shape.path_in(&dir);
         Some((path, hash))
     };
     let step = &pipeline.steps[id];

@@ -54,7 +54,7 @@ pub(crate) async fn take(
         }
         tokio::select! {
             _ = tokio::time::sleep(POLL) => {}
-            _ = super::step_task::wait_cancelled(cancel) => return Ok(None),
+            _ = super::step::wait_cancelled(cancel) => return Ok(None),
         }
     }
 }

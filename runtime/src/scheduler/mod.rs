@@ -13,7 +13,7 @@
 mod key_lock;
 mod layout;
 mod start;
-mod step_task;
+mod step;
 
 pub use layout::Layout;
 
@@ -26,7 +26,7 @@ use crate::state::{RunRecord, RunStatus, StateError, StateStore, StepRecord, Ste
 use std::collections::{BTreeMap, VecDeque};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use step_task::{StepOutcome, StepTask};
+use step::{StepOutcome, StepTask};
 use tokio::sync::watch;
 use wharf_compiler::pipeline::StepId;
 
@@ -100,11 +100,7 @@ struct Outputs<'a> {
 impl OutputLocator for Outputs<'_> {
     fn output_file(&self, step: usize, output: &str) -> Option<PathBuf> {
         let dir = self.produced.get(&step)?.dirs.get(output)?;
-        let shape = &self.plan.pipeline.steps[step].output(output)?.shape;
-        Some(match shape {
-            wharf_compiler::pipeline::OutputShape::File { name } => dir.join(name),
-            wharf_compiler::pipeline::OutputShape::Dir => dir.clone(),
-        })
+        Some(self.plan.pipeline.steps[step].output(output)?.shape.path_in(dir))
     }
 }
 
@@ -162,7 +158,7 @@ pub async fn run(
     };
     // A resumed run's finished steps are done: they need no checks.
     if let Some(id) = resume {
-        for (step, done) in step_task::load_resumed(plan, ctx, id).await? {
+        for (step, done) in step::load_resumed(plan, ctx, id).await? {
             status.insert(step, StepStatus::Succeeded);
             produced.insert(step, done);
         }
@@ -204,7 +200,7 @@ pub async fn run(
         steps: plan.steps.len(),
     });
 
-    let pending: step_task::Pending = Arc::new(Mutex::new(Vec::new()));
+    let pending: step::Pending = Arc::new(Mutex::new(Vec::new()));
     // Outside the selection: the steps a selected one needs come from the
     // cache (checked before the start); the rest are not touched.
     start::record_outside(plan, ctx, &run_id, taken, &pending, &mut status, &mut produced)?;
@@ -406,7 +402,7 @@ async fn abandon_leftovers(plan: &Plan<'_>, ctx: &Context, run: &str) -> Result<
 }
 
 /// Commits the records of cached steps gathered so far, in one transaction.
-fn flush(ctx: &Context, pending: &step_task::Pending) -> Result<(), RunError> {
+fn flush(ctx: &Context, pending: &step::Pending) -> Result<(), RunError> {
     let batch = std::mem::take(
         &mut *pending
             .lock()

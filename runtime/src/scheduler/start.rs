@@ -124,7 +124,7 @@ pub(super) fn record_outside(
     ctx: &Context,
     run_id: &str,
     taken: Taken,
-    pending: &super::step_task::Pending,
+    pending: &super::step::Pending,
     status: &mut BTreeMap<StepId, StepStatus>,
     produced: &mut BTreeMap<StepId, Produced>,
 ) -> Result<(), RunError> {

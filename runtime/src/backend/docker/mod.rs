@@ -26,9 +26,6 @@ mod http;
 mod serve;
 pub mod spec;
 
-#[cfg(test)]
-mod tests;
-
 use super::contract;
 use super::logs::Tail;
 use super::task::TaskHandle;

@@ -11,14 +11,12 @@
 
 use super::layout::Layout;
 use crate::backend::Attempt;
+use crate::backend::contract::{GROUP, HOST};
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::path::Path;
 use wharf_compiler::types::StepKind;
-
-/// The one host of a local "cluster".
-const HOST: &str = "algo-1";
 
 /// Hyperparameters the toolkit keeps out of `SM_HPS` (`params.py`): these and
 /// every key starting `sagemaker_`. Those of them not in this list become
@@ -137,10 +135,10 @@ fn resource_config() -> Value {
     json!({
         "current_host": HOST,
         "hosts": [HOST],
-        "current_group_name": "homogeneousCluster",
+        "current_group_name": GROUP,
         "current_instance_type": "local",
         "instance_groups": [{
-            "instance_group_name": "homogeneousCluster",
+            "instance_group_name": GROUP,
             "instance_type": "local",
             "hosts": [HOST],
         }],

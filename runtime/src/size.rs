@@ -1,4 +1,5 @@
-//! Byte counts as people read them (`1.2 KiB`), for plans and output tables.
+//! Byte counts as people read them (`1.2 KiB`): in plans and output
+//! tables, and in the lines of transfers and pushes in a step's log.
 
 /// Binary units, one decimal; bytes below 1 KiB as they are.
 pub fn human_bytes(b: u64) -> String {
