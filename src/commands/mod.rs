@@ -59,6 +59,7 @@ pub fn compile_for_use(file: &Path, raw_params: &[String]) -> anyhow::Result<Opt
         params: parse_overrides(raw_params)?,
         allow_library: false,
         allow_missing_params: false,
+        backends: wharf::backends::specs(),
     };
     let started = std::time::Instant::now();
     let compilation = wharf_compiler::compile(&FsWorld, file, &options);
