@@ -98,6 +98,15 @@ pub trait Descriptor: Send + Sync {
     /// only when a step runs on this backend.
     fn build(&self, setup: &Setup<'_>) -> Result<Arc<dyn Backend>, String>;
 
+    /// Builds it to clean up after an abandoned run when no pipeline is at
+    /// hand (`wharf runs`, `show`, `logs`, `stop`): `None` when it cannot be
+    /// built without a target's settings; an `Err` says why what the run
+    /// left on it stays.
+    fn build_for_clean_up<'a>(&'a self, state_dir: &'a Path) -> Option<BoxFuture<'a, Result<Arc<dyn Backend>, String>>> {
+        let _ = state_dir;
+        None
+    }
+
     /// Builds it for `plan` and `why`, which start nothing: an `Err` is the
     /// reason every step on it would be refused (the default: as for a run).
     fn build_for_plan<'a>(&'a self, setup: &'a Setup<'a>) -> BoxFuture<'a, Result<Arc<dyn Backend>, String>> {

@@ -6,6 +6,7 @@
 use super::DockerBackend;
 use crate::backend::descriptor::{Descriptor, Setup};
 use crate::backend::{Backend, BoxFuture};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 use wharf_compiler::backends::{BackendKind, BackendSpec, Program};
@@ -32,6 +33,9 @@ pub const SPEC: BackendSpec = BackendSpec {
 
 /// How long `plan` waits for the engine to answer.
 const PLAN_PING: Duration = Duration::from_secs(3);
+
+/// How long a command cleaning up after an abandoned run waits for it.
+const CLEAN_UP_PING: Duration = Duration::from_secs(5);
 
 pub struct DockerDescriptor;
 
@@ -75,6 +79,17 @@ impl Descriptor for DockerDescriptor {
             None => docker,
         };
         Ok(Arc::new(Arc::new(docker)))
+    }
+
+    /// The engine must answer (within 5 s) to stop the containers.
+    fn build_for_clean_up<'a>(&'a self, state_dir: &'a Path) -> Option<BoxFuture<'a, Result<Arc<dyn Backend>, String>>> {
+        Some(Box::pin(async move {
+            let docker = Arc::new(DockerBackend::connect(".".into(), state_dir)?);
+            tokio::time::timeout(CLEAN_UP_PING, docker.ping())
+                .await
+                .unwrap_or_else(|_| Err("the Docker engine did not answer within 5 s".into()))?;
+            Ok(Arc::new(docker) as Arc<dyn Backend>)
+        }))
     }
 
     /// The engine must answer (within 3 s): the run's health check would

@@ -3,7 +3,8 @@
 //! every run.
 
 use super::ProcessBackend;
-use crate::backend::Backend;
+use crate::backend::{Backend, BoxFuture};
+use std::path::Path;
 use crate::backend::descriptor::{Descriptor, Setup};
 use std::sync::Arc;
 use wharf_compiler::backends::{BackendKind, BackendSpec, Program};
@@ -31,6 +32,10 @@ impl Descriptor for ProcessDescriptor {
 
     fn always_built(&self) -> bool {
         true
+    }
+
+    fn build_for_clean_up<'a>(&'a self, _: &'a Path) -> Option<BoxFuture<'a, Result<Arc<dyn Backend>, String>>> {
+        Some(Box::pin(async { Ok(Arc::new(ProcessBackend::new(".".into())) as Arc<dyn Backend>) }))
     }
 
     fn build(&self, setup: &Setup<'_>) -> Result<Arc<dyn Backend>, String> {
