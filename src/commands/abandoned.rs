@@ -7,8 +7,8 @@
 use super::state::STATE_DIR;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
-use wharf_runtime::abandoned::{self, CleanUp};
 use wharf::backends::REGISTRY;
+use wharf_runtime::abandoned::{self, CleanUp};
 use wharf_runtime::backend::Backend;
 use wharf_runtime::state::{StateError, StateStore};
 
@@ -70,9 +70,11 @@ pub fn local_backends(
     let mut backends = Vec::new();
     for descriptor in REGISTRY {
         let kind = descriptor.kind().as_str();
-        let used = runs
-            .iter()
-            .any(|run| store.steps(run).is_ok_and(|steps| steps.iter().any(|s| s.backend == kind)));
+        let used = runs.iter().any(|run| {
+            store
+                .steps(run)
+                .is_ok_and(|steps| steps.iter().any(|s| s.backend == kind))
+        });
         let Some(build) = descriptor.build_for_clean_up(Path::new(STATE_DIR)).filter(|_| used) else {
             continue;
         };

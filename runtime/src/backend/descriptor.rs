@@ -102,7 +102,10 @@ pub trait Descriptor: Send + Sync {
     /// hand (`wharf runs`, `show`, `logs`, `stop`): `None` when it cannot be
     /// built without a target's settings; an `Err` says why what the run
     /// left on it stays.
-    fn build_for_clean_up<'a>(&'a self, state_dir: &'a Path) -> Option<BoxFuture<'a, Result<Arc<dyn Backend>, String>>> {
+    fn build_for_clean_up<'a>(
+        &'a self,
+        state_dir: &'a Path,
+    ) -> Option<BoxFuture<'a, Result<Arc<dyn Backend>, String>>> {
         let _ = state_dir;
         None
     }

@@ -82,7 +82,10 @@ impl Descriptor for DockerDescriptor {
     }
 
     /// The engine must answer (within 5 s) to stop the containers.
-    fn build_for_clean_up<'a>(&'a self, state_dir: &'a Path) -> Option<BoxFuture<'a, Result<Arc<dyn Backend>, String>>> {
+    fn build_for_clean_up<'a>(
+        &'a self,
+        state_dir: &'a Path,
+    ) -> Option<BoxFuture<'a, Result<Arc<dyn Backend>, String>>> {
         Some(Box::pin(async move {
             let docker = Arc::new(DockerBackend::connect(".".into(), state_dir)?);
             tokio::time::timeout(CLEAN_UP_PING, docker.ping())

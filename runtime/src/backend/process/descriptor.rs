@@ -3,9 +3,9 @@
 //! every run.
 
 use super::ProcessBackend;
+use crate::backend::descriptor::{Descriptor, Setup};
 use crate::backend::{Backend, BoxFuture};
 use std::path::Path;
-use crate::backend::descriptor::{Descriptor, Setup};
 use std::sync::Arc;
 use wharf_compiler::backends::{BackendKind, BackendSpec, Program};
 use wharf_compiler::types::StepKind;
@@ -35,7 +35,9 @@ impl Descriptor for ProcessDescriptor {
     }
 
     fn build_for_clean_up<'a>(&'a self, _: &'a Path) -> Option<BoxFuture<'a, Result<Arc<dyn Backend>, String>>> {
-        Some(Box::pin(async { Ok(Arc::new(ProcessBackend::new(".".into())) as Arc<dyn Backend>) }))
+        Some(Box::pin(async {
+            Ok(Arc::new(ProcessBackend::new(".".into())) as Arc<dyn Backend>)
+        }))
     }
 
     fn build(&self, setup: &Setup<'_>) -> Result<Arc<dyn Backend>, String> {
