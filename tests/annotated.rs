@@ -52,6 +52,7 @@ fn check(path: &Path) -> Result<(), String> {
         params,
         allow_library: false,
         allow_missing_params: false,
+        backends: wharf::backends::specs(),
     };
     let compilation = wharf_compiler::compile(&world, Path::new("main.wharf"), &options);
     let mut actual = Expected::new();
@@ -163,6 +164,10 @@ fn every_code_has_an_annotated_example_or_a_unit_test() {
         "invalid-override",
         "cannot-interpolate",
         "secret-misuse",
+        // Checks made before a run starts: tests/cli_run.rs, runtime/src/scheduler/tests.rs.
+        "backend-unavailable",
+        "unsupported-on-backend",
+        "input-not-found",
     ];
     let dir = root().join("tests/diagnostics");
     let mut corpus = String::new();

@@ -389,3 +389,37 @@ target local { backend = process }
         "the run's line is last:\n{table}"
     );
 }
+
+#[test]
+fn what_the_target_cannot_run_is_refused_with_coded_diagnostics_before_anything_starts() {
+    let dir = project(
+        r#"pipeline p {
+  step a { command = ["true"] inputs { d = "missing.txt" } outputs { out = dir() } }
+  transform t { command = ["true"] inputs { model = a.out, data = "d.txt" } }
+}
+target local { backend = process }
+"#,
+    );
+    std::fs::write(dir.path().join("d.txt"), "1").expect("write");
+    let out = run_in(dir.path(), &[]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr_of(&out);
+    assert!(
+        err.contains("error[input-not-found]: step `a` reads input `d` from ./missing.txt, which does not exist"),
+        "{err}"
+    );
+    // The kinds a backend runs are one list, which `check` reads too: it
+    // asks no `command` of a transform on process, and `run` refuses it.
+    assert!(
+        err.contains("error[unsupported-on-backend]: step `t` is a `transform` step, which the process backend cannot run yet\n  = help: place it on docker or sagemaker"),
+        "{err}"
+    );
+    assert!(err.contains("nothing was run"), "{err}");
+    let out = run_in(dir.path(), &["--only", "nope"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr_of(&out).contains("error[unknown-step]: --only nope: the pipeline has no step `nope`"),
+        "{}",
+        stderr_of(&out)
+    );
+}

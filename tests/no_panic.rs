@@ -12,7 +12,14 @@ fn compile(text: &str) -> Result<bool, String> {
         .with_file("main.wharf", text)
         .with_file("lib.wharf", text);
     let result = catch_unwind(AssertUnwindSafe(|| {
-        let c = wharf_compiler::compile(&world, Path::new("main.wharf"), &Options::default());
+        let c = wharf_compiler::compile(
+            &world,
+            Path::new("main.wharf"),
+            &Options {
+                backends: wharf::backends::specs(),
+                ..Options::default()
+            },
+        );
         // Rendering positions must not panic either.
         for d in c.diagnostics.iter() {
             if let Some(span) = d.span {
@@ -168,6 +175,7 @@ fn the_fuzz_seed_corpus_is_there_and_never_panics() {
             .with_file("lib.wharf", text);
         let options = Options {
             params: vec![("x".into(), "1".into())],
+            backends: wharf::backends::specs(),
             ..Options::default()
         };
         let outcome = catch_unwind(AssertUnwindSafe(|| {

@@ -4,10 +4,12 @@
 //! rebuild them.
 
 pub mod backend;
+pub mod descriptor;
 pub mod ecr;
 pub mod jobs;
 pub mod logs;
 pub mod monitor;
+mod plan_transfers;
 pub mod poll;
 pub mod s3;
 pub mod serving;

@@ -40,7 +40,7 @@ codes! {
     PipelineInImport = "pipeline-in-import": "An imported file declares a pipeline; imported files hold templates and targets only.",
     DuplicateName = "duplicate-name": "Two params, steps, targets, templates, entries or arguments share a name.",
     UnknownName = "unknown-name": "An identifier refers to nothing in scope.",
-    UnknownStep = "unknown-step": "A reference names a step that does not exist.",
+    UnknownStep = "unknown-step": "A reference, or `--from`/`--to`/`--only`, names a step that does not exist.",
     UnknownParam = "unknown-param": "`params.X` or `-p X=...` names a param that does not exist.",
     UnknownOutput = "unknown-output": "A reference names an output the step does not have.",
     UnknownTarget = "unknown-target": "`--target` names a target the file does not declare.",
@@ -68,6 +68,9 @@ codes! {
     ExportOutsideProject = "export-outside-project": "An output is exported to an absolute path, out of the pipeline's folder with `..`, to the folder itself, or into `.wharf/`.",
     SagemakerName = "sagemaker-name": "A step name cannot become a valid SageMaker job name.",
     InvalidInstanceType = "invalid-instance-type": "An instance type is not of SageMaker's `ml.<family>.<size>` shape.",
+    BackendUnavailable = "backend-unavailable": "`plan` or `run`: a step runs on a backend this wharf cannot build or reach.",
+    UnsupportedOnBackend = "unsupported-on-backend": "`plan` or `run`: a step needs what its backend does not do (a kind it does not run, S3 data on a local backend, a SageMaker-only setting).",
+    InputNotFound = "input-not-found": "`plan` or `run`: a step reads a local input that does not exist.",
     UnusedParam = "unused-param": "A param is declared but never read (warning).",
     UnusedImport = "unused-import": "An import is never used (warning).",
 }

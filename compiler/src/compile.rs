@@ -3,6 +3,7 @@
 use crate::dag;
 use crate::diagnostic::Diagnostics;
 use crate::modules::{self, Program};
+use crate::options::Options;
 use crate::pipeline::Pipeline;
 use crate::resolve;
 use crate::source::SourceMap;
@@ -18,17 +19,6 @@ pub struct Compilation {
     /// The parsed files (the entry first). Kept so that a caller that is
     /// about to exit can skip freeing them (see `wharf check`).
     pub modules: Vec<crate::modules::LoadedModule>,
-}
-
-#[derive(Debug, Clone, Default)]
-pub struct Options {
-    /// `-p NAME=VALUE` overrides, in command-line order.
-    pub params: Vec<(String, String)>,
-    /// Accept a file with no pipeline (only templates and targets) as a library.
-    pub allow_library: bool,
-    /// Accept params that have no default and no `-p` value (for `check`,
-    /// which validates a file without running it). Otherwise they are errors.
-    pub allow_missing_params: bool,
 }
 
 /// Compiles the pipeline file at `entry`.

@@ -8,6 +8,7 @@
 //! variables come through the [`World`] trait, and problems come back as
 //! [`Diagnostic`] values for the caller to render.
 
+pub mod backends;
 pub mod code;
 pub mod compile;
 pub mod dag;
@@ -15,9 +16,11 @@ pub mod diagnostic;
 pub mod display;
 pub mod export_path;
 pub mod modules;
+pub mod options;
 pub mod pipeline;
 pub mod placement;
 mod resolve;
+pub mod settings;
 pub mod source;
 pub mod stdlib;
 pub mod suggest;
@@ -27,8 +30,9 @@ pub mod value;
 pub mod world;
 
 pub use code::Code;
-pub use compile::{Compilation, Options, compile};
+pub use compile::{Compilation, compile};
 pub use diagnostic::{Diagnostic, Diagnostics, Severity};
+pub use options::Options;
 pub use pipeline::{Pipeline, Step, StepId};
 pub use source::{FileId, SourceFile, SourceMap, Span};
 pub use world::{MemoryWorld, World};

@@ -2,8 +2,10 @@
 //! resolved to [`StepId`]s, params to values, loops and templates expanded,
 //! and every attribute has its checked type. Later stages trust all of it.
 
+use crate::backends::BackendKind;
+pub use crate::settings::{Setting, TargetSettings};
 use crate::source::Span;
-use crate::types::{BackendKind, StepKind, Type};
+use crate::types::{StepKind, Type};
 use crate::value::Value;
 use petgraph::graph::DiGraph;
 use serde::Serialize;
@@ -33,6 +35,20 @@ impl Pipeline {
 
     pub fn target(&self, name: &str) -> Option<&Target> {
         self.targets.iter().find(|t| t.name == name)
+    }
+
+    /// Where step `id`'s image comes from: a served model's image followed
+    /// back to the step that made the model, until a name or a `build` step
+    /// (never [`ImageRef::FromModel`]). `None` for a step without an image.
+    pub fn image_source(&self, id: StepId) -> Option<&ImageRef> {
+        let mut current = id;
+        for _ in 0..=self.steps.len() {
+            match self.steps[current].image.as_ref()? {
+                ImageRef::FromModel(producer) => current = *producer,
+                source => return Some(source),
+            }
+        }
+        None
     }
 
     /// The steps `id` depends on, each once, in id order.
@@ -340,30 +356,14 @@ pub struct Target {
     pub backend: BackendKind,
     pub settings: TargetSettings,
     pub steps: Vec<StepOverride>,
-    /// Not written in the file: the `process` target used when a file declares none.
+    /// `(backend, kind, other)`: a step of `kind` placed on `backend` runs on
+    /// `other` (the specs' `hands_off` of the backends this target uses).
+    pub hands_off: Vec<(BackendKind, StepKind, BackendKind)>,
+    /// Not written in the file: the target on the first registered backend
+    /// (`process`) used when a file declares none.
     pub implicit: bool,
     #[serde(skip)]
     pub span: Span,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct TargetSettings {
-    pub role: Option<Setting>,
-    pub region: Option<Setting>,
-    pub bucket: Option<Setting>,
-    pub profile: Option<Setting>,
-    pub endpoint_url: Option<Setting>,
-    pub instance: Option<String>,
-    pub max_jobs: Option<u32>,
-    pub logs: Option<bool>,
-}
-
-/// A target setting: literal text or an environment variable read when the run starts.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(tag = "kind", content = "value", rename_all = "lowercase")]
-pub enum Setting {
-    Text(String),
-    Env(String),
 }
 
 /// `step NAME { ... }` inside a target: applies to every instance of that step.

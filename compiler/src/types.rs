@@ -1,4 +1,5 @@
-//! The vocabulary shared by every stage: step kinds, backends and value types.
+//! The vocabulary shared by every stage: step kinds and value types
+//! (backends are `backends.rs`).
 
 use serde::Serialize;
 use std::fmt;
@@ -46,42 +47,6 @@ impl StepKind {
 }
 
 impl fmt::Display for StepKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// Where a step runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum BackendKind {
-    Process,
-    Docker,
-    Sagemaker,
-}
-
-impl BackendKind {
-    pub const ALL: [BackendKind; 3] = [BackendKind::Process, BackendKind::Docker, BackendKind::Sagemaker];
-
-    pub fn parse(text: &str) -> Option<BackendKind> {
-        BackendKind::ALL.into_iter().find(|k| k.as_str() == text)
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            BackendKind::Process => "process",
-            BackendKind::Docker => "docker",
-            BackendKind::Sagemaker => "sagemaker",
-        }
-    }
-
-    /// Docker and SageMaker run an image; the process backend runs a command on the host.
-    pub fn runs_images(self) -> bool {
-        !matches!(self, BackendKind::Process)
-    }
-}
-
-impl fmt::Display for BackendKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }

@@ -10,6 +10,9 @@ use wharf_compiler::{MemoryWorld, Options};
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else { return };
     let world = MemoryWorld::new().with_file("main.wharf", text).with_file("lib.wharf", text);
+    // No backends: this target depends on the compiler alone (the
+    // registry's crates pull in the AWS SDK), so every `backend = ...` is
+    // an unknown one. tests/no_panic.rs runs the corpus with the registry.
     let options = Options {
         params: vec![("x".into(), "1".into())],
         ..Options::default()

@@ -3,14 +3,16 @@
 //! fail before the first process starts, not in the middle of a run).
 
 use crate::backend::Backend;
+use crate::backend::descriptor::{self, Descriptor, Registry};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use wharf_compiler::backends::BackendKind;
 use wharf_compiler::export_path::is_local_export;
-use wharf_compiler::pipeline::{InputSource, KindSpec, Pipeline, Step, StepId, Target};
+use wharf_compiler::pipeline::{InputSource, Pipeline, Step, StepId, Target};
 use wharf_compiler::placement;
 use wharf_compiler::suggest::did_you_mean;
-use wharf_compiler::types::{BackendKind, StepKind};
+use wharf_compiler::{Code, Diagnostic};
 
 #[derive(Debug, Clone, Default)]
 pub struct RunOptions {
@@ -26,8 +28,9 @@ pub struct RunOptions {
     pub to: Option<String>,
     /// Only this step (its inputs must be in the cache).
     pub only: Option<String>,
-    /// At most this many steps at once on a backend (a target's `max_jobs`
-    /// caps its SageMaker jobs), within `jobs`.
+    /// At most this many steps at once on a backend, within `jobs`; those
+    /// the target's settings give (SageMaker's `max_jobs`) are added by
+    /// [`Plan::build`].
     pub backend_limits: BTreeMap<BackendKind, usize>,
     /// The `.wharf` folder, when known: exports may not write into it.
     pub state_dir: Option<PathBuf>,
@@ -51,6 +54,9 @@ pub struct PlannedStep {
     pub id: StepId,
     pub backend: BackendKind,
     pub role: Role,
+    /// Whether it takes one of this machine's `--jobs` slots while it runs
+    /// (its backend's descriptor says).
+    pub local_slot: bool,
 }
 
 impl PlannedStep {
@@ -71,18 +77,21 @@ pub struct Plan<'p> {
     pub options: RunOptions,
 }
 
-/// What each backend kind maps to in this process.
+/// The backends this process built, by kind.
 pub type Backends = BTreeMap<BackendKind, Arc<dyn Backend>>;
 
 impl<'p> Plan<'p> {
-    /// Builds the plan and checks it; every problem found is returned, not just the first.
+    /// Builds the plan and checks it against the descriptors of `registry`;
+    /// every problem found is returned, not just the first, as diagnostics
+    /// without a source location.
     pub fn build(
         pipeline: &'p Pipeline,
         target: &'p Target,
         file: &Path,
-        options: RunOptions,
+        mut options: RunOptions,
         backends: &Backends,
-    ) -> Result<Plan<'p>, Vec<String>> {
+        registry: &Registry,
+    ) -> Result<Plan<'p>, Vec<Diagnostic>> {
         let project_dir = file.parent().map(Path::to_path_buf).unwrap_or_default();
         let project_dir = if project_dir.as_os_str().is_empty() {
             PathBuf::from(".")
@@ -101,70 +110,36 @@ impl<'p> Plan<'p> {
         for &id in &pipeline.order {
             let step = &pipeline.steps[id];
             let backend = placement::backend_for(target, step);
+            let descriptor = descriptor::find(registry, backend);
             let role = roles.get(&id).copied().unwrap_or(Role::Selected);
-            if role == Role::Needed && !backends.contains_key(&backend) {
-                errors.push(format!(
-                    "step `{}` runs on the {backend} backend, which this build of wharf cannot run yet, and a selected step needs its outputs",
-                    step.name
+            let built = backends.contains_key(&backend) && descriptor.is_some();
+            if role == Role::Needed && !built {
+                errors.push(Diagnostic::error(
+                    Code::BackendUnavailable,
+                    None,
+                    format!(
+                        "step `{}` runs on the {backend} backend, which this build of wharf cannot run yet, and a selected step needs its outputs",
+                        step.name
+                    ),
                 ));
             }
             if role == Role::Selected {
-                if !backends.contains_key(&backend) {
-                    errors.push(format!(
-                        "step `{}` runs on the {backend} backend, which this build of wharf cannot run yet; use a target with `backend = process`",
-                        step.name
-                    ));
-                } else if backend == BackendKind::Process && !matches!(step.kind, StepKind::Step | StepKind::Train) {
-                    errors.push(format!(
-                        "step `{}` is a `{}` step, which the process backend cannot run yet; place it on docker or sagemaker",
-                        step.name, step.kind
-                    ));
-                }
-                // A local destination is checked with the step's other
-                // refusals, by `decide::preflight`, which plan shares.
-                for output in &step.outputs {
-                    let Some(dest) = &output.export else { continue };
-                    if !is_local_export(dest) && backend != BackendKind::Sagemaker {
-                        errors.push(format!(
-                            "step `{}` exports output `{}` to {dest}; exporting to S3 comes with the SageMaker backend",
-                            step.name, output.name
-                        ));
-                    }
-                }
-                if backend == BackendKind::Docker {
-                    docker_checks(step, &mut errors);
-                }
-                if backend == BackendKind::Sagemaker {
-                    sagemaker_checks(step, &mut errors);
-                }
-                if backend == BackendKind::Sagemaker && step.image.is_none() && step.kind != StepKind::Monitor {
-                    errors.push(format!(
-                        "step `{}` runs on SageMaker and has no image; give it `image = \"...\"` (an ECR image, or one on this machine or from a `build` step, which wharf pushes to ECR)",
-                        step.name
-                    ));
-                }
-                for input in &step.inputs {
-                    match &input.source {
-                        InputSource::Local { path } => {
-                            let full = project_dir.join(path);
-                            if !full.exists() {
-                                errors.push(format!(
-                                    "step `{}` reads input `{}` from {}, which does not exist",
-                                    step.name,
-                                    input.name,
-                                    full.display()
-                                ));
-                            }
-                        }
-                        InputSource::S3 { uri } if matches!(backend, BackendKind::Process | BackendKind::Docker) => errors.push(format!(
-                            "step `{}` reads input `{}` from {uri}; moving S3 data to a local step comes with the SageMaker backend",
-                            step.name, input.name
-                        )),
-                        _ => {}
-                    }
-                }
+                check_step(step, backend, descriptor, built, registry, &project_dir, &mut errors);
             }
-            steps.push(PlannedStep { id, backend, role });
+            let local_slot = descriptor.is_none_or(|d| d.local_slot());
+            steps.push(PlannedStep {
+                id,
+                backend,
+                role,
+                local_slot,
+            });
+        }
+        // A target's `max_jobs` caps the jobs it has running on a backend
+        // that reads it (`--jobs` caps only the steps running here).
+        for d in registry {
+            if let Some(limit) = d.max_jobs(&target.settings) {
+                options.backend_limits.entry(d.kind()).or_insert(limit);
+            }
         }
         if errors.is_empty() {
             Ok(Plan {
@@ -181,40 +156,106 @@ impl<'p> Plan<'p> {
     }
 }
 
-/// What the docker backend cannot run, found before anything starts.
-fn docker_checks(step: &Step, errors: &mut Vec<String>) {
-    match (&step.kind, &step.spec) {
-        (StepKind::Tune | StepKind::Monitor, _) => errors.push(format!(
-            "step `{}` is a `{}` step, which runs on SageMaker only for now; place it on a sagemaker target",
-            step.name, step.kind
-        )),
-        (_, KindSpec::Deploy { multi_model: true, .. }) => errors.push(format!(
-            "step `{}` is a multi-model endpoint, which runs on SageMaker only; place it on a sagemaker target",
-            step.name
-        )),
-        (_, KindSpec::Transform { split, .. }) if !matches!(split.as_str(), "none" | "line") => errors.push(format!(
-            "step `{}` splits its records by `{split}`, which only SageMaker does; use split = \"line\" or \"none\" locally",
-            step.name
-        )),
-        (StepKind::Step | StepKind::Train | StepKind::Transform | StepKind::Deploy, _) if step.image.is_none() => {
-            errors.push(format!(
-                "step `{}` runs on the docker backend and has no image; give it `image = \"...\"`",
-                step.name
-            ))
+/// The refusals of a selected step on `backend` (`built`: this process has
+/// built it).
+fn check_step(
+    step: &Step,
+    backend: BackendKind,
+    descriptor: Option<&dyn Descriptor>,
+    built: bool,
+    registry: &Registry,
+    project_dir: &Path,
+    errors: &mut Vec<Diagnostic>,
+) {
+    let moves_s3 = descriptor.is_some_and(|d| d.moves_s3());
+    let s3_hint = || {
+        let names: Vec<&str> = registry
+            .iter()
+            .filter(|d| d.moves_s3())
+            .map(|d| d.kind().as_str())
+            .collect();
+        format!("S3 data moves with the {} backend", names.join(" or "))
+    };
+    match descriptor.filter(|_| built) {
+        None => errors.push(
+            Diagnostic::error(
+                Code::BackendUnavailable,
+                None,
+                format!(
+                    "step `{}` runs on the {backend} backend, which this build of wharf cannot run yet",
+                    step.name
+                ),
+            )
+            .with_hint("use a target on a backend this machine can run"),
+        ),
+        Some(d) if !d.spec().runs(step.kind) => {
+            let others: Vec<&str> = registry
+                .iter()
+                .filter(|d| d.spec().runs(step.kind))
+                .map(|d| d.kind().as_str())
+                .collect();
+            errors.push(
+                Diagnostic::error(
+                    Code::UnsupportedOnBackend,
+                    None,
+                    format!(
+                        "step `{}` is a `{}` step, which the {backend} backend cannot run yet",
+                        step.name, step.kind
+                    ),
+                )
+                .with_hint(format!("place it on {}", others.join(" or "))),
+            );
         }
-        _ => {}
+        Some(d) => errors.extend(d.check(step)),
     }
-}
-
-/// What the sagemaker backend cannot run, found before anything starts.
-fn sagemaker_checks(step: &Step, errors: &mut Vec<String>) {
-    match step.kind {
-        StepKind::Tune if step.command.is_some() => errors.push(format!(
-            "step `{}` tunes a train step that sets `command`; SageMaker's tuning jobs run the image's own \
-             entrypoint (`IMAGE train`), so build the command into the image or tune a train step without one",
-            step.name
-        )),
-        _ => {}
+    // A local destination is checked with the step's other refusals, by
+    // `decide::preflight`, which plan shares.
+    for output in &step.outputs {
+        let Some(dest) = &output.export else { continue };
+        if !is_local_export(dest) && !moves_s3 {
+            errors.push(
+                Diagnostic::error(
+                    Code::UnsupportedOnBackend,
+                    None,
+                    format!(
+                        "step `{}` exports output `{}` to {dest}, and the {backend} backend exports to local paths only",
+                        step.name, output.name
+                    ),
+                )
+                .with_hint(s3_hint()),
+            );
+        }
+    }
+    for input in &step.inputs {
+        match &input.source {
+            InputSource::Local { path } => {
+                let full = project_dir.join(path);
+                if !full.exists() {
+                    errors.push(Diagnostic::error(
+                        Code::InputNotFound,
+                        None,
+                        format!(
+                            "step `{}` reads input `{}` from {}, which does not exist",
+                            step.name,
+                            input.name,
+                            full.display()
+                        ),
+                    ));
+                }
+            }
+            InputSource::S3 { uri } if built && !moves_s3 => errors.push(
+                Diagnostic::error(
+                    Code::UnsupportedOnBackend,
+                    None,
+                    format!(
+                        "step `{}` reads input `{}` from {uri}, and the {backend} backend reads local data only",
+                        step.name, input.name
+                    ),
+                )
+                .with_hint(s3_hint()),
+            ),
+            _ => {}
+        }
     }
 }
 
@@ -223,7 +264,7 @@ fn sagemaker_checks(step: &Step, errors: &mut Vec<String>) {
 /// `--to`: what lies between). The steps a selected step needs outside the
 /// selection are taken from the cache; the rest are not touched. A flag
 /// that names no step is an error.
-pub fn roles(pipeline: &Pipeline, options: &RunOptions) -> Result<BTreeMap<StepId, Role>, Vec<String>> {
+pub fn roles(pipeline: &Pipeline, options: &RunOptions) -> Result<BTreeMap<StepId, Role>, Vec<Diagnostic>> {
     let mut errors = Vec::new();
     let selected = select(pipeline, options, &mut errors);
     if !errors.is_empty() {
@@ -250,7 +291,7 @@ pub fn roles(pipeline: &Pipeline, options: &RunOptions) -> Result<BTreeMap<StepI
 }
 
 /// The steps `--from`, `--to` and `--only` select, or `None` for all of them.
-fn select(pipeline: &Pipeline, options: &RunOptions, errors: &mut Vec<String>) -> Option<BTreeSet<StepId>> {
+fn select(pipeline: &Pipeline, options: &RunOptions, errors: &mut Vec<Diagnostic>) -> Option<BTreeSet<StepId>> {
     let mut find = |flag: &str, name: &Option<String>| -> Option<BTreeSet<StepId>> {
         let name = name.as_ref()?;
         let matches: BTreeSet<StepId> = pipeline
@@ -261,10 +302,15 @@ fn select(pipeline: &Pipeline, options: &RunOptions, errors: &mut Vec<String>) -
             .map(|(i, _)| i)
             .collect();
         if matches.is_empty() {
-            let hint = did_you_mean(name, pipeline.steps.iter().map(|s| s.name.as_str()))
-                .map(|h| format!("; {h}"))
-                .unwrap_or_default();
-            errors.push(format!("{flag} {name}: the pipeline has no step `{name}`{hint}"));
+            let hint = did_you_mean(name, pipeline.steps.iter().map(|s| s.name.as_str()));
+            errors.push(
+                Diagnostic::error(
+                    Code::UnknownStep,
+                    None,
+                    format!("{flag} {name}: the pipeline has no step `{name}`"),
+                )
+                .with_hint_opt(hint),
+            );
         }
         Some(matches)
     };

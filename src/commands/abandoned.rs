@@ -2,15 +2,14 @@
 //! `wharf_runtime::abandoned`), as every command that opens the state
 //! does: `run` with the backends of its target, `runs`, `show`, `logs` and
 //! `stop` with the ones that need no pipeline (process groups, and Docker
-//! when an abandoned run used it). What was stopped is said on stderr.
+//! when an abandoned run used it: each descriptor says whether it can). What was stopped is said on stderr.
 
 use super::state::STATE_DIR;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
+use wharf::backends::REGISTRY;
 use wharf_runtime::abandoned::{self, CleanUp};
 use wharf_runtime::backend::Backend;
-use wharf_runtime::backend::docker::DockerBackend;
-use wharf_runtime::backend::process::ProcessBackend;
 use wharf_runtime::state::{StateError, StateStore};
 
 pub type Shared = Arc<Mutex<Box<dyn StateStore>>>;
@@ -60,31 +59,28 @@ fn report(cleaned: &CleanUp) {
     }
 }
 
-/// The backends a command without a pipeline can clean up with: processes
-/// always, Docker when one of `runs` placed a step on it and an engine answers.
+/// The backends a command without a pipeline can clean up with: each one
+/// that can be built without a target's settings (processes, Docker) and
+/// that one of `runs` placed a step on.
 pub fn local_backends(
     store: &dyn StateStore,
     runs: &[String],
     runtime: &tokio::runtime::Runtime,
 ) -> Vec<Arc<dyn Backend>> {
-    let mut backends: Vec<Arc<dyn Backend>> = vec![Arc::new(ProcessBackend::new(".".into()))];
-    let on_docker = runs.iter().any(|run| {
-        store
-            .steps(run)
-            .is_ok_and(|steps| steps.iter().any(|s| s.backend == "docker"))
-    });
-    if on_docker && let Ok(docker) = DockerBackend::connect(".".into(), Path::new(STATE_DIR)) {
-        let answers = runtime.block_on(async {
-            tokio::time::timeout(std::time::Duration::from_secs(5), docker.ping())
-                .await
-                .is_ok_and(|r| r.is_ok())
+    let mut backends = Vec::new();
+    for descriptor in REGISTRY {
+        let kind = descriptor.kind().as_str();
+        let used = runs.iter().any(|run| {
+            store
+                .steps(run)
+                .is_ok_and(|steps| steps.iter().any(|s| s.backend == kind))
         });
-        if answers {
-            backends.push(Arc::new(Arc::new(docker)));
-        } else {
-            say!(
-                "warning: an abandoned run has steps on Docker, but no Docker engine answers: its containers are left"
-            );
+        let Some(build) = descriptor.build_for_clean_up(Path::new(STATE_DIR)).filter(|_| used) else {
+            continue;
+        };
+        match runtime.block_on(build) {
+            Ok(backend) => backends.push(backend),
+            Err(e) => say!("warning: an abandoned run has steps on {kind}, but {e}: what it left there is left"),
         }
     }
     backends

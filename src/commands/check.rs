@@ -36,6 +36,7 @@ pub fn run(args: CheckArgs) -> anyhow::Result<Outcome> {
         params,
         allow_library: true,
         allow_missing_params: true,
+        backends: wharf::backends::specs(),
     };
     let (mut errors, mut warnings) = (0, 0);
     let mut report = JsonReport {

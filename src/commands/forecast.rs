@@ -7,12 +7,11 @@
 use super::state::{STATE_DIR, describe};
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::Arc;
+use wharf::backends::REGISTRY;
+use wharf_compiler::Diagnostic;
 use wharf_compiler::pipeline::{Pipeline, StepId, Target};
-use wharf_compiler::types::BackendKind;
 use wharf_runtime::backend::Backend;
-use wharf_runtime::backend::docker::DockerBackend;
-use wharf_runtime::backend::process::ProcessBackend;
+use wharf_runtime::backend::descriptor::{self, Setup};
 use wharf_runtime::decide::preflight::{self, ImageMode};
 use wharf_runtime::forecast::{self, Forecast};
 use wharf_runtime::plan::{Role, RunOptions};
@@ -32,7 +31,7 @@ pub fn forecast_now(
     target: &Target,
     file: &Path,
     selection: &Selection,
-) -> anyhow::Result<Result<Vec<Forecast>, Vec<String>>> {
+) -> anyhow::Result<Result<Vec<Forecast>, Vec<Diagnostic>>> {
     let options = RunOptions {
         from: selection.from.clone(),
         to: selection.to.clone(),
@@ -46,40 +45,17 @@ pub fn forecast_now(
     };
     let project_dir = super::project_dir(file);
     let on = |id: StepId| wharf_compiler::placement::backend_for(target, &pipeline.steps[id]);
-    let uses = |kind: BackendKind| pipeline.order.iter().any(|&id| on(id) == kind);
-    let mut kinds: BTreeMap<BackendKind, Arc<dyn Backend>> = BTreeMap::new();
-    kinds.insert(BackendKind::Process, Arc::new(ProcessBackend::new(project_dir.clone())));
-    // The reason every docker step is refused when no engine answers (the
-    // run's health check refuses it the same way).
-    let mut docker_down = None;
+    let setup = Setup {
+        project_dir: &project_dir,
+        state_dir: Path::new(STATE_DIR),
+        grace: None,
+        pipeline,
+        target,
+    };
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    if uses(BackendKind::Docker) {
-        match DockerBackend::connect(project_dir.clone(), Path::new(STATE_DIR)) {
-            Ok(docker) => {
-                let docker = Arc::new(docker);
-                let answers = runtime.block_on(async {
-                    tokio::time::timeout(std::time::Duration::from_secs(3), docker.ping())
-                        .await
-                        .unwrap_or_else(|_| Err("the Docker engine did not answer within 3 s".into()))
-                });
-                match answers {
-                    Ok(()) => {
-                        kinds.insert(BackendKind::Docker, Arc::new(docker));
-                    }
-                    Err(e) => docker_down = Some(e),
-                }
-            }
-            Err(e) => docker_down = Some(e),
-        }
-    }
-    if uses(BackendKind::Sagemaker) {
-        kinds.insert(
-            BackendKind::Sagemaker,
-            Arc::new(wharf_aws::backend::SagemakerBackend::new(
-                super::run::sagemaker_settings(pipeline, target),
-            )),
-        );
-    }
+    // A backend that cannot be built (no Docker engine answers) refuses
+    // every step on it, as the run's health check would.
+    let (kinds, down) = runtime.block_on(descriptor::build_for_plan(REGISTRY, &setup));
     let backends: BTreeMap<StepId, &dyn Backend> = pipeline
         .order
         .iter()
@@ -100,11 +76,11 @@ pub fn forecast_now(
             state_dir: Some(Path::new(STATE_DIR)),
         };
         let mut checks = preflight::check(pipeline, &checked, &host_env, places, ImageMode::Look).await;
-        if let Some(down) = &docker_down {
-            for &id in &pipeline.order {
-                if on(id) == BackendKind::Docker && roles.get(&id) != Some(&Role::NotSelected) {
-                    checks.refusals.entry(id).or_insert_with(|| down.clone());
-                }
+        for &id in &pipeline.order {
+            if let Some(reason) = down.get(&on(id))
+                && roles.get(&id) != Some(&Role::NotSelected)
+            {
+                checks.refusals.entry(id).or_insert_with(|| reason.clone());
             }
         }
         forecast::forecast(

@@ -98,6 +98,7 @@ pub fn compile_on_target(
         params: overrides,
         allow_library: false,
         allow_missing_params: false,
+        backends: wharf::backends::specs(),
     };
     let started = std::time::Instant::now();
     let compilation = wharf_compiler::compile(&FsWorld, file, &options);

@@ -11,17 +11,13 @@ use crate::render::progress::{ProgressSink, summary};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
-use wharf_compiler::types::BackendKind;
+use wharf::backends::REGISTRY;
 use wharf_runtime::backend::Backend;
-use wharf_runtime::backend::docker::DockerBackend;
-use wharf_runtime::backend::process::ProcessBackend;
+use wharf_runtime::backend::descriptor::{self, Setup};
 use wharf_runtime::clock::SystemClock;
 use wharf_runtime::plan::{Plan, RunOptions};
 use wharf_runtime::scheduler::{self, Context, Layout};
 use wharf_runtime::state::{RunStatus, SqliteStore, StateStore};
-
-/// Jobs at once on a SageMaker target that sets no `max_jobs`.
-const DEFAULT_SAGEMAKER_JOBS: usize = 20;
 
 pub fn run(args: RunArgs) -> anyhow::Result<Outcome> {
     let Some(mut compiled) = compile_on_target(&args.file, &args.params, args.target.as_deref(), OutputFormat::Text)?
@@ -65,36 +61,20 @@ pub fn run(args: RunArgs) -> anyhow::Result<Outcome> {
     }
     let (pipeline, target) = (&compiled.pipeline, &compiled.target);
     let project_dir = super::project_dir(&args.file);
-    let mut backends: BTreeMap<BackendKind, Arc<dyn Backend>> = BTreeMap::new();
-    let mut process = ProcessBackend::new(project_dir.clone());
-    if let Some(grace) = grace {
-        process = process.with_grace_period(grace);
-    }
-    backends.insert(BackendKind::Process, Arc::new(process));
-    let docker = match DockerBackend::connect(project_dir, Path::new(STATE_DIR)) {
-        Ok(docker) => {
-            let docker = Arc::new(match grace {
-                Some(grace) => docker.with_grace_period(grace),
-                None => docker,
-            });
-            backends.insert(BackendKind::Docker, Arc::new(docker.clone()));
-            Some(docker)
-        }
+    let setup = Setup {
+        project_dir: &project_dir,
+        state_dir: Path::new(STATE_DIR),
+        grace,
+        pipeline,
+        target,
+    };
+    let backends = match descriptor::build_for_run(REGISTRY, &setup) {
+        Ok(backends) => backends,
         Err(e) => {
-            if uses(pipeline, target, BackendKind::Docker) {
-                say!("error: {e}");
-                return Ok(Outcome::Unusable);
-            }
-            None
+            say!("error: {e}");
+            return Ok(Outcome::Unusable);
         }
     };
-    if uses(pipeline, target, BackendKind::Sagemaker) {
-        let settings = sagemaker_settings(pipeline, target);
-        backends.insert(
-            BackendKind::Sagemaker,
-            Arc::new(wharf_aws::backend::SagemakerBackend::new(settings)),
-        );
-    }
     let options = RunOptions {
         jobs: args
             .jobs
@@ -105,20 +85,13 @@ pub fn run(args: RunArgs) -> anyhow::Result<Outcome> {
         from: args.from.clone(),
         to: args.to.clone(),
         only: args.only.clone(),
-        // A target's `max_jobs` caps the jobs it has running on SageMaker
-        // (`--jobs` caps only the steps running here).
-        backend_limits: BTreeMap::from([(
-            BackendKind::Sagemaker,
-            target.settings.max_jobs.map_or(DEFAULT_SAGEMAKER_JOBS, |n| n as usize),
-        )]),
+        backend_limits: BTreeMap::new(),
         state_dir: Some(std::path::PathBuf::from(STATE_DIR)),
     };
-    let plan = match Plan::build(pipeline, target, &args.file, options, &backends) {
+    let plan = match Plan::build(pipeline, target, &args.file, options, &backends, REGISTRY) {
         Ok(plan) => plan,
         Err(errors) => {
-            for e in &errors {
-                say!("error: {e}");
-            }
+            crate::render::diagnostics::eprint(&compilation.sources, &errors)?;
             say!("nothing was run");
             return Ok(Outcome::Unusable);
         }
@@ -163,14 +136,8 @@ pub fn run(args: RunArgs) -> anyhow::Result<Outcome> {
         super::abandoned::clean_up(&state, &all_backends, &abandoned).await;
         scheduler::run(&plan, &ctx, cancel_rx, resume.as_deref()).await
     });
-    if let Some(docker) = &docker {
-        let removed = docker.removed_orphans();
-        if !removed.is_empty() {
-            say!(
-                "removed {} container(s) left behind by a wharf process that is gone",
-                removed.len()
-            );
-        }
+    for note in all_backends.iter().flat_map(|b| b.notes()) {
+        say!("{note}");
     }
     let summary_run = match result {
         Ok(s) => s,
@@ -208,47 +175,5 @@ fn grace_period(text: &str) -> Result<std::time::Duration, String> {
         _ => Err(format!(
             "--stop-grace {text}: not a duration\n  = help: write it as `10s`, `500ms` or `1m`"
         )),
-    }
-}
-
-/// Whether any step of the pipeline is placed on `kind` by `target`.
-fn uses(
-    pipeline: &wharf_compiler::pipeline::Pipeline,
-    target: &wharf_compiler::pipeline::Target,
-    kind: BackendKind,
-) -> bool {
-    pipeline
-        .steps
-        .iter()
-        .any(|s| wharf_compiler::placement::backend_for(target, s) == kind)
-}
-
-/// The target's AWS settings, `env("...")` values read now. The role falls
-/// back to WHARF_SAGEMAKER_ROLE, as docs/language.md says.
-pub(super) fn sagemaker_settings(
-    pipeline: &wharf_compiler::pipeline::Pipeline,
-    target: &wharf_compiler::pipeline::Target,
-) -> wharf_aws::backend::Settings {
-    use wharf_compiler::pipeline::Setting;
-    let read = |s: &Option<Setting>| match s {
-        Some(Setting::Text(t)) => Some(t.clone()),
-        Some(Setting::Env(var)) => std::env::var(var).ok(),
-        None => None,
-    };
-    let t = &target.settings;
-    wharf_aws::backend::Settings {
-        region: read(&t.region),
-        profile: read(&t.profile),
-        role: read(&t.role).or_else(|| std::env::var("WHARF_SAGEMAKER_ROLE").ok()),
-        bucket: read(&t.bucket),
-        endpoint_url: read(&t.endpoint_url),
-        // `logs = off` on the target or on a step's override: that step's
-        // CloudWatch log is not followed.
-        quiet_steps: pipeline
-            .steps
-            .iter()
-            .filter(|s| wharf_compiler::placement::settings_for(target, s).logs == Some(false))
-            .map(|s| s.name.clone())
-            .collect(),
     }
 }

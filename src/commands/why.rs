@@ -29,9 +29,7 @@ pub fn run(args: WhyArgs) -> anyhow::Result<Outcome> {
     let forecasts = match super::forecast::forecast_now(pipeline, target, &args.file, &Default::default())? {
         Ok(forecasts) => forecasts,
         Err(errors) => {
-            for e in &errors {
-                eprintln!("error: {e}");
-            }
+            crate::render::diagnostics::eprint(&compilation.sources, &errors)?;
             return Ok(Outcome::Unusable);
         }
     };

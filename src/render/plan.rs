@@ -8,11 +8,12 @@ use serde::Serialize;
 pub type Map = serde_json::Map<String, serde_json::Value>;
 use std::collections::BTreeMap;
 use std::fmt::Write;
+use wharf_compiler::backends::{BackendKind, SettingType};
 use wharf_compiler::display;
 use wharf_compiler::pipeline::{EnvValue, KindSpec, OutputShape, Pipeline, Setting, Target};
 use wharf_compiler::placement;
 use wharf_compiler::syntax::literal::{format_duration, format_size};
-use wharf_compiler::types::BackendKind;
+use wharf_runtime::backend::descriptor::Transfer;
 
 #[derive(Serialize)]
 pub struct PlanView {
@@ -67,6 +68,17 @@ pub struct StepView {
     pub transfers: Vec<TransferView>,
 }
 
+impl From<Transfer> for TransferView {
+    fn from(t: Transfer) -> TransferView {
+        TransferView {
+            direction: t.direction,
+            what: t.what,
+            bytes: t.bytes,
+            to: t.to,
+        }
+    }
+}
+
 #[derive(Serialize)]
 pub struct TransferView {
     /// `upload`, `download`, or `push` (an image to ECR).
@@ -106,34 +118,20 @@ impl CacheView {
 
 fn setting(s: &Setting) -> String {
     match s {
-        Setting::Text(t) => t.clone(),
         Setting::Env(var) => match std::env::var(var) {
             Ok(value) => format!("{value} (from ${var})"),
             Err(_) => format!("env(\"{var}\") (not set)"),
         },
+        other => other.read(|_| None).unwrap_or_default(),
     }
 }
 
 pub fn build(pipeline: &Pipeline, target: &Target) -> PlanView {
-    let mut settings = BTreeMap::new();
-    let s = &target.settings;
-    for (key, value) in [
-        ("role", &s.role),
-        ("region", &s.region),
-        ("bucket", &s.bucket),
-        ("profile", &s.profile),
-        ("endpoint_url", &s.endpoint_url),
-    ] {
-        if let Some(v) = value {
-            settings.insert(key.to_string(), setting(v));
-        }
-    }
-    if let Some(i) = &s.instance {
-        settings.insert("instance".into(), i.clone());
-    }
-    if let Some(m) = s.max_jobs {
-        settings.insert("max_jobs".into(), m.to_string());
-    }
+    let settings = target
+        .settings
+        .iter()
+        .map(|(k, v)| (k.to_string(), setting(v)))
+        .collect();
     let params = pipeline
         .params
         .iter()
@@ -185,7 +183,10 @@ pub fn build(pipeline: &Pipeline, target: &Target) -> PlanView {
                 step.hyperparameters.iter().map(|(k, v)| (k.clone(), display::hyperparameter(v))).collect();
             let mut resources = BTreeMap::new();
             let r = &step.resources;
-            if backend == BackendKind::Sagemaker {
+            // A backend that takes an instance type runs each step on instances.
+            let on_instances = wharf::backends::find(backend)
+                .is_some_and(|d| d.spec().settings.iter().any(|s| s.value == SettingType::InstanceType));
+            if on_instances {
                 resources.insert("instance".to_string(), placement::instance_for(target, step));
                 resources.insert("count".to_string(), r.count.unwrap_or(1).to_string());
             } else if let Some(i) = &r.instance {
@@ -410,7 +411,7 @@ mod tests {
             pipeline: "p".into(),
             target: TargetView {
                 name: "local".into(),
-                backend: BackendKind::Process,
+                backend: wharf_runtime::backend::process::descriptor::KIND,
                 implicit: false,
                 settings: BTreeMap::new(),
             },
@@ -468,7 +469,7 @@ mod tests {
         StepView {
             name: "s".into(),
             kind: "step".into(),
-            backend: BackendKind::Process,
+            backend: wharf_runtime::backend::process::descriptor::KIND,
             image: None,
             command: None,
             env: BTreeMap::new(),

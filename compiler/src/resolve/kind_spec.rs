@@ -209,7 +209,7 @@ impl Resolver<'_> {
             StepKind::Deploy => {
                 let endpoint = take("endpoint").and_then(|v| {
                     let name = self.want_str(&v, "`endpoint`", "endpoint = \"churn-prod\"")?;
-                    if !super::targets::is_sagemaker_name(&name) {
+                    if !is_sagemaker_name(&name) {
                         self.diags.push(
                             Diagnostic::error(
                                 Code::SagemakerName,
@@ -459,4 +459,13 @@ fn take_training_definition(steps: &mut [Step], tune: StepId, train: StepId) {
     {
         *metrics = declared.clone();
     }
+}
+
+/// A SageMaker endpoint name: 1-63 of `[a-zA-Z0-9-]`, no hyphen at either end.
+fn is_sagemaker_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 63
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        && !name.starts_with('-')
+        && !name.ends_with('-')
 }

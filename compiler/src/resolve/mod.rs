@@ -13,9 +13,11 @@ mod schema;
 mod step_builder;
 mod targets;
 
+use crate::backends::BackendSpec;
 use crate::code::Code;
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::modules::{ModuleId, Program};
+use crate::options::Options;
 use crate::pipeline::{Edge, Param, Step, StepId, Target};
 use crate::source::Span;
 use crate::suggest::did_you_mean;
@@ -91,12 +93,15 @@ struct Resolver<'p> {
     /// Values found to be invalid because of an error reported earlier
     /// (counted so that a step built from them counts as broken).
     silent_errors: usize,
+    /// The backends a target may name (the compile's `Options`).
+    backends: &'p [&'static BackendSpec],
+    pipeline_name: &'p str,
 }
 
 /// Resolves the entry module's pipeline. With `allow_library`, an entry file
 /// that declares no pipeline but other items (templates, targets) is accepted
 /// as a library and yields `None` without an error.
-pub fn resolve(program: &Program, options: &crate::compile::Options, diags: &mut Diagnostics) -> Option<Resolved> {
+pub fn resolve<'p>(program: &'p Program, options: &'p Options, diags: &'p mut Diagnostics) -> Option<Resolved> {
     let allow_library = options.allow_library;
     let entry = program.modules.first()?;
     let mut pipelines = entry.ast.items.iter().filter_map(|item| match item {
@@ -158,6 +163,8 @@ pub fn resolve(program: &Program, options: &crate::compile::Options, diags: &mut
         broken: HashSet::default(),
         broken_outputs: HashSet::default(),
         silent_errors: 0,
+        backends: &options.backends,
+        pipeline_name: &pipeline.name.name,
     };
     resolver.check_templates();
     resolver.resolve_params(&pipeline.body, &options.params, options.allow_missing_params);

@@ -5,37 +5,15 @@
 use super::Resolver;
 use super::eval::Scope;
 use super::rvalue::RValue;
+use crate::backends::{self, BackendKind, Program, SettingType};
 use crate::code::Code;
 use crate::diagnostic::Diagnostic;
 use crate::pipeline::{Setting, Step, StepOverride, Target, TargetSettings};
 use crate::source::Span;
 use crate::suggest::did_you_mean;
 use crate::syntax::ast::{Entry, ExprKind, Item, TargetItem};
-use crate::types::{BackendKind, StepKind};
+use crate::types::StepKind;
 use crate::value::Value;
-
-const SETTINGS: [&str; 8] = [
-    "role",
-    "region",
-    "bucket",
-    "profile",
-    "endpoint_url",
-    "instance",
-    "max_jobs",
-    "logs",
-];
-
-/// A SageMaker job, endpoint or model name: 1-63 of `[a-zA-Z0-9-]`, no hyphen at either end.
-pub fn is_sagemaker_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 63
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-        && !name.starts_with('-')
-        && !name.ends_with('-')
-}
-
-/// The longest step name whose job names fit: `<step>-<8-char run id>-<attempt up to 3 digits>`.
-pub const MAX_SAGEMAKER_STEP_NAME: usize = 63 - 1 - 8 - 1 - 3;
 
 impl Resolver<'_> {
     pub(super) fn resolve_targets(&mut self, steps: &[Step]) -> Vec<Target> {
@@ -63,21 +41,25 @@ impl Resolver<'_> {
                 from_import.push(module_id != 0);
             }
         }
-        if targets.is_empty() {
+        if let (true, Some(first)) = (targets.is_empty(), self.backends.first()) {
             let span = steps
                 .first()
                 .map_or(Span::new(crate::source::FileId(0), 0, 0), |s| s.span);
             targets.push((
                 Target {
                     name: "default".into(),
-                    backend: BackendKind::Process,
+                    backend: first.kind,
                     settings: TargetSettings::default(),
                     steps: Vec::new(),
+                    hands_off: Vec::new(),
                     implicit: true,
                     span,
                 },
                 true,
             ));
+        }
+        for (target, _) in &mut targets {
+            target.hands_off = self.hands_off(target);
         }
         for (target, valid) in &targets {
             // A target whose backend is wrong was reported; checking where it
@@ -144,25 +126,39 @@ impl Resolver<'_> {
             }
         }
         let valid = backend.is_some();
+        // A target without a valid backend is reported here; the first
+        // backend stands in for it so that the rest is still checked.
+        let fallback = self.backends.first().map_or(BackendKind::new("none"), |b| b.kind);
         let backend = backend.unwrap_or_else(|| {
             if backend_written {
-                return BackendKind::Process;
+                return fallback;
             }
+            let choices: Vec<String> = self
+                .backends
+                .iter()
+                .map(|b| format!("`backend = {}`", b.kind))
+                .collect();
+            let hint = match choices.split_last() {
+                Some((last, rest)) if !rest.is_empty() => format!("add {} or {last}", rest.join(", ")),
+                Some((last, _)) => format!("add {last}"),
+                None => "no backends are registered".into(),
+            };
             self.diags.push(
                 Diagnostic::error(
                     Code::MissingAttribute,
                     decl.name.span,
                     format!("target `{}` needs a `backend`", decl.name.name),
                 )
-                .with_hint("add `backend = process`, `backend = docker` or `backend = sagemaker`"),
+                .with_hint(hint),
             );
-            BackendKind::Process
+            fallback
         });
         Target {
             name: decl.name.name.clone(),
             backend,
             settings,
             steps: overrides,
+            hands_off: Vec::new(),
             implicit: false,
             span: decl.name.span,
         }
@@ -178,10 +174,10 @@ impl Resolver<'_> {
             },
             _ => String::new(),
         };
-        match BackendKind::parse(&name) {
-            Some(b) => Some(b),
+        match self.backends.iter().find(|b| b.kind.as_str() == name) {
+            Some(b) => Some(b.kind),
             None => {
-                let names = BackendKind::ALL.map(|b| b.as_str());
+                let names = self.backends.iter().map(|b| b.kind.as_str());
                 self.diags.push(
                     Diagnostic::error(
                         Code::InvalidValue,
@@ -190,7 +186,7 @@ impl Resolver<'_> {
                     )
                     .with_hint(
                         did_you_mean(&name, names)
-                            .unwrap_or_else(|| "backends are process, docker and sagemaker".into()),
+                            .unwrap_or_else(|| format!("backends are {}", backends::names(self.backends))),
                     ),
                 );
                 None
@@ -200,9 +196,21 @@ impl Resolver<'_> {
 
     fn setting(&mut self, entry: &Entry, module: usize, settings: &mut TargetSettings, target_level: bool) {
         let key = entry.key.name.as_str();
-        if !SETTINGS.contains(&key) {
+        // A setting any backend reads: a step override may move a step to
+        // another backend, so a target holds the settings of all of them.
+        let Some(spec) = self
+            .backends
+            .iter()
+            .flat_map(|b| b.settings)
+            .find(|s| s.name == key)
+            .copied()
+        else {
             let mut known = vec!["backend"];
-            known.extend(SETTINGS);
+            for spec in self.backends.iter().flat_map(|b| b.settings) {
+                if !known.contains(&spec.name) {
+                    known.push(spec.name);
+                }
+            }
             self.unknown_key(
                 key,
                 entry.key.span,
@@ -210,7 +218,7 @@ impl Resolver<'_> {
                 &known,
             );
             return;
-        }
+        };
         let scope = Scope {
             module,
             bindings: &[],
@@ -240,27 +248,24 @@ impl Resolver<'_> {
                 }
             }
         };
-        match key {
-            "role" => settings.role = text(self),
-            "region" => settings.region = text(self),
-            "profile" => settings.profile = text(self),
-            "endpoint_url" => settings.endpoint_url = text(self),
-            "bucket" => {
-                settings.bucket = text(self);
-                if let Some(Setting::Text(b)) = &settings.bucket
+        let checked = match spec.value {
+            SettingType::Text => text(self),
+            SettingType::S3Uri => {
+                let setting = text(self);
+                if let Some(Setting::Text(b)) = &setting
                     && !b.starts_with("s3://")
                 {
                     self.diags.push(
                         Diagnostic::error(Code::InvalidValue, value.span, format!("`{b}` is not an s3:// URI"))
-                            .with_hint(format!("write `bucket = \"s3://{}\"`", b.trim_start_matches('/'))),
+                            .with_hint(format!("write `{key} = \"s3://{}\"`", b.trim_start_matches('/'))),
                     );
                 }
+                setting
             }
-            "instance" => {
-                if let Some(s) = self.want_str(&value, "`instance`", "instance = \"ml.m5.xlarge\"") {
-                    if super::attributes::is_instance_type(&s) {
-                        settings.instance = Some(s);
-                    } else {
+            SettingType::InstanceType => {
+                match self.want_str(&value, &format!("`{key}`"), "instance = \"ml.m5.xlarge\"") {
+                    Some(s) if super::attributes::is_instance_type(&s) => Some(Setting::Text(s)),
+                    Some(s) => {
                         self.diags.push(
                             Diagnostic::error(
                                 Code::InvalidInstanceType,
@@ -269,73 +274,81 @@ impl Resolver<'_> {
                             )
                             .with_hint("SageMaker instance types look like `ml.m5.xlarge`"),
                         );
+                        None
                     }
+                    None => None,
                 }
             }
-            "max_jobs" => settings.max_jobs = self.want_int(&value, "`max_jobs`", 1, 1000).map(|n| n as u32),
-            _ => settings.logs = self.want_bool(&value, "`logs`"),
+            SettingType::Int { min, max } => self.want_int(&value, &format!("`{key}`"), min, max).map(Setting::Int),
+            SettingType::Bool => self.want_bool(&value, &format!("`{key}`")).map(Setting::Bool),
+        };
+        if let Some(setting) = checked {
+            settings.set(key, setting);
         }
     }
 
-    /// Every step must be runnable where `target` puts it.
+    /// The hand-offs of every backend the target places a step on.
+    fn hands_off(&self, target: &Target) -> Vec<(BackendKind, StepKind, BackendKind)> {
+        let used = std::iter::once(target.backend).chain(target.steps.iter().filter_map(|o| o.backend));
+        let mut hands_off = Vec::new();
+        for kind in used {
+            let Some(spec) = backends::find(self.backends, kind) else {
+                continue;
+            };
+            for &(step_kind, other) in spec.hands_off {
+                if !hands_off.contains(&(kind, step_kind, other)) {
+                    hands_off.push((kind, step_kind, other));
+                }
+            }
+        }
+        hands_off
+    }
+
+    /// Every step must be runnable where `target` puts it: a step that runs
+    /// a program needs what its backend runs (an image or a command), and
+    /// the backend's own checks must pass. A kind the backend does not run
+    /// is `plan`'s refusal, not an error here: another target may run it.
     fn check_placement(&mut self, target: &Target, steps: &[Step]) {
-        let mut name_checked: rustc_hash::FxHashSet<String> = Default::default();
         for (id, step) in steps.iter().enumerate() {
             if self.broken.contains(&id) {
                 continue;
             }
-            let placed = target.steps.iter().find(|o| o.step == step.base);
-            let backend = placed.and_then(|o| o.backend).unwrap_or(target.backend);
+            let backend = crate::placement::backend_for(target, step);
+            let Some(spec) = backends::find(self.backends, backend) else {
+                continue;
+            };
             let where_ = if target.implicit {
                 format!("on the {backend} backend (the file declares no target)")
             } else {
                 format!("on {backend} under target `{}`", target.name)
             };
-            let container_kind = !matches!(step.kind, StepKind::Build | StepKind::Tune | StepKind::Monitor);
-            if backend.runs_images() && step.image.is_none() && container_kind {
-                self.diags.push(
-                    Diagnostic::error(
-                        Code::MissingAttribute,
-                        step.span,
-                        format!("step `{}` runs {where_} but has no `image`", step.name),
-                    )
-                    .with_hint("add `image = \"NAME:TAG\"`, or `image = BUILD_STEP`"),
-                );
-            }
-            if backend == BackendKind::Process
-                && step.command.is_none()
-                && matches!(
-                    step.kind,
-                    StepKind::Step | StepKind::Train | StepKind::Transform | StepKind::Deploy
-                )
-            {
-                self.diags.push(
-                    Diagnostic::error(
-                        Code::MissingAttribute,
-                        step.span,
-                        format!("step `{}` runs {where_} but has no `command`", step.name),
-                    )
-                    .with_hint(
-                        "the process backend runs `command` on this machine; add one, or place the step on docker",
-                    ),
-                );
-            }
-            if backend == BackendKind::Sagemaker {
-                let job_name = step.name.replace('_', "-");
-                if name_checked.insert(step.name.clone())
-                    && (!is_sagemaker_name(&job_name) || job_name.len() > MAX_SAGEMAKER_STEP_NAME)
-                {
-                    self.diags.push(
+            if spec.runs(step.kind) && backends::runs_program(step.kind) {
+                match spec.program {
+                    Program::Image if step.image.is_none() => self.diags.push(
                         Diagnostic::error(
-                            Code::SagemakerName,
+                            Code::MissingAttribute,
                             step.span,
-                            format!("step `{}` cannot name a SageMaker job {where_}", step.name),
+                            format!("step `{}` runs {where_} but has no `image`", step.name),
+                        )
+                        .with_hint("add `image = \"NAME:TAG\"`, or `image = BUILD_STEP`"),
+                    ),
+                    Program::Command if step.command.is_none() => self.diags.push(
+                        Diagnostic::error(
+                            Code::MissingAttribute,
+                            step.span,
+                            format!("step `{}` runs {where_} but has no `command`", step.name),
                         )
                         .with_hint(format!(
-                            "job names are `<step>-<run>-<attempt>` within 63 characters: keep step names to {MAX_SAGEMAKER_STEP_NAME} letters, digits and inner `_`/`-`"
+                            "the {backend} backend runs `command` on this machine; add one, or place the step on a backend that runs images"
                         )),
-                    );
+                    ),
+                    _ => {}
                 }
+            }
+            if let Some(check) = spec.check_step
+                && let Some(diagnostic) = check(self.pipeline_name, step, &where_)
+            {
+                self.diags.push(diagnostic);
             }
         }
     }

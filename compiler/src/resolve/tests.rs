@@ -1,12 +1,34 @@
 //! Table-driven resolver tests: small pipelines in, resolved facts or
 //! diagnostic codes out.
 
-use crate::compile::{Compilation, Options, compile};
+use crate::backends::{BackendKind, BackendSpec, Program};
+use crate::compile::{Compilation, compile};
+use crate::options::Options;
 use crate::pipeline::{Condition, ImageRef, InputSource, KindSpec, Operand};
 use crate::types::StepKind;
 use crate::value::Value;
 use crate::world::MemoryWorld;
 use std::path::Path;
+
+/// Backends of these tests' own: the compiler knows backends only by their
+/// specs. The real ones are checked where the registry is (tests/annotated.rs).
+const HERE: BackendSpec = BackendSpec {
+    kind: BackendKind::new("here"),
+    runs: &StepKind::ALL,
+    program: Program::Command,
+    hands_off: &[],
+    settings: &[],
+    check_step: None,
+};
+
+const AWAY: BackendSpec = BackendSpec {
+    kind: BackendKind::new("away"),
+    runs: &StepKind::ALL,
+    program: Program::Image,
+    hands_off: &[(StepKind::Build, BackendKind::new("here"))],
+    settings: &[],
+    check_step: None,
+};
 
 fn compile_with(files: &[(&str, &str)], params: &[(&str, &str)]) -> Compilation {
     let mut world = MemoryWorld::new();
@@ -15,6 +37,7 @@ fn compile_with(files: &[(&str, &str)], params: &[(&str, &str)]) -> Compilation 
     }
     let options = Options {
         params: params.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        backends: vec![&HERE, &AWAY],
         ..Options::default()
     };
     compile(&world, Path::new(files[0].0), &options)
@@ -66,7 +89,7 @@ fn diagnostics_table() {
         ),
         ("pipeline p { step s { command = [\"a\" } }", &["syntax-error"]),
         (
-            "pipeline p { step s { command = [\"a\"] } } target t { backend = process step x { backend = docker } }",
+            "pipeline p { step s { command = [\"a\"] } } target t { backend = here step x { backend = away } }",
             &["unknown-step"],
         ),
         (
@@ -196,7 +219,7 @@ pipeline p {
   train fit { image = "t:1" }
   step serve = sm.endpoint(model = fit.model)
 }
-target cloud { backend = sagemaker }"#);
+target cloud { backend = away }"#);
     let serve = p.step("serve").expect("serve");
     assert_eq!(serve.kind, StepKind::Deploy);
     assert_eq!(serve.resources.instance.as_deref(), Some("ml.t2.medium"));
@@ -206,7 +229,7 @@ target cloud { backend = sagemaker }"#);
 
 #[test]
 fn user_imports_resolve_relative_to_the_importer() {
-    let lib = "template step hello(who: string) { command = [\"echo\", who] }\ntarget shared { backend = process }";
+    let lib = "template step hello(who: string) { command = [\"echo\", who] }\ntarget shared { backend = here }";
     let main = "import \"./lib/common\" as c\npipeline p { step s = c.hello(who = \"x\") }";
     let c = compile_with(&[("dir/p.wharf", main), ("dir/lib/common.wharf", lib)], &[]);
     let p = c.pipeline.expect("compiles");
@@ -293,28 +316,32 @@ pipeline p {
 }
 
 #[test]
-fn implicit_target_is_process() {
+fn implicit_target_is_on_the_first_backend() {
     let p = ok("pipeline p { step s { command = [\"echo\"] } }");
     assert_eq!(p.targets.len(), 1);
     assert!(p.targets[0].implicit);
-    assert_eq!(p.targets[0].backend, crate::types::BackendKind::Process);
+    assert_eq!(p.targets[0].backend, HERE.kind);
 }
 
 #[test]
-fn the_design_example_checks() {
-    let text = include_str!("../../../pipelines/churn.wharf");
-    let p = ok(text);
-    assert_eq!(p.steps.len(), 4);
-    let hybrid = p.target("hybrid").expect("hybrid target");
-    let fit = p.step("fit").expect("fit");
-    assert_eq!(
-        crate::placement::backend_for(hybrid, fit),
-        crate::types::BackendKind::Sagemaker
-    );
-    assert_eq!(
-        p.order.iter().map(|&i| p.steps[i].name.as_str()).collect::<Vec<_>>(),
-        ["prepare", "fit", "evaluate", "deploy"]
-    );
+fn placement_follows_overrides_and_hand_offs() {
+    let p = ok(r#"pipeline p {
+  build img { context = "." }
+  step a { image = img, command = ["x"] }
+  step b { image = img, command = ["x"] }
+}
+target t {
+  backend = here
+  step a { backend = away }
+}"#);
+    let t = p.target("t").expect("t");
+    let on = |name: &str| crate::placement::backend_for(t, p.step(name).expect("step"));
+    assert_eq!(on("a"), AWAY.kind);
+    assert_eq!(on("b"), HERE.kind);
+    let p = ok("pipeline p {\n build img { context = \".\" }\n step a { image = img }\n}\ntarget t { backend = away }");
+    let t = p.target("t").expect("t");
+    assert_eq!(crate::placement::backend_for(t, p.step("img").expect("img")), HERE.kind);
+    assert_eq!(crate::placement::backend_for(t, p.step("a").expect("a")), AWAY.kind);
 }
 
 #[test]

@@ -93,6 +93,17 @@ pub fn job_name(pipeline: &str, step: &str, run: &str, attempt: u32) -> String {
         .to_string()
 }
 
+/// The room a job name leaves for `<pipeline>-<step>` with the longest run
+/// id (`20261125-034751-ab12`) and attempt number (999).
+pub const JOB_NAME_HEAD_ROOM: usize = 63 - "20261125-034751-ab12-999".len() - 1;
+
+/// Whether [`job_name`] keeps `<pipeline>-<step>` whole, uncut, in every
+/// job name of that step: the one rule the compiler checks step names by
+/// (through the SageMaker backend's descriptor).
+pub fn job_name_keeps(pipeline: &str, step: &str) -> bool {
+    sanitize(&format!("{pipeline}-{step}")).len() <= JOB_NAME_HEAD_ROOM
+}
+
 /// Letters and digits kept, runs of anything else become one hyphen, none at the ends.
 fn sanitize(text: &str) -> String {
     let mut out = String::with_capacity(text.len());

@@ -10,6 +10,7 @@
 //! in those folders when the attempt ends.
 
 pub mod contract;
+pub mod descriptor;
 pub mod docker;
 pub(crate) mod lines;
 pub(crate) mod logs;
@@ -138,6 +139,12 @@ pub trait Backend: Send + Sync {
     fn outputs_alive<'a>(&'a self, kind: StepKind, outputs: &'a BTreeMap<String, PathBuf>) -> BoxFuture<'a, bool> {
         let _ = (kind, outputs);
         Box::pin(async { true })
+    }
+
+    /// What it has to tell the user when a run ends (containers it removed
+    /// that a dead wharf process left behind). The default: nothing.
+    fn notes(&self) -> Vec<String> {
+        Vec::new()
     }
 
     /// Stops work an earlier wharf process started and could not stop (it

@@ -53,6 +53,7 @@
 //! sends SIGTERM to the group and SIGKILL after the grace period; a handle
 //! dropped before the end kills the group.
 
+pub mod descriptor;
 mod environment;
 mod group;
 mod handle;

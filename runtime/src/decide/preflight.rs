@@ -152,15 +152,10 @@ pub fn key_env(step: &Step, host_env: &(dyn Fn(&str) -> Option<String> + Sync)) 
 /// The image a step names, following a served model back to the step that
 /// made it; `None` for no image or an image a `build` step makes.
 pub fn named_image(pipeline: &Pipeline, id: StepId) -> Option<String> {
-    let mut current = id;
-    for _ in 0..=pipeline.steps.len() {
-        match pipeline.steps[current].image.as_ref()? {
-            ImageRef::Name(name) => return Some(name.clone()),
-            ImageRef::Built(_) => return None,
-            ImageRef::FromModel(producer) => current = *producer,
-        }
+    match pipeline.image_source(id)? {
+        ImageRef::Name(name) => Some(name.clone()),
+        _ => None,
     }
-    None
 }
 
 /// The image a step runs and its identity for the key.
@@ -182,34 +177,27 @@ pub fn step_image(
     images: &BTreeMap<StepId, Option<String>>,
     outputs: OutputLookup<'_>,
 ) -> StepImage {
-    let mut current = id;
-    for _ in 0..=pipeline.steps.len() {
-        match pipeline.steps[current].image.as_ref() {
-            None => return StepImage::None,
-            Some(ImageRef::Name(name)) => {
-                return match images.get(&id) {
-                    Some(Some(image_id)) => StepImage::Known(name.clone(), format!("{name}@{image_id}")),
-                    Some(None) => StepImage::Known(name.clone(), name.clone()),
-                    None => StepImage::Unknown(format!(
-                        "image `{name}` is not on this machine: the run pulls it first, so its identity is not known yet"
-                    )),
-                };
+    match pipeline.image_source(id) {
+        None | Some(ImageRef::FromModel(_)) => StepImage::None,
+        Some(ImageRef::Name(name)) => match images.get(&id) {
+            Some(Some(image_id)) => StepImage::Known(name.clone(), format!("{name}@{image_id}")),
+            Some(None) => StepImage::Known(name.clone(), name.clone()),
+            None => StepImage::Unknown(format!(
+                "image `{name}` is not on this machine: the run pulls it first, so its identity is not known yet"
+            )),
+        },
+        Some(ImageRef::Built(build)) => {
+            let build_name = &pipeline.steps[*build].name;
+            let unknown = || StepImage::Unknown(format!("`{build_name}` would build its image first"));
+            let Some((dir, _)) = outputs(*build, "image") else {
+                return unknown();
+            };
+            match built_image(&dir.join("image.json")) {
+                Some((tag, key)) => StepImage::Known(tag, key),
+                None => unknown(),
             }
-            Some(ImageRef::Built(build)) => {
-                let build_name = &pipeline.steps[*build].name;
-                let unknown = || StepImage::Unknown(format!("`{build_name}` would build its image first"));
-                let Some((dir, _)) = outputs(*build, "image") else {
-                    return unknown();
-                };
-                return match built_image(&dir.join("image.json")) {
-                    Some((tag, key)) => StepImage::Known(tag, key),
-                    None => unknown(),
-                };
-            }
-            Some(ImageRef::FromModel(producer)) => current = *producer,
         }
     }
-    StepImage::None
 }
 
 /// A built image's tag and key (`tag@id`) from the `image.json` its build step wrote.

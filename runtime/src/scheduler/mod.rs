@@ -28,6 +28,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use step::{StepOutcome, StepTask};
 use tokio::sync::watch;
+use wharf_compiler::backends::BackendKind;
 use wharf_compiler::pipeline::StepId;
 
 /// Reads a host environment variable; tests pass a map.
@@ -227,18 +228,19 @@ pub async fn run(
     let mut tasks = tokio::task::JoinSet::new();
     let mut running = 0usize;
     let mut local_running = 0usize;
-    let mut running_on: BTreeMap<wharf_compiler::types::BackendKind, usize> = BTreeMap::new();
-    let backend_of = |id: StepId| plan.steps.iter().find(|s| s.id == id).map(|s| s.backend);
-    // `--jobs` is this machine's: it caps the steps running here. A step on
-    // SageMaker uses no local slot; its target's `max_jobs` caps those.
-    let local =
-        |kind: Option<wharf_compiler::types::BackendKind>| kind != Some(wharf_compiler::types::BackendKind::Sagemaker);
-    let fits = |id: StepId, running_on: &BTreeMap<wharf_compiler::types::BackendKind, usize>, local_running: usize| {
-        let kind = backend_of(id);
-        if local(kind) && local_running >= jobs {
+    let mut running_on: BTreeMap<BackendKind, usize> = BTreeMap::new();
+    let planned = |id: StepId| plan.steps.iter().find(|s| s.id == id);
+    // `--jobs` is this machine's: it caps the steps running here. A step
+    // whose backend runs it elsewhere (a SageMaker job) uses no local slot;
+    // the backend's own limit caps those.
+    let local = |id: StepId| planned(id).is_none_or(|s| s.local_slot);
+    let fits = |id: StepId, running_on: &BTreeMap<BackendKind, usize>, local_running: usize| {
+        if local(id) && local_running >= jobs {
             return false;
         }
-        let Some(kind) = kind else { return true };
+        let Some(kind) = planned(id).map(|s| s.backend) else {
+            return true;
+        };
         plan.options
             .backend_limits
             .get(&kind)
@@ -274,10 +276,10 @@ pub async fn run(
                         pending.clone(),
                     )?;
                     running += 1;
-                    if local(backend_of(id)) {
+                    if local(id) {
                         local_running += 1;
                     }
-                    if let Some(kind) = backend_of(id) {
+                    if let Some(kind) = planned(id).map(|s| s.backend) {
                         *running_on.entry(kind).or_default() += 1;
                     }
                     tasks.spawn(task.run());
@@ -295,10 +297,10 @@ pub async fn run(
                     Some(Err(e)) => return Err(RunError::Backend(format!("a step task panicked: {e}"))),
                     None => continue,
                 };
-                if local(backend_of(outcome.id)) {
+                if local(outcome.id) {
                     local_running = local_running.saturating_sub(1);
                 }
-                if let Some(kind) = backend_of(outcome.id) {
+                if let Some(kind) = planned(outcome.id).map(|s| s.backend) {
                     let n = running_on.entry(kind).or_default();
                     *n = n.saturating_sub(1);
                 }

@@ -3,6 +3,8 @@
 //! and the CLI have end-to-end tests of their own.
 
 use super::*;
+use crate::backend::descriptor::{self, Descriptor, Registry, Setup};
+use crate::backend::process::descriptor::{KIND as PROCESS, ProcessDescriptor};
 use crate::backend::{Attempt, Backend, BoxFuture, Finish, Handle};
 use crate::clock::FixedClock;
 use crate::events::CollectingSink;
@@ -10,8 +12,41 @@ use crate::plan::{Plan, RunOptions};
 use crate::state::SqliteStore;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU32, Ordering};
-use wharf_compiler::types::BackendKind;
+use wharf_compiler::backends::{BackendKind, BackendSpec, Program};
+use wharf_compiler::types::StepKind;
 use wharf_compiler::{MemoryWorld, Options, Pipeline};
+
+/// A backend that runs its steps elsewhere (as SageMaker does): they take
+/// no local slot. The scripted backend stands in for it.
+struct Elsewhere;
+
+const ELSEWHERE: BackendKind = BackendKind::new("elsewhere");
+
+impl Descriptor for Elsewhere {
+    fn spec(&self) -> &'static BackendSpec {
+        const SPEC: BackendSpec = BackendSpec {
+            kind: ELSEWHERE,
+            runs: &StepKind::ALL,
+            program: Program::Image,
+            hands_off: &[],
+            settings: &[],
+            check_step: None,
+        };
+        &SPEC
+    }
+
+    fn local_slot(&self) -> bool {
+        false
+    }
+
+    fn build(&self, _: &Setup<'_>) -> Result<Arc<dyn Backend>, String> {
+        Ok(Arc::new(Scripted::default()))
+    }
+}
+
+/// These tests' registry: the process backend's descriptor (its steps run
+/// on the scripted backend) and one elsewhere.
+const REGISTRY: &Registry = &[&ProcessDescriptor, &Elsewhere];
 
 /// What the scripted backend does for a step: fail the first `fail_first`
 /// attempts, sleep, then write each output (`file(...)` outputs get `json`).
@@ -123,7 +158,10 @@ fn compile(text: &str) -> Pipeline {
     let c = wharf_compiler::compile(
         &MemoryWorld::new().with_file("p.wharf", text),
         "p.wharf".as_ref(),
-        &Options::default(),
+        &Options {
+            backends: descriptor::specs(REGISTRY),
+            ..Options::default()
+        },
     );
     let errors: Vec<String> = c.diagnostics.iter().map(|d| d.message.clone()).collect();
     c.pipeline.unwrap_or_else(|| panic!("{errors:?}"))
@@ -156,9 +194,9 @@ impl Harness {
 
     /// A run that may be refused before it starts.
     async fn try_run(&self, pipeline: &Pipeline, options: RunOptions) -> Result<RunSummary, RunError> {
-        let backends: Backends = BTreeMap::from([(BackendKind::Process, self.backend.clone() as Arc<dyn Backend>)]);
+        let backends: Backends = BTreeMap::from([(PROCESS, self.backend.clone() as Arc<dyn Backend>)]);
         let file = self.dir.path().join("p.wharf");
-        let plan = Plan::build(pipeline, &pipeline.targets[0], &file, options, &backends).expect("plan");
+        let plan = Plan::build(pipeline, &pipeline.targets[0], &file, options, &backends, REGISTRY).expect("plan");
         let ctx = Context {
             state: self.state.clone(),
             backends,
@@ -205,14 +243,14 @@ impl Harness {
         cancel_after: Option<Duration>,
         resume: Option<&str>,
     ) -> RunSummary {
-        // The scripted backend stands in for SageMaker too.
+        // The scripted backend stands in for every backend.
         let backends: Backends = BTreeMap::from([
-            (BackendKind::Process, self.backend.clone() as Arc<dyn Backend>),
-            (BackendKind::Sagemaker, self.backend.clone() as Arc<dyn Backend>),
+            (PROCESS, self.backend.clone() as Arc<dyn Backend>),
+            (ELSEWHERE, self.backend.clone() as Arc<dyn Backend>),
         ]);
         let file = self.dir.path().join("p.wharf");
         let target = &pipeline.targets[0];
-        let plan = Plan::build(pipeline, target, &file, options, &backends).expect("plan");
+        let plan = Plan::build(pipeline, target, &file, options, &backends, REGISTRY).expect("plan");
         let ctx = Context {
             state: self.state.clone(),
             backends,
@@ -783,7 +821,7 @@ async fn a_backend_limit_caps_concurrency_within_jobs() {
             },
         );
     }
-    let limits = BTreeMap::from([(BackendKind::Process, 2)]);
+    let limits = BTreeMap::from([(PROCESS, 2)]);
     let summary = h
         .run(
             &p,
@@ -801,11 +839,11 @@ async fn a_backend_limit_caps_concurrency_within_jobs() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn sagemaker_steps_take_no_local_slot_and_are_capped_by_max_jobs() {
+async fn steps_run_elsewhere_take_no_local_slot_and_are_capped_by_their_backends_limit() {
     let text = r#"pipeline p {
       for i in [1, 2, 3, 4, 5, 6] { step w { image = "x" command = ["w", "${i}"] outputs { out = dir() } } }
     }
-    target cloud { backend = sagemaker }"#;
+    target cloud { backend = elsewhere }"#;
     let h = Harness::new();
     let p = compile(text);
     for i in 1..=6 {
@@ -822,14 +860,14 @@ async fn sagemaker_steps_take_no_local_slot_and_are_capped_by_max_jobs() {
             &p,
             RunOptions {
                 jobs: 1,
-                backend_limits: BTreeMap::from([(BackendKind::Sagemaker, 4)]),
+                backend_limits: BTreeMap::from([(ELSEWHERE, 4)]),
                 ..opts()
             },
         )
         .await;
     assert_eq!(summary.status, RunStatus::Succeeded);
     let peak = peak_running(h.events.take());
-    assert_eq!(peak, 4, "--jobs 1 is this machine's; max_jobs 4 is the target's");
+    assert_eq!(peak, 4, "--jobs 1 is this machine's; the limit of 4 is the backend's");
 }
 
 #[tokio::test(start_paused = true)]
@@ -885,25 +923,50 @@ fn peak_running(events: Vec<RunEvent>) -> i32 {
 }
 
 #[test]
-fn tuning_a_train_step_with_a_command_is_refused_before_anything_starts() {
-    let p = compile(
-        r#"pipeline p {
-      train fit { image = "x" command = ["python", "train.py"] inputs { d = "d" } metrics { auc = "auc=([0-9.]+)" } }
-      tune search { train = fit objective { metric = "auc" } ranges { depth = int(2, 8) } }
-    }
-    target cloud { backend = sagemaker }"#,
-    );
+fn a_kind_the_backend_does_not_run_is_refused_before_anything_starts() {
+    let p = compile(r#"pipeline p { transform t { command = ["x"] inputs { model = "m", data = "d" } } }"#);
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("d"), "1").unwrap();
+    for file in ["m", "d"] {
+        std::fs::write(dir.path().join(file), "1").unwrap();
+    }
     let backend: Arc<dyn Backend> = Arc::new(Scripted::default());
-    let backends: Backends = BTreeMap::from([(BackendKind::Sagemaker, backend)]);
-    let Err(errors) = Plan::build(&p, &p.targets[0], &dir.path().join("p.wharf"), opts(), &backends) else {
+    let backends: Backends = BTreeMap::from([(PROCESS, backend)]);
+    let Err(errors) = Plan::build(
+        &p,
+        &p.targets[0],
+        &dir.path().join("p.wharf"),
+        opts(),
+        &backends,
+        REGISTRY,
+    ) else {
         panic!("the plan was accepted")
     };
-    assert!(
-        errors
-            .iter()
-            .any(|e| e.contains("step `search` tunes a train step that sets `command`")),
+    let codes: Vec<_> = errors.iter().map(|e| (e.code, e.span)).collect();
+    assert_eq!(
+        codes,
+        [(wharf_compiler::Code::UnsupportedOnBackend, None)],
         "{errors:?}"
     );
+    assert!(
+        errors[0].hints.iter().any(|h| h == "place it on elsewhere"),
+        "{errors:?}"
+    );
+}
+
+#[test]
+fn a_backend_this_process_has_not_built_is_refused_before_anything_starts() {
+    let p = compile(r#"pipeline p { step s { command = ["x"] } }"#);
+    let dir = tempfile::tempdir().unwrap();
+    let Err(errors) = Plan::build(
+        &p,
+        &p.targets[0],
+        &dir.path().join("p.wharf"),
+        opts(),
+        &Backends::new(),
+        REGISTRY,
+    ) else {
+        panic!("the plan was accepted")
+    };
+    let codes: Vec<_> = errors.iter().map(|e| e.code).collect();
+    assert_eq!(codes, [wharf_compiler::Code::BackendUnavailable], "{errors:?}");
 }

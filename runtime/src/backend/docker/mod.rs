@@ -22,6 +22,7 @@ mod archive;
 pub mod build;
 mod container;
 pub mod context;
+pub mod descriptor;
 mod http;
 mod serve;
 pub mod spec;
@@ -414,6 +415,17 @@ impl Backend for Arc<DockerBackend> {
     fn resolve_image(&self, image: &str) -> BoxFuture<'_, Result<Option<String>, String>> {
         let image = image.to_string();
         Box::pin(async move { self.ensure_image(&image).await.map(Some) })
+    }
+
+    fn notes(&self) -> Vec<String> {
+        let removed = self.removed_orphans();
+        if removed.is_empty() {
+            return Vec::new();
+        }
+        vec![format!(
+            "removed {} container(s) left behind by a wharf process that is gone",
+            removed.len()
+        )]
     }
 
     fn look_up_image(&self, image: &str) -> BoxFuture<'_, Result<ImageLookup, String>> {
