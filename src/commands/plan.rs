@@ -22,7 +22,7 @@ pub fn run(args: PlanArgs) -> anyhow::Result<Outcome> {
     let forecasts = match super::forecast::forecast_now(pipeline, target, &args.file, &selection)? {
         Ok(forecasts) => forecasts,
         Err(errors) => {
-            crate::render::diagnostics::eprint(&compilation.sources, &errors)?;
+            super::report(&compiled.sources, &errors, args.format)?;
             return Ok(Outcome::Unusable);
         }
     };

@@ -91,7 +91,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<Outcome> {
     let plan = match Plan::build(pipeline, target, &args.file, options, &backends, REGISTRY) {
         Ok(plan) => plan,
         Err(errors) => {
-            crate::render::diagnostics::eprint(&compilation.sources, &errors)?;
+            super::report(&compiled.sources, &errors, OutputFormat::Text)?;
             say!("nothing was run");
             return Ok(Outcome::Unusable);
         }

@@ -29,7 +29,7 @@ pub fn run(args: WhyArgs) -> anyhow::Result<Outcome> {
     let forecasts = match super::forecast::forecast_now(pipeline, target, &args.file, &Default::default())? {
         Ok(forecasts) => forecasts,
         Err(errors) => {
-            crate::render::diagnostics::eprint(&compilation.sources, &errors)?;
+            super::report(&compiled.sources, &errors, OutputFormat::Text)?;
             return Ok(Outcome::Unusable);
         }
     };

@@ -10,13 +10,6 @@ pub fn stderr_color() -> bool {
     std::env::var_os("NO_COLOR").is_none() && std::io::stderr().is_terminal()
 }
 
-/// Writes diagnostics to stderr as text: the checks made before a run
-/// starts (which point into no source) as well as the compiler's.
-pub fn eprint(sources: &SourceMap, diagnostics: &[Diagnostic]) -> std::io::Result<()> {
-    let stderr = std::io::stderr();
-    write_text(&mut stderr.lock(), sources, diagnostics, stderr_color())
-}
-
 /// Writes each diagnostic with its source snippet, labels and hints.
 pub fn write_text(
     out: &mut dyn Write,

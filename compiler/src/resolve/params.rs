@@ -209,7 +209,11 @@ pub(super) fn type_phrase(ty: &Type) -> String {
         Type::Any => "any value".into(),
         other => {
             let name = other.to_string();
-            let article = if name.starts_with(['a', 'e', 'i', 'o', 'u']) { "an" } else { "a" };
+            let article = if name.starts_with(['a', 'e', 'i', 'o', 'u']) {
+                "an"
+            } else {
+                "a"
+            };
             format!("{article} {name}")
         }
     }
