@@ -3,6 +3,7 @@
 //! outputs come down for the run's records and for local steps, and local
 //! images are pushed to ECR. The S3 key layout it names is this crate's.
 
+use crate::s3::{DATA, MODELS, RUNS};
 use wharf_compiler::pipeline::{ImageRef, InputSource, KindSpec, StepId};
 use wharf_compiler::types::StepKind;
 use wharf_runtime::backend::descriptor::{Setup, Transfer};
@@ -25,9 +26,9 @@ pub fn transfers(setup: &Setup<'_>, id: StepId) -> Vec<Transfer> {
         let packed =
             input.name == "model" && !multi_model && matches!(step.kind, StepKind::Transform | StepKind::Deploy);
         let to = if packed {
-            format!("packed as model.tar.gz to {bucket}/wharf/models/<content hash>/, unless already there")
+            format!("packed as model.tar.gz to {bucket}/{MODELS}/<content hash>/, unless already there")
         } else {
-            format!("to {bucket}/wharf/data/<content hash>/, unless already there")
+            format!("to {bucket}/{DATA}/<content hash>/, unless already there")
         };
         match &input.source {
             InputSource::Local { path } => transfers.push(Transfer {
@@ -56,10 +57,10 @@ pub fn transfers(setup: &Setup<'_>, id: StepId) -> Vec<Transfer> {
         }
         let from = match step.kind {
             StepKind::Tune => format!(
-                "from the best training job's model.tar.gz under {bucket}/wharf/runs/<run>/{}/",
+                "from the best training job's model.tar.gz under {bucket}/{RUNS}/<run>/{}/",
                 step.name
             ),
-            _ => format!("from {bucket}/wharf/runs/<run>/{}/", step.name),
+            _ => format!("from {bucket}/{RUNS}/<run>/{}/", step.name),
         };
         transfers.push(Transfer {
             direction: "download",

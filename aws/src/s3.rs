@@ -41,7 +41,7 @@ mod upload;
 mod tests;
 
 pub use download::Downloaded;
-pub use location::S3Location;
+pub use location::{DATA, MODELS, RUNS, S3Location};
 pub use progress::{OnProgress, Progress, no_progress};
 pub use transfers::{Limits, Transfers};
 pub use upload::Uploaded;

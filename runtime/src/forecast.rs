@@ -212,7 +212,12 @@ async fn decide_one(
             }));
         }
     }
-    if let Some(context) = decide::inputs::build_context(step, world.project_dir) {
+    let Some(backend) = world.backends.get(&id) else {
+        return Ok(keyless(Verdict::Refused {
+            because: "its backend is not available in this build of wharf".into(),
+        }));
+    };
+    if let Some(context) = backend.context_hash(step, world.project_dir) {
         match context {
             Ok(hash) => {
                 hashes.insert("context".into(), hash);
@@ -224,11 +229,6 @@ async fn decide_one(
         StepImage::None => None,
         StepImage::Known(_, key) => Some(key),
         StepImage::Unknown(because) => return Ok(keyless(Verdict::Runs { because })),
-    };
-    let Some(backend) = world.backends.get(&id) else {
-        return Ok(keyless(Verdict::Refused {
-            because: "its backend is not available in this build of wharf".into(),
-        }));
     };
     let host_env = preflight::key_env(step, world.host_env);
     // A step outside the selection is only ever taken from the cache.

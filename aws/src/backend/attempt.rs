@@ -56,7 +56,7 @@ async fn drive(
         StepKind::Monitor => return monitor(w, attempt, &uploaded).await,
         _ => {}
     }
-    let runs = inner.transfers.location().uri("wharf/runs");
+    let runs = inner.transfers.location().uri(crate::s3::RUNS);
     let plan = JobPlan::new(attempt, &uploaded, &runs, &inner.role)?;
     let (plan, following) = match run_plan(w, attempt, plan, &uploaded).await? {
         Ok(ran) => ran,

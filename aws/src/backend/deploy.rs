@@ -60,7 +60,7 @@ pub(super) async fn deploy(
     let name = serving::endpoint_name(&attempt.pipeline, &attempt.step, endpoint.as_deref());
     let resource =
         wharf_runtime::backend::contract::job_name(&attempt.pipeline, &attempt.step, &attempt.run, attempt.attempt);
-    let runs = inner.transfers.location().uri("wharf/runs");
+    let runs = inner.transfers.location().uri(crate::s3::RUNS);
     let tags = JobPlan::new(attempt, uploaded, &runs, &inner.role)?.tags();
     let environment = serving::serving_environment(&attempt.env);
     serving::create_model(

@@ -48,7 +48,7 @@ pub(super) async fn run_plan(
     if let Some((name, number)) = reattach {
         let mut earlier = attempt.clone();
         earlier.attempt = number;
-        let runs = inner.transfers.location().uri("wharf/runs");
+        let runs = inner.transfers.location().uri(crate::s3::RUNS);
         let again = JobPlan::new(&earlier, uploaded, &runs, &inner.role)?;
         plan.output_path = again.output_path;
         plan.outputs = again.outputs;

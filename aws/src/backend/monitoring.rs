@@ -59,7 +59,7 @@ pub(super) async fn monitor(
     base.kind = StepKind::Step;
     base.outputs = vec![];
     base.image = Some(image.clone());
-    let runs = inner.transfers.location().uri("wharf/runs");
+    let runs = inner.transfers.location().uri(crate::s3::RUNS);
     let plan = monitor::baseline_plan(JobPlan::new(&base, uploaded, &runs, &inner.role)?, image)?;
     let (plan, following) = match run_plan(w, &base, plan, uploaded).await? {
         Ok(ran) => ran,

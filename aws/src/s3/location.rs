@@ -2,6 +2,14 @@
 
 use std::fmt;
 
+/// Where wharf keeps things under a target's prefix (docs/backends/sagemaker.md):
+/// local data uploaded by content, `<DATA>/<hash>/`;
+pub const DATA: &str = "wharf/data";
+/// models packed for serving, `<MODELS>/<hash>/model.tar.gz`;
+pub const MODELS: &str = "wharf/models";
+/// what a run's jobs write, `<RUNS>/<run>/<step>/`.
+pub const RUNS: &str = "wharf/runs";
+
 /// Where a target keeps its data, or any S3 address: `s3://bucket/prefix`.
 /// The prefix is kept without leading or trailing slashes and may be empty
 /// (the bucket's root).

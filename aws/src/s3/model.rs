@@ -31,7 +31,7 @@ impl Transfers {
                 .await
                 .map_err(|e| format!("hashing `{}` ended abnormally: {e}", dir.display()))??
         };
-        let key = self.location.key(&format!("wharf/models/{hash}/model.tar.gz"));
+        let key = self.location.key(&format!("{}/{hash}/model.tar.gz", super::MODELS));
         let uri = format!("s3://{}/{key}", self.location.bucket);
         let meter = Meter::new(bytes, files);
         let archive = super::location::S3Location {

@@ -70,7 +70,7 @@ impl Transfers {
                 .map_err(|e| format!("hashing `{}` ended abnormally: {e}", path.display()))??
         };
         let doing = format!("uploading `{}`", path.display());
-        let base = self.location.key(&format!("wharf/data/{hash}"));
+        let base = self.location.key(&format!("{}/{hash}", super::DATA));
         let folder = S3Location {
             bucket: self.location.bucket.clone(),
             prefix: base.clone(),

@@ -21,7 +21,7 @@ pub mod task;
 use crate::events::EventSink;
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::Arc;
 use wharf_compiler::types::StepKind;
@@ -131,6 +131,20 @@ pub trait Backend: Send + Sync {
     fn look_up_image(&self, image: &str) -> BoxFuture<'_, Result<ImageLookup, String>> {
         let _ = image;
         Box::pin(async { Ok(ImageLookup::Here(None)) })
+    }
+
+    /// What a step on this backend reads from the project besides its
+    /// declared inputs (a `build` step's context, as the image build reads
+    /// it), hashed for its cache key as the part `context`; `None` when it
+    /// reads nothing more. The error says what is wrong with it. Called on
+    /// tokio's blocking pool: it may read many files.
+    fn context_hash(
+        &self,
+        step: &wharf_compiler::pipeline::Step,
+        project_dir: &Path,
+    ) -> Option<Result<String, String>> {
+        let _ = (step, project_dir);
+        None
     }
 
     /// Whether what a cached attempt made outside its output folders still

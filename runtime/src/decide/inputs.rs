@@ -100,18 +100,3 @@ pub fn missing_local(step: &wharf_compiler::pipeline::Step, project_dir: &Path) 
         _ => None,
     })
 }
-
-/// A `build` step's context, hashed as the image build reads it; `None`
-/// for other kinds. The error says what is wrong with the context.
-pub fn build_context(step: &wharf_compiler::pipeline::Step, project_dir: &Path) -> Option<Result<String, String>> {
-    let wharf_compiler::pipeline::KindSpec::Build {
-        context, dockerfile, ..
-    } = &step.spec
-    else {
-        return None;
-    };
-    Some(
-        crate::backend::docker::context::BuildContext::read(&project_dir.join(context), dockerfile.as_deref())
-            .map(|c| c.hash().to_string()),
-    )
-}

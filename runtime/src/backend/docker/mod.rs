@@ -412,6 +412,23 @@ impl Backend for Arc<DockerBackend> {
         })
     }
 
+    fn context_hash(
+        &self,
+        step: &wharf_compiler::pipeline::Step,
+        project_dir: &std::path::Path,
+    ) -> Option<Result<String, String>> {
+        let wharf_compiler::pipeline::KindSpec::Build {
+            context, dockerfile, ..
+        } = &step.spec
+        else {
+            return None;
+        };
+        Some(
+            context::BuildContext::read(&project_dir.join(context), dockerfile.as_deref())
+                .map(|c| c.hash().to_string()),
+        )
+    }
+
     fn resolve_image(&self, image: &str) -> BoxFuture<'_, Result<Option<String>, String>> {
         let image = image.to_string();
         Box::pin(async move { self.ensure_image(&image).await.map(Some) })

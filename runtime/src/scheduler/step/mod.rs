@@ -191,14 +191,12 @@ impl StepTask {
         } else {
             decide::inputs::hash(&self.inputs)?
         };
-        if self.step.kind == wharf_compiler::types::StepKind::Build {
-            let (step, project_dir) = (self.step.clone(), self.project_dir.clone());
-            let context = tokio::task::spawn_blocking(move || decide::inputs::build_context(&step, &project_dir))
-                .await
-                .map_err(|e| e.to_string())?;
-            if let Some(context) = context {
-                input_hashes.insert("context".into(), context?);
-            }
+        let (step, project_dir, backend) = (self.step.clone(), self.project_dir.clone(), self.backend.clone());
+        let context = tokio::task::spawn_blocking(move || backend.context_hash(&step, &project_dir))
+            .await
+            .map_err(|e| e.to_string())?;
+        if let Some(context) = context {
+            input_hashes.insert("context".into(), context?);
         }
         let image_key = match &self.image {
             StepImage::None => None,
