@@ -68,12 +68,12 @@ fn syntax_error(file: FileId, text: &str) -> Diagnostic {
         for stack in attempts.call_stacks() {
             let rule = stack.parent.or(stack.deepest.get_rule().copied());
             if let Some(rule) = rule.and_then(rule_name) {
-                expected.push(rule.to_string());
+                expected.push(rule);
             }
         }
     }
     if let pest::error::ErrorVariant::ParsingError { positives, .. } = &error.variant {
-        expected.extend(positives.iter().filter_map(|r| rule_name(*r)).map(String::from));
+        expected.extend(positives.iter().filter_map(|r| rule_name(*r)));
     }
     expected.sort();
     expected.dedup();
@@ -154,13 +154,16 @@ fn join_or(items: &[String]) -> String {
 }
 
 /// Readable names for the rules a user can be told were expected.
-fn rule_name(rule: Rule) -> Option<&'static str> {
-    Some(match rule {
+fn rule_name(rule: Rule) -> Option<String> {
+    if rule == Rule::kind {
+        let kinds: Vec<&str> = crate::types::StepKind::ALL.iter().map(|k| k.as_str()).collect();
+        return Some(format!("a step kind ({})", kinds.join(", ")));
+    }
+    let name = match rule {
         Rule::ident => "a name",
         Rule::string => "a string",
         Rule::number => "a number",
         Rule::expr | Rule::operand => "an expression",
-        Rule::kind => "a step kind (step, train, tune, transform, deploy, monitor, build)",
         Rule::item | Rule::import | Rule::pipeline | Rule::target | Rule::template => {
             "`import`, `pipeline`, `target` or `template`"
         }
@@ -173,5 +176,6 @@ fn rule_name(rule: Rule) -> Option<&'static str> {
         Rule::when_clause => "`when`",
         Rule::EOI => "the end of the file",
         _ => return None,
-    })
+    };
+    Some(name.to_string())
 }
