@@ -12,6 +12,21 @@ pub(super) struct Trivia {
     pub too_deep_at: Option<usize>,
 }
 
+/// The bytes [`scan`] acts on in code: strings, comments and brackets.
+const CODE_SPECIAL: [bool; 256] = byte_set(b"\"#()[]{}");
+/// The bytes it acts on in a string: escapes, its end and `${`.
+const STR_SPECIAL: [bool; 256] = byte_set(b"\\\"$");
+
+const fn byte_set(bytes: &[u8]) -> [bool; 256] {
+    let mut set = [false; 256];
+    let mut k = 0;
+    while k < bytes.len() {
+        set[bytes[k] as usize] = true;
+        k += 1;
+    }
+    set
+}
+
 /// Finds every `#` comment and checks bracket nesting, in one scan that knows
 /// strings and `${...}` interpolations (where a `#` is a comment again).
 pub(super) fn scan(file: FileId, text: &str) -> Trivia {
@@ -29,8 +44,16 @@ pub(super) fn scan(file: FileId, text: &str) -> Trivia {
     let mut depth = 0usize;
     let mut i = 0;
     while i < bytes.len() {
-        let b = bytes[i];
         let top = stack.len() - 1;
+        // Most bytes mean nothing here: skip to the next one that may.
+        let special = match stack[top].0 {
+            Mode::Code => &CODE_SPECIAL,
+            Mode::Str => &STR_SPECIAL,
+        };
+        while i < bytes.len() && !special[usize::from(bytes[i])] {
+            i += 1;
+        }
+        let Some(&b) = bytes.get(i) else { break };
         match stack[top].0 {
             Mode::Str => match b {
                 b'\\' => i += 1,
@@ -84,4 +107,40 @@ pub(super) fn scan(file: FileId, text: &str) -> Trivia {
         i += 1;
     }
     Trivia { comments, too_deep_at }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn comments(text: &str) -> Vec<String> {
+        scan(FileId(0), text).comments.into_iter().map(|c| c.text).collect()
+    }
+
+    #[test]
+    fn comments_are_found_in_code_and_interpolations_not_in_strings() {
+        assert_eq!(comments("a = 1 # one\r\nb = 2"), ["# one"]);
+        assert_eq!(comments(r##"a = "# not" # yes"##), ["# yes"]);
+        assert_eq!(comments(r##"a = "\"# still a string" # after"##), ["# after"]);
+        assert_eq!(comments("a = \"${ x # inside\n}\" # out"), ["# inside", "# out"]);
+        // `$${` is a literal `${`: what follows is still the string.
+        assert_eq!(comments(r##"a = "$${ # no }" # end"##), ["# end"]);
+        assert_eq!(comments("# only"), ["# only"]);
+        assert!(comments("no comments { [ ( ) ] }").is_empty());
+    }
+
+    #[test]
+    fn nesting_is_counted_across_strings_and_interpolations() {
+        let deep = |n: usize| format!("{}{}", "(".repeat(n), ")".repeat(n));
+        assert_eq!(scan(FileId(0), &deep(MAX)).too_deep_at, None);
+        assert_eq!(scan(FileId(0), &deep(MAX + 1)).too_deep_at, Some(MAX));
+        // Brackets in a string do not count; a `${` does, and so does code in
+        // it: the MAX-th `(` after `a = "${` (at 7) is one too deep.
+        let in_string = format!("a = \"{}\"", "(".repeat(MAX + 5));
+        assert_eq!(scan(FileId(0), &in_string).too_deep_at, None);
+        let interpolated = format!("a = \"${{{}x{}}}\"", "(".repeat(MAX), ")".repeat(MAX));
+        assert_eq!(scan(FileId(0), &interpolated).too_deep_at, Some(6 + MAX));
+    }
+
+    const MAX: usize = super::super::limits::MAX_NESTING;
 }
