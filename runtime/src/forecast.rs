@@ -217,8 +217,8 @@ async fn decide_one(
             because: "its backend is not available in this build of wharf".into(),
         }));
     };
-    if let Some(context) = backend.context_hash(step, world.project_dir) {
-        match context {
+    if let Some(hash) = backend.context_hash(step, world.project_dir) {
+        match hash() {
             Ok(hash) => {
                 hashes.insert("context".into(), hash);
             }

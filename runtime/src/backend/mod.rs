@@ -104,6 +104,9 @@ pub enum ImageLookup {
     WouldPull,
 }
 
+/// A job that hashes what a step reads beyond its inputs ([`Backend::context_hash`]).
+pub type ContextHash = Box<dyn FnOnce() -> Result<String, String> + Send>;
+
 pub trait Backend: Send + Sync {
     /// `process`, `docker`, `sagemaker`.
     fn name(&self) -> &'static str;
@@ -135,14 +138,10 @@ pub trait Backend: Send + Sync {
 
     /// What a step on this backend reads from the project besides its
     /// declared inputs (a `build` step's context, as the image build reads
-    /// it), hashed for its cache key as the part `context`; `None` when it
-    /// reads nothing more. The error says what is wrong with it. Called on
-    /// tokio's blocking pool: it may read many files.
-    fn context_hash(
-        &self,
-        step: &wharf_compiler::pipeline::Step,
-        project_dir: &Path,
-    ) -> Option<Result<String, String>> {
+    /// it), for its cache key as the part `context`: a job that hashes it,
+    /// for tokio's blocking pool since it may read many files; `None` when
+    /// the step reads nothing more. The job's error says what is wrong.
+    fn context_hash(&self, step: &wharf_compiler::pipeline::Step, project_dir: &Path) -> Option<ContextHash> {
         let _ = (step, project_dir);
         None
     }

@@ -416,17 +416,17 @@ impl Backend for Arc<DockerBackend> {
         &self,
         step: &wharf_compiler::pipeline::Step,
         project_dir: &std::path::Path,
-    ) -> Option<Result<String, String>> {
+    ) -> Option<super::ContextHash> {
         let wharf_compiler::pipeline::KindSpec::Build {
             context, dockerfile, ..
         } = &step.spec
         else {
             return None;
         };
-        Some(
-            context::BuildContext::read(&project_dir.join(context), dockerfile.as_deref())
-                .map(|c| c.hash().to_string()),
-        )
+        let (context, dockerfile) = (project_dir.join(context), dockerfile.clone());
+        Some(Box::new(move || {
+            context::BuildContext::read(&context, dockerfile.as_deref()).map(|c| c.hash().to_string())
+        }))
     }
 
     fn resolve_image(&self, image: &str) -> BoxFuture<'_, Result<Option<String>, String>> {

@@ -191,11 +191,8 @@ impl StepTask {
         } else {
             decide::inputs::hash(&self.inputs)?
         };
-        let (step, project_dir, backend) = (self.step.clone(), self.project_dir.clone(), self.backend.clone());
-        let context = tokio::task::spawn_blocking(move || backend.context_hash(&step, &project_dir))
-            .await
-            .map_err(|e| e.to_string())?;
-        if let Some(context) = context {
+        if let Some(hash) = self.backend.context_hash(&self.step, &self.project_dir) {
+            let context = tokio::task::spawn_blocking(hash).await.map_err(|e| e.to_string())?;
             input_hashes.insert("context".into(), context?);
         }
         let image_key = match &self.image {
