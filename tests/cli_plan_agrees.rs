@@ -362,3 +362,40 @@ fn an_export_onto_a_folder_wharf_did_not_make_is_refused_by_plan_and_run_alike()
     // Its own earlier export is replaced: cached, and exported again.
     assert_eq!(verdict_of(&agree(dir, &[], &[]), "write"), "cached");
 }
+
+#[test]
+fn a_kind_its_backend_cannot_run_is_refused_by_plan_why_and_run_alike() {
+    // `check` accepts a transform on the process backend (another target of
+    // the file may place it elsewhere); the run refuses it before starting,
+    // and `plan` and `why` say so on the step rather than "will run".
+    let (_dir, path) = temp_file(
+        "p.wharf",
+        r#"pipeline p {
+  step prep {
+    command = ["sh", "-c", "echo hi > $WHARF_OUTPUT_OUT/x"]
+    outputs { out = dir() }
+  }
+  transform score {
+    command = ["true"]
+    inputs { model = prep.out, data = prep.out }
+  }
+}
+"#,
+    );
+    let dir = path.parent().expect("folder");
+    let verdicts = agree(dir, &[], &[]);
+    assert_eq!(verdict_of(&verdicts, "score"), "refused");
+    assert_eq!(verdict_of(&verdicts, "prep"), "run");
+    let reasons = plan(dir, &[], &[]);
+    let score = reasons.iter().find(|r| r.0 == "score").expect("score planned");
+    assert!(score.3.contains("the process backend cannot run"), "{reasons:?}");
+    let why = wharf_in(dir)
+        .args(["why", "p.wharf", "score"])
+        .output()
+        .expect("why runs");
+    assert!(
+        stdout_of(&why).contains("the process backend cannot run"),
+        "{}",
+        stdout_of(&why)
+    );
+}

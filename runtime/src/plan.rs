@@ -106,34 +106,23 @@ impl<'p> Plan<'p> {
                 BTreeMap::new()
             }
         };
-        let mut steps = Vec::with_capacity(pipeline.order.len());
-        for &id in &pipeline.order {
-            let step = &pipeline.steps[id];
-            let backend = placement::backend_for(target, step);
-            let descriptor = descriptor::find(registry, backend);
-            let role = roles.get(&id).copied().unwrap_or(Role::Selected);
-            let built = backends.contains_key(&backend) && descriptor.is_some();
-            if role == Role::Needed && !built {
-                errors.push(Diagnostic::error(
-                    Code::BackendUnavailable,
-                    None,
-                    format!(
-                        "step `{}` runs on the {backend} backend, which this build of wharf cannot run yet, and a selected step needs its outputs",
-                        step.name
-                    ),
-                ));
-            }
-            if role == Role::Selected {
-                check_step(step, backend, descriptor, built, registry, &project_dir, &mut errors);
-            }
-            let local_slot = descriptor.is_none_or(|d| d.local_slot());
-            steps.push(PlannedStep {
-                id,
-                backend,
-                role,
-                local_slot,
-            });
+        let mut refused = refusals(pipeline, target, &roles, backends, registry, &project_dir);
+        for id in &pipeline.order {
+            errors.extend(refused.remove(id).unwrap_or_default());
         }
+        let steps = pipeline
+            .order
+            .iter()
+            .map(|&id| {
+                let backend = placement::backend_for(target, &pipeline.steps[id]);
+                PlannedStep {
+                    id,
+                    backend,
+                    role: roles.get(&id).copied().unwrap_or(Role::Selected),
+                    local_slot: descriptor::find(registry, backend).is_none_or(|d| d.local_slot()),
+                }
+            })
+            .collect();
         // A target's `max_jobs` caps the jobs it has running on a backend
         // that reads it (`--jobs` caps only the steps running here).
         for d in registry {
@@ -154,6 +143,47 @@ impl<'p> Plan<'p> {
             Err(errors)
         }
     }
+}
+
+/// What refuses each step before anything starts, by step: a step the run needs on a backend this process could not build, and
+/// a selected step its backend cannot run (its kind, S3 data, its
+/// descriptor's own checks, a missing local input). [`Plan::build`] refuses
+/// the run with all of them; `plan` and `why` show each on its step, so that
+/// they say what `run` will do.
+pub fn refusals(
+    pipeline: &Pipeline,
+    target: &Target,
+    roles: &BTreeMap<StepId, Role>,
+    backends: &Backends,
+    registry: &Registry,
+    project_dir: &Path,
+) -> BTreeMap<StepId, Vec<Diagnostic>> {
+    let mut found = BTreeMap::new();
+    for &id in &pipeline.order {
+        let step = &pipeline.steps[id];
+        let backend = placement::backend_for(target, step);
+        let descriptor = descriptor::find(registry, backend);
+        let role = roles.get(&id).copied().unwrap_or(Role::Selected);
+        let built = backends.contains_key(&backend) && descriptor.is_some();
+        let mut errors = Vec::new();
+        if role == Role::Needed && !built {
+            errors.push(Diagnostic::error(
+                Code::BackendUnavailable,
+                None,
+                format!(
+                    "step `{}` runs on the {backend} backend, which this build of wharf cannot run yet, and a selected step needs its outputs",
+                    step.name
+                ),
+            ));
+        }
+        if role == Role::Selected {
+            check_step(step, backend, descriptor, built, registry, project_dir, &mut errors);
+        }
+        if !errors.is_empty() {
+            found.insert(id, errors);
+        }
+    }
+    found
 }
 
 /// The refusals of a selected step on `backend` (`built`: this process has

@@ -76,6 +76,17 @@ pub fn forecast_now(
             state_dir: Some(Path::new(STATE_DIR)),
         };
         let mut checks = preflight::check(pipeline, &checked, &host_env, places, ImageMode::Look).await;
+        // What refuses the run before anything starts comes first, as the
+        // run reports it; on a backend that cannot be built here, the reason
+        // it cannot.
+        let refused = wharf_runtime::plan::refusals(pipeline, target, &roles, &kinds, REGISTRY, &project_dir);
+        for (id, diagnostics) in refused {
+            if let Some(first) = diagnostics.first()
+                && !down.contains_key(&on(id))
+            {
+                checks.refusals.insert(id, first.message.clone());
+            }
+        }
         for &id in &pipeline.order {
             if let Some(reason) = down.get(&on(id))
                 && roles.get(&id) != Some(&Role::NotSelected)
