@@ -199,6 +199,13 @@ pub enum CmpOp {
 }
 
 impl CmpOp {
+    pub const ALL: [CmpOp; 6] = [CmpOp::Eq, CmpOp::Ne, CmpOp::Lt, CmpOp::Le, CmpOp::Gt, CmpOp::Ge];
+
+    /// The operator `text` spells (`<=`), as both parsers read it.
+    pub fn parse(text: &str) -> Option<CmpOp> {
+        CmpOp::ALL.into_iter().find(|op| op.as_str() == text)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             CmpOp::Eq => "==",

@@ -426,14 +426,8 @@ impl<'t> Parser<'t> {
                 operators += 1;
             }
             let op = match self.tok.kind {
-                Tok::Cmp => match &self.text[self.tok.start..self.tok.end] {
-                    "==" => Op::Cmp(CmpOp::Eq),
-                    "!=" => Op::Cmp(CmpOp::Ne),
-                    "<" => Op::Cmp(CmpOp::Lt),
-                    "<=" => Op::Cmp(CmpOp::Le),
-                    ">" => Op::Cmp(CmpOp::Gt),
-                    _ => Op::Cmp(CmpOp::Ge),
-                },
+                // The lexer makes a `Cmp` token of these six spellings only.
+                Tok::Cmp => Op::Cmp(CmpOp::parse(&self.text[self.tok.start..self.tok.end]).unwrap_or(CmpOp::Ge)),
                 Tok::Ident if self.word() == "and" => Op::And,
                 Tok::Ident if self.word() == "or" => Op::Or,
                 _ => {

@@ -124,12 +124,8 @@ impl Builder<'_> {
                     let op = match p.as_str() {
                         "and" => Op::And,
                         "or" => Op::Or,
-                        "==" => Op::Cmp(CmpOp::Eq),
-                        "!=" => Op::Cmp(CmpOp::Ne),
-                        "<" => Op::Cmp(CmpOp::Lt),
-                        "<=" => Op::Cmp(CmpOp::Le),
-                        ">" => Op::Cmp(CmpOp::Gt),
-                        _ => Op::Cmp(CmpOp::Ge),
+                        // The grammar admits no other operator here.
+                        text => Op::Cmp(CmpOp::parse(text).unwrap_or(CmpOp::Ge)),
                     };
                     tokens.push(Token::Op(op));
                 }
