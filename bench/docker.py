@@ -21,6 +21,7 @@ Needs: a Docker engine (DOCKER_HOST is honoured) and the image, made by
 Goals: wharf within 1.15x of the docker CLI, and at most 20 ms per step above it.
 """
 import argparse
+import json
 import os
 import shutil
 import statistics
@@ -37,12 +38,14 @@ MODES = (("sequential", 1, False), ("parallel", 2, False), ("output", 1, True))
 
 
 def pipeline(n, image, output=False):
-    if output:
-        body = ('    command = ["sh", "-c", "echo x > $WHARF_OUTPUT_OUT/f"]\n'
-                '    outputs { out = dir() }\n')
-    else:
-        body = '    command = ["true"]\n'
-    steps = "".join(f"  step s{i} {{\n    image   = \"{image}\"\n{body}  }}\n" for i in range(n))
+    def body(i):
+        if output:
+            # Each step writes its own name, so the check after a run can tell
+            # that every output came from its own container.
+            return (f'    command = ["sh", "-c", "echo s{i} > $WHARF_OUTPUT_OUT/f"]\n'
+                    '    outputs { out = dir() }\n')
+        return '    command = ["true"]\n'
+    steps = "".join(f"  step s{i} {{\n    image   = \"{image}\"\n{body(i)}  }}\n" for i in range(n))
     return f"pipeline dockerbench {{\n{steps}}}\ntarget local {{ backend = docker }}\n"
 
 
@@ -52,11 +55,31 @@ def run_checked(argv, cwd=None):
         sys.exit(f"{' '.join(argv)} failed ({proc.returncode}):\n{proc.stderr[-2000:]}")
 
 
-def time_wharf(wharf, workdir, jobs):
+def time_wharf(wharf, workdir, jobs, n, output):
     argv = [wharf, "run", "p.wharf", "--target", "local", "--no-cache", "--jobs", str(jobs)]
     start = time.perf_counter()
     run_checked(argv, cwd=workdir)
-    return time.perf_counter() - start
+    elapsed = time.perf_counter() - start
+    check_run(wharf, workdir, n, output)
+    return elapsed
+
+
+def check_run(wharf, workdir, n, output):
+    """Refuses a figure from a run that did not do its work: all N steps
+    succeeded (each started a container: none came from the cache), and
+    with outputs, step i's output holds `si`."""
+    shown = subprocess.run([wharf, "show", "last", "--format", "json"], cwd=workdir,
+                           capture_output=True, text=True, check=True)
+    steps = json.loads(shown.stdout)["steps"]
+    done = [s for s in steps if s["status"] == "succeeded"]
+    if len(steps) != n or len(done) != n:
+        sys.exit(f"wharf ran {len(done)} of {n} steps ({len(steps)} listed): the figure would not be a run of N containers")
+    if output:
+        for s in steps:
+            (art,) = s["artifacts"]
+            with open(os.path.join(art["folder"].removeprefix("file://"), "f")) as f:
+                if f.read().strip() != s["step"]:
+                    sys.exit(f"the output of {s['step']} does not hold its own name")
 
 
 def time_cli(image, n, jobs, output_root=None):
@@ -136,7 +159,7 @@ def main():
         # is slower, and wharf's first run creates .wharf/state.db.
         time_cli(args.image, 2, 1)
         if not args.cli_only:
-            time_wharf(wharf, work, 2)
+            time_wharf(wharf, work, 2, n, False)
         print(f"{'mode':<16}{'docker CLI':>12}{'wharf':>10}{'ratio':>8}{'above CLI/step':>16}  goals "
               f"(<= {GOAL_RATIO}x, <= {GOAL_MS_PER_STEP:.0f} ms/step)")
         for mode, jobs, output in MODES:
@@ -144,7 +167,7 @@ def main():
             for _ in range(args.repeat):
                 cli_times.append(time_cli(args.image, n, jobs, os.path.join(work_out, "cli") if output else None))
                 if not args.cli_only:
-                    wharf_times.append(time_wharf(wharf, work_out if output else work, jobs))
+                    wharf_times.append(time_wharf(wharf, work_out if output else work, jobs, n, output))
             cli = statistics.median(cli_times)
             spread = f"  (CLI runs {min(cli_times):.2f}-{max(cli_times):.2f} s)"
             if args.cli_only:
