@@ -46,6 +46,24 @@ struct Parser<'t> {
     tok: Token,
     /// The end of the last token consumed.
     prev_end: usize,
+    /// Scratch stacks that lists are gathered on before they are moved into
+    /// a vector of their exact length: pushing onto a fresh `Vec` would
+    /// allocate room for four (a one-entry map or a one-part string then
+    /// costs four times its size) and reallocate as it grows.
+    scratch: Scratch,
+}
+
+#[derive(Default)]
+struct Scratch {
+    stmts: Vec<Stmt>,
+    entries: Vec<Entry>,
+    exprs: Vec<Expr>,
+    args: Vec<Arg>,
+}
+
+/// Moves the items pushed on `stack` since `mark` into a vector of their exact length.
+fn take_from<T>(stack: &mut Vec<T>, mark: usize) -> Vec<T> {
+    stack.drain(mark..).collect()
 }
 
 const KEYWORDS: [&str; 3] = ["and", "or", "not"];
@@ -60,6 +78,7 @@ impl<'t> Parser<'t> {
             lex,
             tok,
             prev_end: start,
+            scratch: Scratch::default(),
         }
     }
 
@@ -135,15 +154,16 @@ impl<'t> Parser<'t> {
     }
 
     fn stmts(&mut self) -> Option<Vec<Stmt>> {
-        let mut body = Vec::new();
+        let mark = self.scratch.stmts.len();
         while self.tok.kind == Tok::Ident {
-            body.push(match self.word() {
+            let stmt = match self.word() {
                 "param" => Stmt::Param(self.param()?),
                 "for" => Stmt::For(self.for_loop()?),
                 _ => Stmt::Step(self.step_decl()?),
-            });
+            };
+            self.scratch.stmts.push(stmt);
         }
-        Some(body)
+        Some(take_from(&mut self.scratch.stmts, mark))
     }
 
     fn param(&mut self) -> Option<ParamDecl> {
@@ -232,13 +252,14 @@ impl<'t> Parser<'t> {
     /// `{ (entry ,?)* }`, the braces consumed.
     fn body(&mut self) -> Option<Vec<Entry>> {
         self.eat(Tok::LBrace)?;
-        let mut entries = Vec::new();
+        let mark = self.scratch.entries.len();
         while self.tok.kind != Tok::RBrace {
-            entries.push(self.entry()?);
+            let entry = self.entry()?;
+            self.scratch.entries.push(entry);
             self.eat(Tok::Comma);
         }
         self.bump();
-        Some(entries)
+        Some(take_from(&mut self.scratch.entries, mark))
     }
 
     fn entry(&mut self) -> Option<Entry> {
@@ -452,7 +473,7 @@ impl<'t> Parser<'t> {
 
     /// `( (name = !=)? expr , ... )` after the `(`, the `)` consumed.
     fn args(&mut self) -> Option<Vec<Arg>> {
-        let mut args = Vec::new();
+        let mark = self.scratch.args.len();
         while self.tok.kind != Tok::RParen {
             // A named argument is `name =` but not `name ==`; the lexer makes
             // `==` one token, so a lone `=` after a name decides it.
@@ -472,13 +493,13 @@ impl<'t> Parser<'t> {
                 _ => None,
             };
             let value = self.expr()?;
-            args.push(Arg { name, value });
+            self.scratch.args.push(Arg { name, value });
             if self.eat(Tok::Comma).is_none() {
                 break;
             }
         }
         self.eat(Tok::RParen)?;
-        Some(args)
+        Some(take_from(&mut self.scratch.args, mark))
     }
 
     fn primary(&mut self) -> Option<Expr> {
@@ -510,16 +531,17 @@ impl<'t> Parser<'t> {
             }
             Tok::LBracket => {
                 self.bump();
-                let mut items = Vec::new();
+                let mark = self.scratch.exprs.len();
                 while self.tok.kind != Tok::RBracket {
-                    items.push(self.expr()?);
+                    let item = self.expr()?;
+                    self.scratch.exprs.push(item);
                     if self.eat(Tok::Comma).is_none() {
                         break;
                     }
                 }
                 self.eat(Tok::RBracket)?;
                 return Some(Expr {
-                    kind: ExprKind::List(items),
+                    kind: ExprKind::List(take_from(&mut self.scratch.exprs, mark)),
                     span: self.span(t.start, self.prev_end),
                 });
             }
@@ -542,6 +564,14 @@ impl<'t> Parser<'t> {
     fn string(&mut self, t: Token) -> Option<ExprKind> {
         let bytes = self.text.as_bytes();
         let end = t.end - 1;
+        let inner = &self.text[t.start + 1..end];
+        // Most strings are plain text: one part, allocated at its size.
+        let special = |w: &[u8]| w[0] == b'\\' || (w[0] == b'$' && w[1] == b'{');
+        if !inner.as_bytes().windows(2).any(special) && !inner.ends_with('\\') {
+            return Some(ExprKind::Str {
+                parts: vec![StrPart::Text(inner.to_string())],
+            });
+        }
         let mut parts = Vec::new();
         let mut text = String::new();
         let mut i = t.start + 1;
@@ -583,6 +613,7 @@ impl<'t> Parser<'t> {
         if !text.is_empty() || parts.is_empty() {
             parts.push(StrPart::Text(text));
         }
+        parts.shrink_to_fit();
         Some(ExprKind::Str { parts })
     }
 }
