@@ -19,6 +19,8 @@ use super::precedence::{Op, Token as PrecToken, parse_or};
 use crate::source::{FileId, Span};
 use crate::types::StepKind;
 
+mod chunks;
+
 /// Parses `text`, or returns `None` to hand the file to pest.
 pub(super) fn parse(file: FileId, text: &str) -> Option<Vec<Item>> {
     let start = if text.starts_with('\u{feff}') { 3 } else { 0 };
@@ -144,7 +146,7 @@ impl<'t> Parser<'t> {
         let start = self.bump().start;
         let name = self.ident()?;
         self.eat(Tok::LBrace)?;
-        let body = self.stmts()?;
+        let body = chunks::stmts(self)?;
         self.eat(Tok::RBrace)?;
         Some(PipelineDecl {
             name,
@@ -154,8 +156,19 @@ impl<'t> Parser<'t> {
     }
 
     fn stmts(&mut self) -> Option<Vec<Stmt>> {
+        Some(self.stmts_until(None)?.0)
+    }
+
+    /// The statements up to the end of the block, or up to the first
+    /// statement that starts at `stop`: then the flag is true.
+    fn stmts_until(&mut self, stop: Option<usize>) -> Option<(Vec<Stmt>, bool)> {
         let mark = self.scratch.stmts.len();
+        let mut stopped = false;
         while self.tok.kind == Tok::Ident {
+            if Some(self.tok.start) == stop {
+                stopped = true;
+                break;
+            }
             let stmt = match self.word() {
                 "param" => Stmt::Param(self.param()?),
                 "for" => Stmt::For(self.for_loop()?),
@@ -163,7 +176,7 @@ impl<'t> Parser<'t> {
             };
             self.scratch.stmts.push(stmt);
         }
-        Some(take_from(&mut self.scratch.stmts, mark))
+        Some((take_from(&mut self.scratch.stmts, mark), stopped))
     }
 
     fn param(&mut self) -> Option<ParamDecl> {
