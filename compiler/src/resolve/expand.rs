@@ -11,6 +11,7 @@ use crate::diagnostic::Diagnostic;
 use crate::syntax::ast::{StepDef, Stmt};
 use crate::value::Value;
 use rustc_hash::FxHashMap as HashMap;
+use std::sync::Arc;
 
 impl<'p> Resolver<'p> {
     /// Records each declaration once, with the loops around it.
@@ -59,8 +60,8 @@ impl<'p> Resolver<'p> {
                         StepDef::Body(_) => decl.kind,
                         StepDef::Call(call) => self.call_kind(decl, call),
                     };
-                    self.decl_index.insert(name, self.decls.len());
-                    self.decls.push(Decl {
+                    self.decl_index.to_mut().insert(name, self.decls.len());
+                    self.decls.to_mut().push(Decl {
                         ast: decl,
                         kind,
                         loops: stack.clone(),
@@ -123,7 +124,8 @@ impl<'p> Resolver<'p> {
     pub(super) fn expand(&mut self, body: &'p [Stmt]) {
         let mut names: HashMap<String, usize> = HashMap::default();
         let mut next_loop = 0;
-        self.expand_in(body, &mut Vec::new(), &mut next_loop, &mut names);
+        let no_bindings: Arc<[(usize, String, Value)]> = Arc::from([]);
+        self.expand_in(body, &mut Vec::new(), &mut next_loop, &mut names, &no_bindings);
     }
 
     fn expand_in(
@@ -132,6 +134,7 @@ impl<'p> Resolver<'p> {
         bindings: &mut Vec<(usize, String, Value)>,
         next_loop: &mut usize,
         names: &mut HashMap<String, usize>,
+        no_bindings: &Arc<[(usize, String, Value)]>,
     ) {
         for stmt in body {
             match stmt {
@@ -144,7 +147,7 @@ impl<'p> Resolver<'p> {
                     for value in values {
                         let mut inner_next = loop_id + 1;
                         bindings.push((loop_id, l.var.name.clone(), value));
-                        self.expand_in(&l.body, bindings, &mut inner_next, names);
+                        self.expand_in(&l.body, bindings, &mut inner_next, names, no_bindings);
                         bindings.pop();
                     }
                     *next_loop = after_body;
@@ -178,13 +181,18 @@ impl<'p> Resolver<'p> {
                     }
                     names.insert(name.clone(), id);
                     let lookup: Vec<String> = key.iter().map(super::eval::instance_key).collect();
-                    self.instance_index.insert((decl_id, lookup), id);
-                    self.decls[decl_id].instances.push(id);
-                    self.instances.push(Instance {
+                    self.instance_index.to_mut().insert((decl_id, lookup), id);
+                    self.decls.to_mut()[decl_id].instances.push(id);
+                    let bindings = if bindings.is_empty() {
+                        Arc::clone(no_bindings)
+                    } else {
+                        Arc::from(bindings.as_slice())
+                    };
+                    self.instances.to_mut().push(Instance {
                         decl: decl_id,
                         key,
                         name,
-                        bindings: bindings.clone(),
+                        bindings,
                     });
                 }
             }
