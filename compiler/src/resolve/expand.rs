@@ -11,6 +11,7 @@ use crate::diagnostic::Diagnostic;
 use crate::syntax::ast::{StepDef, Stmt};
 use crate::value::Value;
 use rustc_hash::FxHashMap as HashMap;
+use std::borrow::Cow;
 use std::sync::Arc;
 
 impl<'p> Resolver<'p> {
@@ -122,7 +123,7 @@ impl<'p> Resolver<'p> {
 
     /// Unrolls loops, creating one instance per declaration and iteration.
     pub(super) fn expand(&mut self, body: &'p [Stmt]) {
-        let mut names: HashMap<String, usize> = HashMap::default();
+        let mut names: HashMap<Cow<'p, str>, usize> = HashMap::default();
         let mut next_loop = 0;
         let no_bindings: Arc<[(usize, String, Value)]> = Arc::from([]);
         self.expand_in(body, &mut Vec::new(), &mut next_loop, &mut names, &no_bindings);
@@ -133,7 +134,7 @@ impl<'p> Resolver<'p> {
         body: &'p [Stmt],
         bindings: &mut Vec<(usize, String, Value)>,
         next_loop: &mut usize,
-        names: &mut HashMap<String, usize>,
+        names: &mut HashMap<Cow<'p, str>, usize>,
         no_bindings: &Arc<[(usize, String, Value)]>,
     ) {
         for stmt in body {
@@ -166,7 +167,7 @@ impl<'p> Resolver<'p> {
                         name.push_str(&sanitize(&value.to_text()));
                     }
                     let id = self.instances.len();
-                    if let Some(&other) = names.get(&name) {
+                    if let Some(&other) = names.get(name.as_str()) {
                         let other_key: Vec<String> = self.instances[other].key.iter().map(|v| v.to_string()).collect();
                         let this_key: Vec<String> = key.iter().map(|v| v.to_string()).collect();
                         self.diags.push(
@@ -179,9 +180,20 @@ impl<'p> Resolver<'p> {
                         );
                         continue;
                     }
-                    names.insert(name.clone(), id);
-                    let lookup: Vec<String> = key.iter().map(super::eval::instance_key).collect();
-                    self.instance_index.to_mut().insert((decl_id, lookup), id);
+                    // A step outside loops is named as declared: the
+                    // table borrows that name rather than copying it.
+                    let entry = if key.is_empty() {
+                        Cow::Borrowed(decl.name.name.as_str())
+                    } else {
+                        Cow::Owned(name.clone())
+                    };
+                    names.insert(entry, id);
+                    // Only instances of loops are looked up by their key
+                    // (a step outside loops is its declaration's only instance).
+                    if !key.is_empty() {
+                        let lookup: Vec<String> = key.iter().map(super::eval::instance_key).collect();
+                        self.instance_index.to_mut().insert((decl_id, lookup), id);
+                    }
                     self.decls.to_mut()[decl_id].instances.push(id);
                     let bindings = if bindings.is_empty() {
                         Arc::clone(no_bindings)

@@ -13,7 +13,7 @@
 
 use super::ast::*;
 use super::lexer::{Lexer, Tok, Token};
-use super::limits::MAX_OPERATORS;
+use super::limits::{MAX_NESTING, MAX_OPERATORS};
 use super::literal;
 use super::precedence::{Op, Token as PrecToken, parse_or};
 use crate::source::{FileId, Span};
@@ -48,6 +48,10 @@ struct Parser<'t> {
     tok: Token,
     /// The end of the last token consumed.
     prev_end: usize,
+    /// Blocks and expressions open around the position. The parser gives
+    /// up when they nest too deep on its own, so that it may run beside the
+    /// scan in `trivia.rs` that refuses such files before any other stage.
+    depth: usize,
     /// Scratch stacks that lists are gathered on before they are moved into
     /// a vector of their exact length: pushing onto a fresh `Vec` would
     /// allocate room for four (a one-entry map or a one-part string then
@@ -80,6 +84,7 @@ impl<'t> Parser<'t> {
             lex,
             tok,
             prev_end: start,
+            depth: 0,
             scratch: Scratch::default(),
         }
     }
@@ -105,6 +110,18 @@ impl<'t> Parser<'t> {
 
     fn eat_word(&mut self, w: &str) -> Option<Token> {
         self.is_word(w).then(|| self.bump())
+    }
+
+    /// Enters a block or an expression; `None` when that nests too deep.
+    /// A bracket opens at most two levels (a map's block and its value), so
+    /// every file the scan accepts stays within twice its limit.
+    fn open(&mut self) -> Option<()> {
+        self.depth += 1;
+        (self.depth <= 2 * MAX_NESTING).then_some(())
+    }
+
+    fn close(&mut self) {
+        self.depth -= 1;
     }
 
     fn span(&self, start: usize, end: usize) -> Span {
@@ -219,7 +236,9 @@ impl<'t> Parser<'t> {
         self.eat_word("in")?;
         let iter = self.expr()?;
         self.eat(Tok::LBrace)?;
+        self.open()?;
         let body = self.stmts()?;
+        self.close();
         self.eat(Tok::RBrace)?;
         Some(ForLoop {
             var,
@@ -265,6 +284,7 @@ impl<'t> Parser<'t> {
     /// `{ (entry ,?)* }`, the braces consumed.
     fn body(&mut self) -> Option<Vec<Entry>> {
         self.eat(Tok::LBrace)?;
+        self.open()?;
         let mark = self.scratch.entries.len();
         while self.tok.kind != Tok::RBrace {
             let entry = self.entry()?;
@@ -272,6 +292,7 @@ impl<'t> Parser<'t> {
             self.eat(Tok::Comma);
         }
         self.bump();
+        self.close();
         Some(take_from(&mut self.scratch.entries, mark))
     }
 
@@ -408,6 +429,13 @@ impl<'t> Parser<'t> {
 
     /// `operand (op operand)*`, with precedence applied as pest's path does.
     fn expr(&mut self) -> Option<Expr> {
+        self.open()?;
+        let expr = self.operators()?;
+        self.close();
+        Some(expr)
+    }
+
+    fn operators(&mut self) -> Option<Expr> {
         let mut tokens: Vec<PrecToken> = Vec::new();
         let mut operators = 0;
         loop {
@@ -608,6 +636,7 @@ impl<'t> Parser<'t> {
                     text.push_str(&self.text[run..i]);
                     let close = self.lex.interp_end(i + 2)?;
                     let mut inner = Parser::new(self.file, self.text, i + 2, close);
+                    inner.depth = self.depth;
                     let expr = inner.expr()?;
                     if inner.tok.kind != Tok::Eof {
                         return None;
