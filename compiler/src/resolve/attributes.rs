@@ -150,7 +150,10 @@ impl Resolver<'_> {
                 }
             }
             "inputs" => {
-                for (name, name_span, v) in self.want_map(value, "`inputs`", "inputs { train = prepare.train }") {
+                let entries = self.want_map(value, "`inputs`", "inputs { train = prepare.train }");
+                // Room for these only: a first push would make room for four.
+                step.inputs.reserve_exact(entries.len());
+                for (name, name_span, v) in entries {
                     if !is_channel_name(&name) {
                         self.diags.push(
                             Diagnostic::error(Code::InvalidValue, name_span, format!("`{name}` is not a valid input name"))
@@ -165,11 +168,13 @@ impl Resolver<'_> {
             }
             "outputs" => {
                 let errors_before = self.diags.error_count() + self.silent_errors;
-                for (name, name_span, v) in self.want_map(
+                let entries = self.want_map(
                     value,
                     "`outputs`",
                     "outputs { train = dir(), metrics = file(\"metrics.json\") }",
-                ) {
+                );
+                step.outputs.reserve_exact(entries.len());
+                for (name, name_span, v) in entries {
                     if step.outputs.iter().any(|o| o.name == name) {
                         self.error(
                             Code::DuplicateName,

@@ -11,6 +11,8 @@ use crate::diagnostic::Diagnostic;
 use crate::syntax::ast::{StepDef, Stmt};
 use crate::value::Value;
 use rustc_hash::FxHashMap as HashMap;
+use std::borrow::Cow;
+use std::sync::Arc;
 
 impl<'p> Resolver<'p> {
     /// Records each declaration once, with the loops around it.
@@ -59,8 +61,8 @@ impl<'p> Resolver<'p> {
                         StepDef::Body(_) => decl.kind,
                         StepDef::Call(call) => self.call_kind(decl, call),
                     };
-                    self.decl_index.insert(name, self.decls.len());
-                    self.decls.push(Decl {
+                    self.decl_index.to_mut().insert(name, self.decls.len());
+                    self.decls.to_mut().push(Decl {
                         ast: decl,
                         kind,
                         loops: stack.clone(),
@@ -121,9 +123,10 @@ impl<'p> Resolver<'p> {
 
     /// Unrolls loops, creating one instance per declaration and iteration.
     pub(super) fn expand(&mut self, body: &'p [Stmt]) {
-        let mut names: HashMap<String, usize> = HashMap::default();
+        let mut names: HashMap<Cow<'p, str>, usize> = HashMap::default();
         let mut next_loop = 0;
-        self.expand_in(body, &mut Vec::new(), &mut next_loop, &mut names);
+        let no_bindings: Arc<[(usize, String, Value)]> = Arc::from([]);
+        self.expand_in(body, &mut Vec::new(), &mut next_loop, &mut names, &no_bindings);
     }
 
     fn expand_in(
@@ -131,7 +134,8 @@ impl<'p> Resolver<'p> {
         body: &'p [Stmt],
         bindings: &mut Vec<(usize, String, Value)>,
         next_loop: &mut usize,
-        names: &mut HashMap<String, usize>,
+        names: &mut HashMap<Cow<'p, str>, usize>,
+        no_bindings: &Arc<[(usize, String, Value)]>,
     ) {
         for stmt in body {
             match stmt {
@@ -144,7 +148,7 @@ impl<'p> Resolver<'p> {
                     for value in values {
                         let mut inner_next = loop_id + 1;
                         bindings.push((loop_id, l.var.name.clone(), value));
-                        self.expand_in(&l.body, bindings, &mut inner_next, names);
+                        self.expand_in(&l.body, bindings, &mut inner_next, names, no_bindings);
                         bindings.pop();
                     }
                     *next_loop = after_body;
@@ -163,7 +167,7 @@ impl<'p> Resolver<'p> {
                         name.push_str(&sanitize(&value.to_text()));
                     }
                     let id = self.instances.len();
-                    if let Some(&other) = names.get(&name) {
+                    if let Some(&other) = names.get(name.as_str()) {
                         let other_key: Vec<String> = self.instances[other].key.iter().map(|v| v.to_string()).collect();
                         let this_key: Vec<String> = key.iter().map(|v| v.to_string()).collect();
                         self.diags.push(
@@ -176,15 +180,31 @@ impl<'p> Resolver<'p> {
                         );
                         continue;
                     }
-                    names.insert(name.clone(), id);
-                    let lookup: Vec<String> = key.iter().map(super::eval::instance_key).collect();
-                    self.instance_index.insert((decl_id, lookup), id);
-                    self.decls[decl_id].instances.push(id);
-                    self.instances.push(Instance {
+                    // A step outside loops is named as declared: the
+                    // table borrows that name rather than copying it.
+                    let entry = if key.is_empty() {
+                        Cow::Borrowed(decl.name.name.as_str())
+                    } else {
+                        Cow::Owned(name.clone())
+                    };
+                    names.insert(entry, id);
+                    // Only instances of loops are looked up by their key
+                    // (a step outside loops is its declaration's only instance).
+                    if !key.is_empty() {
+                        let lookup: Vec<String> = key.iter().map(super::eval::instance_key).collect();
+                        self.instance_index.to_mut().insert((decl_id, lookup), id);
+                    }
+                    self.decls.to_mut()[decl_id].instances.push(id);
+                    let bindings = if bindings.is_empty() {
+                        Arc::clone(no_bindings)
+                    } else {
+                        Arc::from(bindings.as_slice())
+                    };
+                    self.instances.to_mut().push(Instance {
                         decl: decl_id,
                         key,
                         name,
-                        bindings: bindings.clone(),
+                        bindings,
                     });
                 }
             }

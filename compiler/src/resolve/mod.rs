@@ -4,6 +4,7 @@
 //! checked against its kind's schema. All problems are collected.
 
 mod attributes;
+mod build_steps;
 mod eval;
 mod expand;
 mod kind_spec;
@@ -25,6 +26,9 @@ use crate::syntax::ast::{self, Item, StepDecl, TemplateDecl};
 use crate::types::StepKind;
 use crate::value::Value;
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
+use std::borrow::Cow;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// The parts of a resolved pipeline before the DAG is built.
 pub struct Resolved {
@@ -39,12 +43,25 @@ pub struct Resolved {
 struct ParamSlot {
     param: Param,
     name_span: Span,
-    used: bool,
+    /// Set by whichever thread reads the param (see [`Resolver::build_steps`]).
+    used: AtomicBool,
     /// The declaration had errors; do not also warn that it is unused.
     broken: bool,
 }
 
+impl Clone for ParamSlot {
+    fn clone(&self) -> Self {
+        ParamSlot {
+            param: self.param.clone(),
+            name_span: self.name_span,
+            used: AtomicBool::new(self.used.load(Ordering::Relaxed)),
+            broken: self.broken,
+        }
+    }
+}
+
 /// A step declaration, shared by all instances its loops make.
+#[derive(Clone)]
 struct Decl<'p> {
     ast: &'p StepDecl,
     kind: StepKind,
@@ -53,12 +70,15 @@ struct Decl<'p> {
     instances: Vec<StepId>,
 }
 
+#[derive(Clone)]
 struct Instance {
     decl: usize,
     /// The values of the enclosing loops, outermost first.
     key: Vec<Value>,
     name: String,
-    bindings: Vec<(usize, String, Value)>,
+    /// Shared by the instances of one loop iteration (and, empty, by every
+    /// step outside loops), and read without borrowing the resolver.
+    bindings: Arc<[(usize, String, Value)]>,
 }
 
 /// A reference to `step.output` whose existence is checked once all steps are built.
@@ -70,17 +90,20 @@ struct OutputCheck {
     json: bool,
 }
 
+/// The tables (`params` to `instances`) are filled by the passes before the
+/// steps are built and only read after: the threads that build steps
+/// borrow the main resolver's (see [`Resolver::build_steps`]).
 struct Resolver<'p> {
     program: &'p Program,
     diags: &'p mut Diagnostics,
-    params: Vec<ParamSlot>,
+    params: Cow<'p, [ParamSlot]>,
     /// Param name -> index in `params`.
-    param_index: HashMap<String, usize>,
+    param_index: Cow<'p, HashMap<String, usize>>,
     /// (declaration, loop key) -> instance, for references into fan-outs.
-    instance_index: HashMap<(usize, Vec<String>), StepId>,
-    decls: Vec<Decl<'p>>,
-    decl_index: HashMap<&'p str, usize>,
-    instances: Vec<Instance>,
+    instance_index: Cow<'p, HashMap<(usize, Vec<String>), StepId>>,
+    decls: Cow<'p, [Decl<'p>]>,
+    decl_index: Cow<'p, HashMap<&'p str, usize>>,
+    instances: Cow<'p, [Instance]>,
     output_checks: Vec<OutputCheck>,
     edges: Vec<(StepId, StepId, Edge, Span)>,
     used_imports: HashSet<(ModuleId, String)>,
@@ -102,6 +125,17 @@ struct Resolver<'p> {
 /// that declares no pipeline but other items (templates, targets) is accepted
 /// as a library and yields `None` without an error.
 pub fn resolve<'p>(program: &'p Program, options: &'p Options, diags: &'p mut Diagnostics) -> Option<Resolved> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    resolve_on(program, options, diags, threads)
+}
+
+/// [`resolve`] with steps built on at most `threads` threads.
+fn resolve_on<'p>(
+    program: &'p Program,
+    options: &'p Options,
+    diags: &'p mut Diagnostics,
+    threads: usize,
+) -> Option<Resolved> {
     let allow_library = options.allow_library;
     let entry = program.modules.first()?;
     let mut pipelines = entry.ast.items.iter().filter_map(|item| match item {
@@ -150,12 +184,12 @@ pub fn resolve<'p>(program: &'p Program, options: &'p Options, diags: &'p mut Di
     let mut resolver = Resolver {
         program,
         diags,
-        params: Vec::new(),
-        param_index: HashMap::default(),
-        instance_index: HashMap::default(),
-        decls: Vec::new(),
-        decl_index: HashMap::default(),
-        instances: Vec::new(),
+        params: Cow::Owned(Vec::new()),
+        param_index: Cow::Owned(HashMap::default()),
+        instance_index: Cow::Owned(HashMap::default()),
+        decls: Cow::Owned(Vec::new()),
+        decl_index: Cow::Owned(HashMap::default()),
+        instances: Cow::Owned(Vec::new()),
         output_checks: Vec::new(),
         edges: Vec::new(),
         used_imports: HashSet::default(),
@@ -170,17 +204,14 @@ pub fn resolve<'p>(program: &'p Program, options: &'p Options, diags: &'p mut Di
     resolver.resolve_params(&pipeline.body, &options.params, options.allow_missing_params);
     resolver.register_decls(&pipeline.body);
     resolver.expand(&pipeline.body);
-    let mut steps = Vec::with_capacity(resolver.instances.len());
-    for id in 0..resolver.instances.len() {
-        steps.push(resolver.build_step(id));
-    }
+    let mut steps = resolver.build_steps(threads);
     resolver.check_outputs(&steps);
     resolver.finish_steps(&mut steps);
     let targets = resolver.resolve_targets(&steps);
     resolver.warn_unused();
     Some(Resolved {
         pipeline_name: pipeline.name.name.clone(),
-        params: resolver.params.into_iter().map(|p| p.param).collect(),
+        params: resolver.params.into_owned().into_iter().map(|p| p.param).collect(),
         steps,
         targets,
         edges: resolver.edges,
@@ -364,8 +395,8 @@ impl<'p> Resolver<'p> {
     }
 
     fn warn_unused(&mut self) {
-        for slot in &self.params {
-            if !slot.used && !slot.broken {
+        for slot in self.params.iter() {
+            if !slot.used.load(Ordering::Relaxed) && !slot.broken {
                 self.diags.push(
                     Diagnostic::warning(
                         Code::UnusedParam,

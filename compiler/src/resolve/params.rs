@@ -113,8 +113,8 @@ impl Resolver<'_> {
                 }
                 (Some(_), None) => (None, ParamSource::Missing),
             };
-            self.param_index.insert(name.clone(), self.params.len());
-            self.params.push(ParamSlot {
+            self.param_index.to_mut().insert(name.clone(), self.params.len());
+            self.params.to_mut().push(ParamSlot {
                 param: Param {
                     name: name.clone(),
                     ty: ty.unwrap_or(Type::Any),
@@ -123,7 +123,7 @@ impl Resolver<'_> {
                     span: decl.span,
                 },
                 name_span: decl.name.span,
-                used: false,
+                used: false.into(),
                 broken: self.diags.error_count() > errors_before || (decl.default.is_some() && !has_default),
             });
         }

@@ -15,6 +15,7 @@ use crate::syntax::ast::{Entry, ExprKind, StepDef};
 use crate::types::{StepKind, Type};
 use rustc_hash::FxHashMap as HashMap;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// An evaluated attribute: its key, where the key is written, its value.
 pub(super) type Attr = (String, Span, Spanned);
@@ -25,8 +26,7 @@ impl Resolver<'_> {
         let decl_id = self.instances[id].decl;
         let decl = self.decls[decl_id].ast;
         let kind = self.decls[decl_id].kind;
-        // Borrowed out and put back below, to avoid a copy per step.
-        let bindings = std::mem::take(&mut self.instances[id].bindings);
+        let bindings = Arc::clone(&self.instances[id].bindings);
         let scope = Scope {
             module: 0,
             bindings: &bindings,
@@ -111,7 +111,6 @@ impl Resolver<'_> {
             let value = self.eval(when, scope);
             step.when = self.condition(id, value);
         }
-        self.instances[id].bindings = bindings;
         step
     }
 

@@ -358,3 +358,57 @@ fn long_operator_chains_are_refused_without_overflowing_the_stack() {
     let c = compile_with(&[("p.wharf", &ok_chain)], &[]);
     assert!(!c.diagnostics.has_errors());
 }
+
+/// Steps built on several threads give what one thread gives: the same
+/// steps, edges and params, and the same diagnostics in the same order,
+/// errors inside the steps of every thread's range included.
+#[test]
+fn steps_built_on_threads_equal_steps_built_on_one() {
+    let mut text = String::from("pipeline p {\n  param n : int = 2\n  param unused : int = 1\n");
+    text.push_str("  for r in [\"eu\", \"us\"] {\n    step fit { command = [\"true\"]\n outputs { m = file(\"m.json\") } }\n  }\n");
+    for i in 0..5000 {
+        let (body, when) = match i % 500 {
+            7 => ("command = [\"true\"]\n colour = 1".to_string(), ""),
+            8 => ("command = [\"true\"]\n inputs { x = nothing.out }".to_string(), ""),
+            9 => (
+                format!("command = [\"true\"]\n inputs {{ x = s{}.missing }}", i - 1),
+                "",
+            ),
+            10 => ("command = 3".to_string(), ""),
+            11 => (
+                "command = [\"true\"]\n inputs { a = fit[\"eu\"].m }".to_string(),
+                " when fit[\"us\"].m.auc > 0.5",
+            ),
+            _ if i > 0 => (
+                format!(
+                    "command = [\"echo\", \"${{params.n}}\"]\n inputs {{ x = s{}.out }}\n outputs {{ out = dir() }}\n after = [fit[*]]",
+                    i - 1
+                ),
+                "",
+            ),
+            _ => ("command = [\"true\"]\n outputs { out = dir() }".to_string(), ""),
+        };
+        text.push_str(&format!("  step s{i} {{\n    {body}\n  }}{when}\n"));
+    }
+    text.push_str("}\ntarget local { backend = here }\n");
+    let world = MemoryWorld::new().with_file("p.wharf", text);
+    let options = Options {
+        backends: vec![&HERE, &AWAY],
+        ..Options::default()
+    };
+    let mut load_diags = crate::diagnostic::Diagnostics::default();
+    let program = crate::modules::load(&world, Path::new("p.wharf"), &mut load_diags);
+    assert!(load_diags.is_empty(), "{load_diags:?}");
+    let resolve = |threads: usize| {
+        let mut diags = crate::diagnostic::Diagnostics::default();
+        let resolved = super::resolve_on(&program, &options, &mut diags, threads).expect("resolved");
+        let facts = format!("{:?}\n{:?}\n{:?}", resolved.steps, resolved.edges, resolved.params);
+        (facts, format!("{diags:?}"), diags.error_count())
+    };
+    let one = resolve(1);
+    assert!(one.2 >= 8, "the errors are reported: {}", one.1);
+    assert!(one.1.contains("unused"), "{}", one.1);
+    for threads in [2, 3, 8] {
+        assert!(resolve(threads) == one, "{threads} threads");
+    }
+}

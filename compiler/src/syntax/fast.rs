@@ -13,11 +13,13 @@
 
 use super::ast::*;
 use super::lexer::{Lexer, Tok, Token};
-use super::limits::MAX_OPERATORS;
+use super::limits::{MAX_NESTING, MAX_OPERATORS};
 use super::literal;
 use super::precedence::{Op, Token as PrecToken, parse_or};
 use crate::source::{FileId, Span};
 use crate::types::StepKind;
+
+mod chunks;
 
 /// Parses `text`, or returns `None` to hand the file to pest.
 pub(super) fn parse(file: FileId, text: &str) -> Option<Vec<Item>> {
@@ -46,6 +48,28 @@ struct Parser<'t> {
     tok: Token,
     /// The end of the last token consumed.
     prev_end: usize,
+    /// Blocks and expressions open around the position. The parser gives
+    /// up when they nest too deep on its own, so that it may run beside the
+    /// scan in `trivia.rs` that refuses such files before any other stage.
+    depth: usize,
+    /// Scratch stacks that lists are gathered on before they are moved into
+    /// a vector of their exact length: pushing onto a fresh `Vec` would
+    /// allocate room for four (a one-entry map or a one-part string then
+    /// costs four times its size) and reallocate as it grows.
+    scratch: Scratch,
+}
+
+#[derive(Default)]
+struct Scratch {
+    stmts: Vec<Stmt>,
+    entries: Vec<Entry>,
+    exprs: Vec<Expr>,
+    args: Vec<Arg>,
+}
+
+/// Moves the items pushed on `stack` since `mark` into a vector of their exact length.
+fn take_from<T>(stack: &mut Vec<T>, mark: usize) -> Vec<T> {
+    stack.drain(mark..).collect()
 }
 
 const KEYWORDS: [&str; 3] = ["and", "or", "not"];
@@ -60,6 +84,8 @@ impl<'t> Parser<'t> {
             lex,
             tok,
             prev_end: start,
+            depth: 0,
+            scratch: Scratch::default(),
         }
     }
 
@@ -84,6 +110,18 @@ impl<'t> Parser<'t> {
 
     fn eat_word(&mut self, w: &str) -> Option<Token> {
         self.is_word(w).then(|| self.bump())
+    }
+
+    /// Enters a block or an expression; `None` when that nests too deep.
+    /// A bracket opens at most two levels (a map's block and its value), so
+    /// every file the scan accepts stays within twice its limit.
+    fn open(&mut self) -> Option<()> {
+        self.depth += 1;
+        (self.depth <= 2 * MAX_NESTING).then_some(())
+    }
+
+    fn close(&mut self) {
+        self.depth -= 1;
     }
 
     fn span(&self, start: usize, end: usize) -> Span {
@@ -125,7 +163,7 @@ impl<'t> Parser<'t> {
         let start = self.bump().start;
         let name = self.ident()?;
         self.eat(Tok::LBrace)?;
-        let body = self.stmts()?;
+        let body = chunks::stmts(self)?;
         self.eat(Tok::RBrace)?;
         Some(PipelineDecl {
             name,
@@ -135,15 +173,27 @@ impl<'t> Parser<'t> {
     }
 
     fn stmts(&mut self) -> Option<Vec<Stmt>> {
-        let mut body = Vec::new();
+        Some(self.stmts_until(None)?.0)
+    }
+
+    /// The statements up to the end of the block, or up to the first
+    /// statement that starts at `stop`: then the flag is true.
+    fn stmts_until(&mut self, stop: Option<usize>) -> Option<(Vec<Stmt>, bool)> {
+        let mark = self.scratch.stmts.len();
+        let mut stopped = false;
         while self.tok.kind == Tok::Ident {
-            body.push(match self.word() {
+            if Some(self.tok.start) == stop {
+                stopped = true;
+                break;
+            }
+            let stmt = match self.word() {
                 "param" => Stmt::Param(self.param()?),
                 "for" => Stmt::For(self.for_loop()?),
                 _ => Stmt::Step(self.step_decl()?),
-            });
+            };
+            self.scratch.stmts.push(stmt);
         }
-        Some(body)
+        Some((take_from(&mut self.scratch.stmts, mark), stopped))
     }
 
     fn param(&mut self) -> Option<ParamDecl> {
@@ -186,7 +236,9 @@ impl<'t> Parser<'t> {
         self.eat_word("in")?;
         let iter = self.expr()?;
         self.eat(Tok::LBrace)?;
+        self.open()?;
         let body = self.stmts()?;
+        self.close();
         self.eat(Tok::RBrace)?;
         Some(ForLoop {
             var,
@@ -232,13 +284,16 @@ impl<'t> Parser<'t> {
     /// `{ (entry ,?)* }`, the braces consumed.
     fn body(&mut self) -> Option<Vec<Entry>> {
         self.eat(Tok::LBrace)?;
-        let mut entries = Vec::new();
+        self.open()?;
+        let mark = self.scratch.entries.len();
         while self.tok.kind != Tok::RBrace {
-            entries.push(self.entry()?);
+            let entry = self.entry()?;
+            self.scratch.entries.push(entry);
             self.eat(Tok::Comma);
         }
         self.bump();
-        Some(entries)
+        self.close();
+        Some(take_from(&mut self.scratch.entries, mark))
     }
 
     fn entry(&mut self) -> Option<Entry> {
@@ -374,6 +429,13 @@ impl<'t> Parser<'t> {
 
     /// `operand (op operand)*`, with precedence applied as pest's path does.
     fn expr(&mut self) -> Option<Expr> {
+        self.open()?;
+        let expr = self.operators()?;
+        self.close();
+        Some(expr)
+    }
+
+    fn operators(&mut self) -> Option<Expr> {
         let mut tokens: Vec<PrecToken> = Vec::new();
         let mut operators = 0;
         loop {
@@ -452,7 +514,7 @@ impl<'t> Parser<'t> {
 
     /// `( (name = !=)? expr , ... )` after the `(`, the `)` consumed.
     fn args(&mut self) -> Option<Vec<Arg>> {
-        let mut args = Vec::new();
+        let mark = self.scratch.args.len();
         while self.tok.kind != Tok::RParen {
             // A named argument is `name =` but not `name ==`; the lexer makes
             // `==` one token, so a lone `=` after a name decides it.
@@ -472,13 +534,13 @@ impl<'t> Parser<'t> {
                 _ => None,
             };
             let value = self.expr()?;
-            args.push(Arg { name, value });
+            self.scratch.args.push(Arg { name, value });
             if self.eat(Tok::Comma).is_none() {
                 break;
             }
         }
         self.eat(Tok::RParen)?;
-        Some(args)
+        Some(take_from(&mut self.scratch.args, mark))
     }
 
     fn primary(&mut self) -> Option<Expr> {
@@ -510,16 +572,17 @@ impl<'t> Parser<'t> {
             }
             Tok::LBracket => {
                 self.bump();
-                let mut items = Vec::new();
+                let mark = self.scratch.exprs.len();
                 while self.tok.kind != Tok::RBracket {
-                    items.push(self.expr()?);
+                    let item = self.expr()?;
+                    self.scratch.exprs.push(item);
                     if self.eat(Tok::Comma).is_none() {
                         break;
                     }
                 }
                 self.eat(Tok::RBracket)?;
                 return Some(Expr {
-                    kind: ExprKind::List(items),
+                    kind: ExprKind::List(take_from(&mut self.scratch.exprs, mark)),
                     span: self.span(t.start, self.prev_end),
                 });
             }
@@ -542,6 +605,14 @@ impl<'t> Parser<'t> {
     fn string(&mut self, t: Token) -> Option<ExprKind> {
         let bytes = self.text.as_bytes();
         let end = t.end - 1;
+        let inner = &self.text[t.start + 1..end];
+        // Most strings are plain text: one part, allocated at its size.
+        let special = |w: &[u8]| w[0] == b'\\' || (w[0] == b'$' && w[1] == b'{');
+        if !inner.as_bytes().windows(2).any(special) && !inner.ends_with('\\') {
+            return Some(ExprKind::Str {
+                parts: vec![StrPart::Text(inner.to_string())],
+            });
+        }
         let mut parts = Vec::new();
         let mut text = String::new();
         let mut i = t.start + 1;
@@ -565,6 +636,7 @@ impl<'t> Parser<'t> {
                     text.push_str(&self.text[run..i]);
                     let close = self.lex.interp_end(i + 2)?;
                     let mut inner = Parser::new(self.file, self.text, i + 2, close);
+                    inner.depth = self.depth;
                     let expr = inner.expr()?;
                     if inner.tok.kind != Tok::Eof {
                         return None;
@@ -583,6 +655,7 @@ impl<'t> Parser<'t> {
         if !text.is_empty() || parts.is_empty() {
             parts.push(StrPart::Text(text));
         }
+        parts.shrink_to_fit();
         Some(ExprKind::Str { parts })
     }
 }

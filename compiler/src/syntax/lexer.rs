@@ -79,6 +79,11 @@ impl<'t> Lexer<'t> {
         self.pos = pos;
     }
 
+    /// Where lexing stops.
+    pub fn limit(&self) -> usize {
+        self.limit
+    }
+
     pub fn next(&mut self) -> Token {
         self.skip_trivia();
         let start = self.pos;

@@ -4,6 +4,7 @@
 //! vague syntax error.
 
 use super::ast::NumberValue;
+use std::borrow::Cow;
 
 const DURATION_UNITS: [(&str, u64); 5] = [
     ("ms", 1),
@@ -31,11 +32,20 @@ pub const LITERAL_HINT: &str = "numbers look like `3` or `0.5`; durations like `
 pub fn classify(text: &str) -> Result<NumberValue, String> {
     let digits = text.strip_prefix('-').unwrap_or(text);
     let negative = digits.len() != text.len();
-    let clean: String = digits.chars().filter(|&c| c != '_').collect();
-    if clean.chars().all(|c| c.is_ascii_digit()) {
-        return text
-            .replace('_', "")
-            .parse::<i64>()
+    // Most literals have no `_`: they are read in place, without a copy.
+    let underscores = digits.contains('_');
+    let clean: Cow<str> = if underscores {
+        Cow::Owned(digits.replace('_', ""))
+    } else {
+        Cow::Borrowed(digits)
+    };
+    if clean.bytes().all(|b| b.is_ascii_digit()) {
+        let int = if underscores {
+            text.replace('_', "").parse::<i64>()
+        } else {
+            text.parse::<i64>()
+        };
+        return int
             .map(NumberValue::Int)
             .map_err(|_| format!("`{text}` does not fit in a 64-bit integer"));
     }

@@ -20,7 +20,7 @@ impl Resolver<'_> {
             RValue::Error => RValue::Error,
             RValue::Params => match self.param_index.get(name).copied() {
                 Some(i) => {
-                    self.params[i].used = true;
+                    self.params[i].used.store(true, std::sync::atomic::Ordering::Relaxed);
                     match &self.params[i].param.value {
                         Some(v) => RValue::Data(v.clone()),
                         None => RValue::Error,

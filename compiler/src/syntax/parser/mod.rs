@@ -19,15 +19,29 @@ use pest::Parser as _;
 #[grammar = "wharf.pest"]
 struct Grammar;
 
+/// Bytes from which the scan gets a thread of its own.
+const SCAN_BESIDE: usize = 256 * 1024;
+
 /// Parses one file. On a syntax error the module is `None` and the error is in `diags`.
 ///
 /// Well-formed files go through the fast hand-written parser (`fast.rs`);
 /// anything it declines goes through pest, the grammar of record, which
-/// reports the errors.
+/// reports the errors. The scan for comments and nesting runs beside the
+/// fast parser on a large file (the fast parser guards its own depth); a
+/// tree is returned only if the scan accepts the file.
 pub fn parse(file: FileId, text: &str, diags: &mut Diagnostics) -> Option<Module> {
-    let trivia = scan(file, text);
+    let (trivia, fast) = if text.len() >= SCAN_BESIDE {
+        std::thread::scope(|scope| {
+            let trivia = scope.spawn(|| scan(file, text));
+            let fast = super::fast::parse(file, text);
+            let trivia = trivia.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            (trivia, fast)
+        })
+    } else {
+        (scan(file, text), super::fast::parse(file, text))
+    };
     if trivia.too_deep_at.is_none()
-        && let Some(items) = super::fast::parse(file, text)
+        && let Some(items) = fast
     {
         return Some(Module {
             items,
