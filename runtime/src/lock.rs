@@ -53,18 +53,28 @@ impl FileLock {
     /// Takes the lock at `path` if it is free; `Ok(None)` if another process
     /// (or another `FileLock` of this one) holds it.
     pub fn try_take(path: &Path, holder: &Holder) -> std::io::Result<Option<FileLock>> {
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent)?;
-        }
-        // A few rounds: each lost race with a holder removing its file is
-        // followed by a fresh try on the new file.
-        for _ in 0..16 {
-            let mut file = std::fs::OpenOptions::new()
+        let open = || {
+            std::fs::OpenOptions::new()
                 .create(true)
                 .truncate(false)
                 .read(true)
                 .write(true)
-                .open(path)?;
+                .open(path)
+        };
+        // A few rounds: each lost race with a holder removing its file is
+        // followed by a fresh try on the new file.
+        for _ in 0..16 {
+            // The folder is made when the open says it is missing: a run
+            // takes a lock per step, and the folder is there but the first time.
+            let mut file = match open() {
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    if let Some(parent) = path.parent() {
+                        std::fs::create_dir_all(parent)?;
+                    }
+                    open()?
+                }
+                other => other?,
+            };
             // SAFETY: flock takes a file descriptor we own, valid while `file` lives.
             let taken = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0;
             if !taken {

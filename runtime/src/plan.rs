@@ -75,12 +75,20 @@ pub struct Plan<'p> {
     /// In execution order.
     pub steps: Vec<PlannedStep>,
     pub options: RunOptions,
+    /// Step id -> its index in `steps`: the scheduler asks about a step at
+    /// every launch, and a search of `steps` would make a run quadratic.
+    positions: Vec<usize>,
 }
 
 /// The backends this process built, by kind.
 pub type Backends = BTreeMap<BackendKind, Arc<dyn Backend>>;
 
 impl<'p> Plan<'p> {
+    /// The plan of step `id`, found through the index rather than by search.
+    pub fn step(&self, id: StepId) -> Option<&PlannedStep> {
+        self.steps.get(*self.positions.get(id)?)
+    }
+
     /// Builds the plan and checks it against the descriptors of `registry`;
     /// every problem found is returned, not just the first, as diagnostics
     /// without a source location.
@@ -122,7 +130,13 @@ impl<'p> Plan<'p> {
                     local_slot: descriptor::find(registry, backend).is_none_or(|d| d.local_slot()),
                 }
             })
-            .collect();
+            .collect::<Vec<PlannedStep>>();
+        let mut positions = vec![usize::MAX; pipeline.steps.len()];
+        for (i, s) in steps.iter().enumerate() {
+            if let Some(slot) = positions.get_mut(s.id) {
+                *slot = i;
+            }
+        }
         // A target's `max_jobs` caps the jobs it has running on a backend
         // that reads it (`--jobs` caps only the steps running here).
         for d in registry {
@@ -138,6 +152,7 @@ impl<'p> Plan<'p> {
                 project_dir,
                 steps,
                 options,
+                positions,
             })
         } else {
             Err(errors)

@@ -7,6 +7,7 @@
 use super::state::STATE_DIR;
 use crate::render::history::{StepHistory, location};
 use crate::render::progress::Whereabouts;
+use std::collections::HashMap;
 use std::path::Path;
 use wharf_compiler::pipeline::Pipeline;
 use wharf_runtime::state::StepStatus;
@@ -15,13 +16,15 @@ use wharf_runtime::state::StepStatus;
 /// whatever order they started or finished in; records of steps the
 /// pipeline no longer has go last, by name.
 pub fn in_pipeline_order(steps: &mut [StepHistory], pipeline: &Pipeline) {
-    let position = |name: &str| {
-        pipeline
-            .order
-            .iter()
-            .position(|&id| pipeline.steps[id].name == name)
-            .unwrap_or(usize::MAX)
-    };
+    // A map, not a search per comparison: that made the summary of a
+    // 100,000-step run take minutes.
+    let order: HashMap<&str, usize> = pipeline
+        .order
+        .iter()
+        .enumerate()
+        .map(|(i, &id)| (pipeline.steps[id].name.as_str(), i))
+        .collect();
+    let position = |name: &str| order.get(name).copied().unwrap_or(usize::MAX);
     steps.sort_by(|a, b| (position(&a.record.step), &a.record.step).cmp(&(position(&b.record.step), &b.record.step)));
 }
 
@@ -34,11 +37,13 @@ pub fn whereabouts(run: &str, steps: &[StepHistory], pipeline: &Pipeline, projec
     let run_dir = dir.is_dir().then(|| format!("{}/", dir.display()));
     let mut exports = Vec::new();
     let mut endpoints = Vec::new();
+    let by_name: HashMap<&str, &wharf_compiler::pipeline::Step> =
+        pipeline.steps.iter().map(|p| (p.name.as_str(), p)).collect();
     for s in steps {
         if !matches!(s.record.status, StepStatus::Succeeded | StepStatus::Cached) {
             continue;
         }
-        if let Some(step) = pipeline.steps.iter().find(|p| p.name == s.record.step) {
+        if let Some(step) = by_name.get(s.record.step.as_str()) {
             for output in &step.outputs {
                 if let Some(dest) = &output.export {
                     let to = if dest.contains("://") {

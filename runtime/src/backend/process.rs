@@ -58,7 +58,7 @@ mod environment;
 mod group;
 mod handle;
 mod layout;
-
+mod programs;
 mod toolkit;
 
 #[cfg(test)]
@@ -83,6 +83,8 @@ pub const DEFAULT_GRACE_PERIOD: Duration = Duration::from_secs(10);
 pub struct ProcessBackend {
     project_dir: PathBuf,
     grace_period: Duration,
+    /// Bare program names found on `PATH` (see `programs`).
+    programs: programs::Programs,
 }
 
 impl ProcessBackend {
@@ -92,6 +94,7 @@ impl ProcessBackend {
         ProcessBackend {
             project_dir,
             grace_period: DEFAULT_GRACE_PERIOD,
+            programs: programs::Programs::default(),
         }
     }
 
@@ -101,10 +104,12 @@ impl ProcessBackend {
         self
     }
 
-    async fn project_dir(&self) -> Result<PathBuf, String> {
+    /// The project folder, absolute; a `stat`, made directly rather than
+    /// through a hand-off to tokio's blocking pool.
+    fn project_dir(&self) -> Result<PathBuf, String> {
         let missing = || format!("the project folder `{}` does not exist", self.project_dir.display());
         let dir = std::path::absolute(&self.project_dir).map_err(|_| missing())?;
-        match tokio::fs::metadata(&dir).await {
+        match std::fs::metadata(&dir) {
             Ok(metadata) if metadata.is_dir() => Ok(dir),
             Ok(_) => Err(format!(
                 "the project folder `{}` is not a folder",
@@ -117,39 +122,65 @@ impl ProcessBackend {
     async fn start(&self, mut attempt: Attempt, events: Arc<dyn EventSink>) -> Result<ProcessHandle, String> {
         // Through a link in an input, the step would get a writable path
         // outside its own folders: such inputs are staged (`backend::staging`).
-        let (inputs, work_dir) = (attempt.inputs.clone(), attempt.work_dir.clone());
-        attempt.inputs = tokio::task::spawn_blocking(move || {
-            super::staging::stage_inputs(&inputs, &work_dir, super::staging::Stage::All)
-        })
-        .await
-        .map_err(|e| e.to_string())??;
+        // Walking a tree may take long, so it goes to the blocking pool; a
+        // step without inputs skips the hand-off.
+        if !attempt.inputs.is_empty() {
+            let (inputs, work_dir) = (attempt.inputs.clone(), attempt.work_dir.clone());
+            attempt.inputs = tokio::task::spawn_blocking(move || {
+                super::staging::stage_inputs(&inputs, &work_dir, super::staging::Stage::All)
+            })
+            .await
+            .map_err(|e| e.to_string())??;
+        }
         let Some((program, args)) = attempt.command.split_first() else {
             return Err(format!("step `{}` has no command to run", attempt.step));
         };
-        let project_dir = self.project_dir().await?;
+        let project_dir = self.project_dir()?;
         let layout = Layout::new(&attempt)?;
-        layout.prepare().await?;
+        layout.prepare()?;
         toolkit::write_config(&attempt, &layout).await?;
         let environment = Environment::new(&attempt, &layout)?;
         let log = super::logs::open(&layout.log_path).await?;
 
         let program_path = program_path(program, &project_dir);
-        let mut command = Command::new(&program_path);
-        command
-            .args(args)
-            .current_dir(&project_dir)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .process_group(0)
-            // Until the handle exists to kill the group, at least the
-            // leader must not outlive an error below.
-            .kill_on_drop(true);
-        for name in &environment.remove {
-            command.env_remove(name);
-        }
-        command.envs(&environment.set);
-        let mut child = command.spawn().map_err(|e| spawn_error(program, &program_path, &e))?;
+        // The `PATH` the step gets: its own `env` may set one.
+        let search_path = environment
+            .set
+            .get(std::ffi::OsStr::new("PATH"))
+            .cloned()
+            .or_else(|| std::env::var_os("PATH"));
+        let found = search_path
+            .as_deref()
+            .and_then(|path| self.programs.find(program, path, &project_dir));
+        let spawn = |at: &Path| {
+            let mut command = Command::new(at);
+            command
+                // The name as written, as a search by the spawn would give it.
+                .arg0(program)
+                .args(args)
+                .current_dir(&project_dir)
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .process_group(0)
+                // Until the handle exists to kill the group, at least the
+                // leader must not outlive an error below.
+                .kill_on_drop(true);
+            for name in &environment.remove {
+                command.env_remove(name);
+            }
+            command.envs(&environment.set);
+            command.spawn()
+        };
+        let spawned = match (&found, &search_path) {
+            // Gone since it was found: searched for again, by the spawn.
+            (Some(at), Some(path)) => spawn(at).or_else(|_| {
+                self.programs.forget(program, path);
+                spawn(&program_path)
+            }),
+            _ => spawn(&program_path),
+        };
+        let mut child = spawned.map_err(|e| spawn_error(program, &program_path, &e))?;
 
         let group = child.id().and_then(ProcessGroup::led_by);
         let (Some(group), Some(stdout), Some(stderr)) = (group, child.stdout.take(), child.stderr.take()) else {
@@ -190,7 +221,7 @@ impl Backend for ProcessBackend {
     /// This machine can always run processes; the one thing that can be
     /// missing is the folder they run in.
     fn health_check(&self) -> BoxFuture<'_, Result<(), String>> {
-        Box::pin(async move { self.project_dir().await.map(|_| ()) })
+        Box::pin(async move { self.project_dir().map(|_| ()) })
     }
 
     fn submit(&self, attempt: Attempt, events: Arc<dyn EventSink>) -> BoxFuture<'_, Result<Box<dyn Handle>, String>> {

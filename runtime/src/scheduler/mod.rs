@@ -12,6 +12,7 @@
 
 mod key_lock;
 mod layout;
+mod ready;
 mod start;
 mod step;
 
@@ -23,7 +24,8 @@ use crate::condition::{self, OutputLocator};
 use crate::events::{EventSink, RunEvent};
 use crate::plan::{Backends, Plan, Role};
 use crate::state::{RunRecord, RunStatus, StateError, StateStore, StepRecord, StepStatus};
-use std::collections::{BTreeMap, VecDeque};
+use ready::Ready;
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use step::{StepOutcome, StepTask};
@@ -205,9 +207,11 @@ pub async fn run(
     // Outside the selection: the steps a selected one needs come from the
     // cache (checked before the start); the rest are not touched.
     start::record_outside(plan, ctx, &run_id, taken, &pending, &mut status, &mut produced)?;
-    let position: BTreeMap<StepId, usize> = plan.steps.iter().enumerate().map(|(i, s)| (s.id, i)).collect();
     let mut waiting: BTreeMap<StepId, usize> = BTreeMap::new();
-    let mut ready: VecDeque<StepId> = VecDeque::new();
+    let mut ready = Ready::default();
+    // Every step is in the plan; a backend kind of its own keeps the queue
+    // total should one not be.
+    let backend_of = |id: StepId| plan.step(id).map_or(plan.target.backend, |s| s.backend);
     for s in &plan.steps {
         if status.contains_key(&s.id) {
             continue;
@@ -219,7 +223,7 @@ pub async fn run(
             .count();
         waiting.insert(s.id, open);
         if open == 0 {
-            ready.push_back(s.id);
+            ready.push(s.backend, s.id);
         }
     }
     let jobs = plan.options.jobs.max(1);
@@ -229,18 +233,15 @@ pub async fn run(
     let mut running = 0usize;
     let mut local_running = 0usize;
     let mut running_on: BTreeMap<BackendKind, usize> = BTreeMap::new();
-    let planned = |id: StepId| plan.steps.iter().find(|s| s.id == id);
     // `--jobs` is this machine's: it caps the steps running here. A step
     // whose backend runs it elsewhere (a SageMaker job) uses no local slot;
-    // the backend's own limit caps those.
-    let local = |id: StepId| planned(id).is_none_or(|s| s.local_slot);
-    let fits = |id: StepId, running_on: &BTreeMap<BackendKind, usize>, local_running: usize| {
-        if local(id) && local_running >= jobs {
+    // the backend's own limit caps those. Both depend on the backend only.
+    let local_slot: BTreeMap<BackendKind, bool> = plan.steps.iter().map(|s| (s.backend, s.local_slot)).collect();
+    let local = |kind: BackendKind| local_slot.get(&kind).copied().unwrap_or(true);
+    let has_room = |kind: BackendKind, running_on: &BTreeMap<BackendKind, usize>, local_running: usize| {
+        if local(kind) && local_running >= jobs {
             return false;
         }
-        let Some(kind) = planned(id).map(|s| s.backend) else {
-            return true;
-        };
         plan.options
             .backend_limits
             .get(&kind)
@@ -251,10 +252,9 @@ pub async fn run(
     loop {
         while stopping.is_none() {
             // The first ready step whose backend has room.
-            let Some(position) = ready.iter().position(|&id| fits(id, &running_on, local_running)) else {
+            let Some(id) = ready.pop(|kind| has_room(kind, &running_on, local_running)) else {
                 break;
             };
-            let Some(id) = ready.remove(position) else { break };
             let early = gate(plan, id, &status, &produced);
             match early {
                 Some((st, reason)) => {
@@ -274,14 +274,14 @@ pub async fn run(
                         &images,
                         cancel.clone(),
                         pending.clone(),
+                        resume.is_some(),
                     )?;
                     running += 1;
-                    if local(id) {
+                    let kind = backend_of(id);
+                    if local(kind) {
                         local_running += 1;
                     }
-                    if let Some(kind) = planned(id).map(|s| s.backend) {
-                        *running_on.entry(kind).or_default() += 1;
-                    }
+                    *running_on.entry(kind).or_default() += 1;
                     tasks.spawn(task.run());
                 }
             }
@@ -297,13 +297,12 @@ pub async fn run(
                     Some(Err(e)) => return Err(RunError::Backend(format!("a step task panicked: {e}"))),
                     None => continue,
                 };
-                if local(outcome.id) {
+                let kind = backend_of(outcome.id);
+                if local(kind) {
                     local_running = local_running.saturating_sub(1);
                 }
-                if let Some(kind) = planned(outcome.id).map(|s| s.backend) {
-                    let n = running_on.entry(kind).or_default();
-                    *n = n.saturating_sub(1);
-                }
+                let n = running_on.entry(kind).or_default();
+                *n = n.saturating_sub(1);
                 if let Some(done) = outcome.produced {
                     produced.insert(outcome.id, done);
                 }
@@ -352,14 +351,14 @@ pub async fn run(
         duration: std::time::Duration::from_millis((finished - started).max(0) as u64),
     });
     let mut steps = lock(&ctx.state)?.steps(&run_id)?;
-    steps.sort_by_key(|s| {
-        pipeline
-            .steps
-            .iter()
-            .position(|p| p.name == s.step)
-            .and_then(|i| position.get(&i).copied())
-            .unwrap_or(usize::MAX)
-    });
+    // In execution order; found by name through a map, not a search per record.
+    let position: std::collections::HashMap<&str, usize> = plan
+        .steps
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (pipeline.steps[s.id].name.as_str(), i))
+        .collect();
+    steps.sort_by_key(|s| position.get(s.step.as_str()).copied().unwrap_or(usize::MAX));
     Ok(RunSummary {
         run: run_id,
         status: run_status,
@@ -371,21 +370,24 @@ pub async fn run(
 async fn abandon_leftovers(plan: &Plan<'_>, ctx: &Context, run: &str) -> Result<(), RunError> {
     let mut leftovers = Vec::new();
     {
+        let by_name: std::collections::HashMap<&str, StepId> = plan
+            .pipeline
+            .steps
+            .iter()
+            .enumerate()
+            .map(|(id, s)| (s.name.as_str(), id))
+            .collect();
         let store = lock(&ctx.state)?;
-        for step in store.steps(run)? {
-            let backend = plan
-                .pipeline
-                .steps
-                .iter()
-                .position(|s| s.name == step.step)
-                .and_then(|id| plan.steps.iter().find(|p| p.id == id))
+        // One query for the run's attempts, not one per step.
+        for attempt in store.run_attempts(run)? {
+            let backend = by_name
+                .get(attempt.step.as_str())
+                .and_then(|&id| plan.step(id))
                 .and_then(|p| ctx.backends.get(&p.backend).cloned());
-            for attempt in store.attempts(run, &step.step)? {
-                if attempt.status == StepStatus::Running
-                    && let (Some(handle), Some(backend)) = (attempt.handle.clone(), backend.clone())
-                {
-                    leftovers.push((backend, handle, attempt));
-                }
+            if attempt.status == StepStatus::Running
+                && let (Some(handle), Some(backend)) = (attempt.handle.clone(), backend)
+            {
+                leftovers.push((backend, handle, attempt));
             }
         }
     }
@@ -461,7 +463,7 @@ fn finish(
     st: StepStatus,
     status: &mut BTreeMap<StepId, StepStatus>,
     waiting: &mut BTreeMap<StepId, usize>,
-    ready: &mut VecDeque<StepId>,
+    ready: &mut Ready,
 ) {
     status.insert(id, st);
     let graph = &plan.pipeline.graph;
@@ -476,7 +478,7 @@ fn finish(
             *open = open.saturating_sub(1);
             if *open == 0 {
                 waiting.remove(&n);
-                ready.push_back(n);
+                ready.push(plan.step(n).map_or(plan.target.backend, |s| s.backend), n);
             }
         }
     }
@@ -492,7 +494,7 @@ pub(crate) fn record_quick(
     reason: Option<String>,
 ) -> Result<(), RunError> {
     let step = &plan.pipeline.steps[id];
-    let planned = plan.steps.iter().find(|s| s.id == id);
+    let planned = plan.step(id);
     let now = ctx.clock.now_ms();
     lock(&ctx.state)?.put_step(&StepRecord {
         run: run.to_string(),

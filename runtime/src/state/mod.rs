@@ -30,12 +30,17 @@ pub trait StateStore: Send {
     fn put_attempt(&mut self, attempt: &AttemptRecord) -> Result<(), StateError>;
     fn put_artifact(&mut self, artifact: &ArtifactRecord) -> Result<(), StateError>;
     fn put_cache(&mut self, entry: &CacheEntry) -> Result<(), StateError>;
-    /// A step's end in one transaction: its outputs, their file lists
-    /// (output URI -> entries), its cache entry (when it made one) and its
-    /// record, so that none is recorded without the others.
+    /// An attempt that starts, with its step's record (now running), in
+    /// one transaction: one commit instead of two at every start.
+    fn put_started(&mut self, step: &StepRecord, attempt: &AttemptRecord) -> Result<(), StateError>;
+    /// A step's end in one transaction: its last attempt's end (when it is
+    /// not recorded yet), its outputs, their file lists (output URI ->
+    /// entries), its cache entry (when it made one) and its record, so that
+    /// none is recorded without the others.
     fn put_outcome(
         &mut self,
         step: &StepRecord,
+        attempt: Option<&AttemptRecord>,
         artifacts: &[ArtifactRecord],
         files: &[(String, Vec<OutputFile>)],
         cache: Option<&CacheEntry>,

@@ -302,14 +302,25 @@ impl StateStore for SqliteStore {
         Ok(())
     }
 
+    fn put_started(&mut self, step: &StepRecord, attempt: &AttemptRecord) -> Result<(), StateError> {
+        self.in_transaction(|store| {
+            store.put_step(step)?;
+            store.put_attempt(attempt)
+        })
+    }
+
     fn put_outcome(
         &mut self,
         step: &StepRecord,
+        attempt: Option<&AttemptRecord>,
         artifacts: &[ArtifactRecord],
         files: &[(String, Vec<OutputFile>)],
         cache: Option<&CacheEntry>,
     ) -> Result<(), StateError> {
         self.in_transaction(|store| {
+            if let Some(attempt) = attempt {
+                store.put_attempt(attempt)?;
+            }
             for a in artifacts {
                 store.put_artifact(a)?;
             }

@@ -201,6 +201,7 @@ fn output_files_are_recorded_with_the_outcome_and_replaced_whole() {
     store
         .put_outcome(
             &step,
+            None,
             &[artifact("r1")],
             &[("file:///tmp/x".into(), list.clone())],
             None,

@@ -65,33 +65,52 @@ impl Layout {
     /// Creates every folder the step may write to, and the log's folder.
     /// Output folders start empty: whatever a previous try left there would
     /// otherwise be collected as this attempt's output.
-    pub(super) async fn prepare(&self) -> Result<(), String> {
+    ///
+    /// Plain blocking calls, a few microseconds each: through `tokio::fs`
+    /// each would be a hand-off to another thread and back, which cost more
+    /// than the calls. Parents are made before their children, so that each
+    /// folder is one `mkdir` instead of `create_dir_all`'s walk up from a
+    /// missing parent.
+    pub(super) fn prepare(&self) -> Result<(), String> {
         for (_, dir) in &self.outputs {
-            if tokio::fs::try_exists(dir).await.unwrap_or(false) {
-                tokio::fs::remove_dir_all(dir)
-                    .await
-                    .map_err(|e| format!("cannot empty output folder `{}`: {e}", dir.display()))?;
+            match std::fs::remove_dir_all(dir) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(format!("cannot empty output folder `{}`: {e}", dir.display())),
             }
         }
         let log_dir = self.log_path.parent().unwrap_or(&self.work_dir);
-        let folders = [
+        let mut folders: Vec<&Path> = [
             &self.work_dir,
+            &self.input_dir,
             &self.input_config_dir,
+            &self.output_dir,
             &self.output_data_dir,
             &self.model_dir,
-        ];
-        let outputs = self.outputs.iter().map(|(_, dir)| dir.as_path());
-        for dir in folders
-            .into_iter()
-            .map(PathBuf::as_path)
-            .chain(outputs)
-            .chain([log_dir])
-        {
-            tokio::fs::create_dir_all(dir)
-                .await
-                .map_err(|e| format!("cannot create folder `{}`: {e}", dir.display()))?;
+        ]
+        .into_iter()
+        .map(PathBuf::as_path)
+        .chain(self.outputs.iter().map(|(_, dir)| dir.as_path()))
+        .chain([log_dir])
+        .collect();
+        // A parent sorts before its children (paths compare by component).
+        folders.sort_unstable();
+        folders.dedup();
+        for dir in folders {
+            make_dir(dir).map_err(|e| format!("cannot create folder `{}`: {e}", dir.display()))?;
         }
         Ok(())
+    }
+}
+
+/// One `mkdir` when the parent exists (the usual case, in parent-first
+/// order); `create_dir_all` when it does not.
+fn make_dir(dir: &Path) -> std::io::Result<()> {
+    match std::fs::create_dir(dir) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && dir.is_dir() => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => std::fs::create_dir_all(dir),
+        Err(e) => Err(e),
     }
 }
 

@@ -8,35 +8,61 @@ use crate::decide::inputs::Input;
 use crate::decide::preflight::StepImage;
 use crate::events::RunEvent;
 use crate::scheduler::Produced;
-use crate::state::{AttemptRecord, StepStatus};
+use crate::state::{AttemptRecord, StepRecord, StepStatus};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use tokio::sync::watch;
 
 impl StepTask {
-    /// Runs attempts until one succeeds, they run out, or the run is cancelled.
+    /// Runs attempts until one succeeds, they run out, or the run is
+    /// cancelled. A successful attempt's end is returned unrecorded: it is
+    /// committed with the step's outcome (one commit, not two).
     pub(super) async fn attempts(
         &self,
         env: BTreeMap<String, String>,
-    ) -> Result<(StepStatus, Option<Produced>, Option<String>), String> {
-        let before = self
-            .store()?
-            .attempts(&self.run, &self.step.name)
-            .map_err(|e| e.to_string())?
-            .len() as u32;
+        running: &StepRecord,
+    ) -> Result<Attempts, String> {
+        // A resumed run numbers its attempts after the earlier run's; a
+        // fresh run has none to count.
+        let before = if self.resumed {
+            self.store()?
+                .attempts(&self.run, &self.step.name)
+                .map_err(|e| e.to_string())?
+                .len() as u32
+        } else {
+            0
+        };
         let tries = self.step.retry.attempts.max(1);
         let mut last_reason = None;
         for n in 1..=tries {
             let number = before + n;
-            let (finish, reason) = self.one_attempt(number, &env).await?;
+            let (finish, reason, record) = self.one_attempt(number, &env, running).await?;
+            if !matches!(finish, Finish::Succeeded) {
+                self.store()?.put_attempt(&record).map_err(|e| e.to_string())?;
+            }
             match finish {
                 Finish::Succeeded => {
-                    let produced = self.collect_outputs(number).await?;
-                    self.export_outputs(&produced).await?;
-                    return Ok((StepStatus::Succeeded, Some(produced), None));
+                    let outputs = async {
+                        let produced = self.collect_outputs(number).await?;
+                        self.export_outputs(&produced).await?;
+                        Ok::<_, String>(produced)
+                    };
+                    return match outputs.await {
+                        Ok(produced) => Ok(Attempts {
+                            status: StepStatus::Succeeded,
+                            produced: Some(produced),
+                            reason: None,
+                            unrecorded: Some(record),
+                        }),
+                        Err(e) => {
+                            // The attempt succeeded; the step fails on its outputs.
+                            self.store()?.put_attempt(&record).map_err(|e| e.to_string())?;
+                            Err(e)
+                        }
+                    };
                 }
-                Finish::Cancelled => return Ok((StepStatus::Cancelled, None, Some("cancelled".into()))),
+                Finish::Cancelled => return Ok(Attempts::ended(StepStatus::Cancelled, Some("cancelled".into()))),
                 Finish::Failed { .. } => {
                     last_reason = reason;
                     if n < tries {
@@ -51,7 +77,10 @@ impl StepTask {
                         tokio::select! {
                             _ = tokio::time::sleep(delay) => {}
                             _ = wait_cancelled(&mut cancel) => {
-                                return Ok((StepStatus::Cancelled, None, Some("cancelled while waiting to retry".into())));
+                                return Ok(Attempts::ended(
+                                    StepStatus::Cancelled,
+                                    Some("cancelled while waiting to retry".into()),
+                                ));
                             }
                         }
                     }
@@ -63,14 +92,17 @@ impl StepTask {
             (t, Some(r)) => Some(format!("{r} (after {t} attempts)")),
             (t, None) => Some(format!("failed {t} attempts")),
         };
-        Ok((StepStatus::Failed, None, reason))
+        Ok(Attempts::ended(StepStatus::Failed, reason))
     }
 
+    /// One attempt, recorded as started (with the step, now running) and
+    /// with its handle; its end is returned for the caller to record.
     async fn one_attempt(
         &self,
         number: u32,
         env: &BTreeMap<String, String>,
-    ) -> Result<(Finish, Option<String>), String> {
+        running: &StepRecord,
+    ) -> Result<(Finish, Option<String>, AttemptRecord), String> {
         let work_dir = self.layout.attempt_dir(&self.run, &self.step.name, number);
         std::fs::create_dir_all(&work_dir).map_err(|e| format!("cannot create {}: {e}", work_dir.display()))?;
         let inputs = self.materialize_inputs(&work_dir)?;
@@ -126,7 +158,7 @@ impl StepTask {
             log_path: Some(attempt.log_path.display().to_string()),
             handle: None,
         };
-        self.store()?.put_attempt(&record).map_err(|e| e.to_string())?;
+        self.store()?.put_started(running, &record).map_err(|e| e.to_string())?;
         self.events.event(RunEvent::StepStarted {
             step: self.step.name.clone(),
             attempt: number,
@@ -178,8 +210,7 @@ impl StepTask {
         };
         record.error = reason.clone();
         record.finished_ms = Some(self.clock.now_ms());
-        self.store()?.put_attempt(&record).map_err(|e| e.to_string())?;
-        Ok((finish, reason))
+        Ok((finish, reason, record))
     }
 
     /// Input paths as the step sees them; a gathered input becomes a folder
@@ -203,6 +234,26 @@ impl StepTask {
             }
         }
         Ok(out)
+    }
+}
+
+/// How a step's attempts ended.
+pub(super) struct Attempts {
+    pub status: StepStatus,
+    pub produced: Option<Produced>,
+    pub reason: Option<String>,
+    /// The last attempt's end, still to be recorded (with the outcome).
+    pub unrecorded: Option<AttemptRecord>,
+}
+
+impl Attempts {
+    fn ended(status: StepStatus, reason: Option<String>) -> Attempts {
+        Attempts {
+            status,
+            produced: None,
+            reason,
+            unrecorded: None,
+        }
     }
 }
 

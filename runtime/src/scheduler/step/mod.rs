@@ -62,6 +62,8 @@ pub(crate) struct StepTask {
     host_env: super::HostEnv,
     cancel: watch::Receiver<bool>,
     pending: Pending,
+    /// The run continues an earlier one, whose attempts are numbered before this one's.
+    resumed: bool,
 }
 
 impl StepTask {
@@ -75,10 +77,11 @@ impl StepTask {
         images: &BTreeMap<StepId, Option<String>>,
         cancel: watch::Receiver<bool>,
         pending: Pending,
+        resumed: bool,
     ) -> Result<StepTask, RunError> {
         let pipeline = plan.pipeline;
         let step = pipeline.steps[id].clone();
-        let planned = plan.steps.iter().find(|s| s.id == id);
+        let planned = plan.step(id);
         let backend_kind = planned.map(|p| p.backend).unwrap_or(plan.target.backend);
         let backend = ctx
             .backends
@@ -112,6 +115,7 @@ impl StepTask {
             host_env: ctx.host_env.clone(),
             cancel,
             pending,
+            resumed,
         })
     }
 
@@ -236,8 +240,14 @@ impl StepTask {
                 return Ok((StepStatus::Cached, Some(produced)));
             }
         }
-        self.record_step(StepStatus::Running, Some(&key), None, Some(started))?;
-        let (status, produced, reason) = self.attempts(env).await?;
+        // Recorded with the first attempt's start, in one commit.
+        let running = self.step_record(StepStatus::Running, Some(&key), None, Some(started));
+        let attempts::Attempts {
+            status,
+            produced,
+            reason,
+            unrecorded,
+        } = self.attempts(env, &running).await?;
         let artifacts = produced.as_ref().map(|p| self.artifacts(p)).unwrap_or_default();
         let files: Vec<(String, Vec<OutputFile>)> = match &produced {
             Some(p) => artifacts
@@ -257,13 +267,19 @@ impl StepTask {
         });
         let record = self.step_record(status, Some(&key), reason.clone(), Some(started));
         self.store()?
-            .put_outcome(&record, &artifacts, &files, cache_entry.as_ref())
+            .put_outcome(&record, unrecorded.as_ref(), &artifacts, &files, cache_entry.as_ref())
             .map_err(|e| e.to_string())?;
         self.events.event(RunEvent::StepFinished {
             step: self.step.name.clone(),
             status,
             duration: self.since(started),
             reason,
+        });
+        // The file lists are recorded; the steps after this one need only
+        // the folders and hashes, and a run of 100,000 steps keeps them all.
+        let produced = produced.map(|p| Produced {
+            files: BTreeMap::new(),
+            ..p
         });
         Ok((status, produced))
     }

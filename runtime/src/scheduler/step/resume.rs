@@ -4,6 +4,7 @@
 use crate::plan::Plan;
 use crate::scheduler::{Context, Produced, RunError, lock};
 use crate::state::StepStatus;
+use std::collections::HashMap;
 use std::path::PathBuf;
 use wharf_compiler::pipeline::StepId;
 
@@ -24,20 +25,30 @@ pub(crate) async fn load_resumed(
             record.pipeline, plan.pipeline.name
         )));
     }
+    // Found through maps: a search per step made resuming a large run quadratic.
+    let by_name: HashMap<&str, StepId> = plan
+        .pipeline
+        .steps
+        .iter()
+        .enumerate()
+        .map(|(id, s)| (s.name.as_str(), id))
+        .collect();
+    let artifacts: HashMap<(&str, &str), &crate::state::ArtifactRecord> = artifacts
+        .iter()
+        .map(|a| ((a.step.as_str(), a.output.as_str()), a))
+        .collect();
     let mut out = Vec::new();
     for step in steps {
         if !matches!(step.status, StepStatus::Succeeded | StepStatus::Cached) {
             continue;
         }
-        let Some(id) = plan.pipeline.steps.iter().position(|s| s.name == step.step) else {
+        let Some(&id) = by_name.get(step.step.as_str()) else {
             continue;
         };
         let mut produced = Produced::default();
         let mut complete = true;
         for output in &plan.pipeline.steps[id].outputs {
-            let found = artifacts
-                .iter()
-                .find(|a| a.step == step.step && a.output == output.name);
+            let found = artifacts.get(&(step.step.as_str(), output.name.as_str()));
             match found.and_then(|a| {
                 a.uri
                     .strip_prefix("file://")
