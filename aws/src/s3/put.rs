@@ -119,7 +119,13 @@ impl Target {
                 &e.to_string(),
             )
         };
-        match client.head_object().bucket(&self.bucket).key(from.as_ref()).send().await {
+        match client
+            .head_object()
+            .bucket(&self.bucket)
+            .key(from.as_ref())
+            .send()
+            .await
+        {
             Ok(_) => {}
             Err(e) if e.as_service_error().is_some_and(|e| e.is_not_found()) => return Ok(false),
             Err(e) => return Err(failed("HeadObject", &aws_sdk_s3::error::DisplayErrorContext(&e))),
@@ -180,7 +186,12 @@ impl Target {
                 .await;
             match done {
                 Ok(_) => return Ok(true),
-                Err(e) => copied = Err(failed("CompleteMultipartUpload", &aws_sdk_s3::error::DisplayErrorContext(&e))),
+                Err(e) => {
+                    copied = Err(failed(
+                        "CompleteMultipartUpload",
+                        &aws_sdk_s3::error::DisplayErrorContext(&e),
+                    ))
+                }
             }
         }
         let _ = client

@@ -173,7 +173,11 @@ async fn a_change_sends_only_the_changed_files_and_a_deleted_object_again() {
     let transfers = moto.transfers("delta", "").await;
     let dir = tempfile::tempdir().expect("tmp");
     for i in 0..20 {
-        write(dir.path(), &format!("part-{}/f{i:02}.bin", i % 3), &noise(1000 + i, &format!("f{i}")));
+        write(
+            dir.path(),
+            &format!("part-{}/f{i:02}.bin", i % 3),
+            &noise(1000 + i, &format!("f{i}")),
+        );
     }
     let first = transfers.upload(dir.path(), &no_progress).await.expect("upload");
     assert_eq!((first.uploaded_files, first.copied_files), (20, 0));
@@ -202,7 +206,11 @@ async fn a_change_sends_only_the_changed_files_and_a_deleted_object_again() {
     for i in 0..20usize {
         let relative = format!("part-{}/f{i:02}.bin", i % 3);
         let local = std::fs::read(dir.path().join(&relative)).expect("read");
-        assert_eq!(body(&transfers, &format!("{base}/{relative}")).await, local, "{relative}");
+        assert_eq!(
+            body(&transfers, &format!("{base}/{relative}")).await,
+            local,
+            "{relative}"
+        );
     }
     // The old snapshot still answers for what it held.
     let old = format!("wharf/data/{}/part-0/f00.bin", first.hash);

@@ -413,10 +413,13 @@ fn scan(root: &Path) -> Result<(String, Vec<LocalFile>), String> {
 /// one place per-file hashes come from: a stat cache of per-file hashes can
 /// answer here instead of reading.
 pub(crate) fn file_digests(paths: &[&Path]) -> Result<Vec<(blake3::Hash, u64)>, String> {
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(paths.len().max(1));
+    type Digest = Result<(blake3::Hash, u64), String>;
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(paths.len().max(1));
     let next = AtomicUsize::new(0);
-    let mut results: Vec<Option<Result<(blake3::Hash, u64), String>>> = (0..paths.len()).map(|_| None).collect();
-    let found: Vec<Vec<(usize, Result<(blake3::Hash, u64), String>)>> = std::thread::scope(|scope| {
+    let mut results: Vec<Option<Digest>> = (0..paths.len()).map(|_| None).collect();
+    let found: Vec<Vec<(usize, Digest)>> = std::thread::scope(|scope| {
         let workers: Vec<_> = (0..threads)
             .map(|_| {
                 scope.spawn(|| {
