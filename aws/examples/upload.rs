@@ -1,5 +1,6 @@
 //! Uploads a local file or folder the way a cloud step's input goes up, and
-//! prints how long it took, as one JSON line: for `bench/s3_upload.py`.
+//! prints how long it took and what it sent or copied within S3, as one
+//! JSON line: for `bench/s3_upload.py` and `bench/s3_sync.py`.
 //!
 //! ```sh
 //! upload ENDPOINT BUCKET PATH [--prefix P] [--files N] [--requests N] [--create-bucket]
@@ -73,8 +74,15 @@ async fn run(args: Args) -> Result<(), String> {
     let uploaded = transfers.upload(&args.path, &no_progress).await?;
     let seconds = started.elapsed().as_secs_f64();
     println!(
-        "{{\"seconds\": {seconds:.3}, \"files\": {}, \"bytes\": {}, \"uploaded_files\": {}, \"skipped\": {}, \"uri\": \"{}\"}}",
-        uploaded.files, uploaded.bytes, uploaded.uploaded_files, uploaded.skipped, uploaded.uri
+        "{{\"seconds\": {seconds:.3}, \"files\": {}, \"bytes\": {}, \"uploaded_files\": {}, \"uploaded_bytes\": {}, \"copied_files\": {}, \"copied_bytes\": {}, \"skipped\": {}, \"uri\": \"{}\"}}",
+        uploaded.files,
+        uploaded.bytes,
+        uploaded.uploaded_files,
+        uploaded.uploaded_bytes,
+        uploaded.copied_files,
+        uploaded.copied_bytes,
+        uploaded.skipped,
+        uploaded.uri
     );
     Ok(())
 }

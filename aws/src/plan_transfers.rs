@@ -1,5 +1,7 @@
 //! What a run would move for a step on SageMaker, for `wharf plan`: local
-//! inputs go up (once, by content: unchanged data is not sent again),
+//! inputs go up (once, by content: unchanged data is not sent again, and
+//! of a changed folder only the changed files; the plan does not ask S3,
+//! so the bytes it gives are the input's, the most the run can send),
 //! outputs come down for the run's records and for local steps, and local
 //! images are pushed to ECR. The S3 key layout it names is this crate's.
 
@@ -28,15 +30,22 @@ pub fn transfers(setup: &Setup<'_>, id: StepId) -> Vec<Transfer> {
         let to = if packed {
             format!("packed as model.tar.gz to {bucket}/{MODELS}/<content hash>/, unless already there")
         } else {
-            format!("to {bucket}/{DATA}/<content hash>/, unless already there")
+            format!("to {bucket}/{DATA}/<content hash>/, sending only files not already in its last snapshot")
         };
         match &input.source {
-            InputSource::Local { path } => transfers.push(Transfer {
-                direction: "upload",
-                what: format!("input `{}` ({path})", input.name),
-                bytes: size_of(&setup.project_dir.join(path)),
-                to,
-            }),
+            InputSource::Local { path } => {
+                let local = setup.project_dir.join(path);
+                let what = match files_in(&local) {
+                    Some(files) if local.is_dir() => format!("input `{}` ({path}, {files} files)", input.name),
+                    _ => format!("input `{}` ({path})", input.name),
+                };
+                transfers.push(Transfer {
+                    direction: "upload",
+                    what,
+                    bytes: size_of(&local),
+                    to,
+                })
+            }
             InputSource::Output { step: producer, output } => transfers.push(Transfer {
                 direction: "upload",
                 what: format!("input `{}` ({}.{output})", input.name, pipeline.steps[*producer].name),
@@ -113,4 +122,18 @@ fn size_of(path: &std::path::Path) -> Option<u64> {
         total += size_of(&entry.ok()?.path())?;
     }
     Some(total)
+}
+
+/// Files in a folder (recursively), without reading them.
+fn files_in(path: &std::path::Path) -> Option<usize> {
+    let mut count = 0;
+    for entry in std::fs::read_dir(path).ok()? {
+        let entry = entry.ok()?;
+        count += if entry.file_type().ok()?.is_dir() {
+            files_in(&entry.path())?
+        } else {
+            1
+        };
+    }
+    Some(count)
 }

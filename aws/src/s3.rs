@@ -2,8 +2,10 @@
 //!
 //! [`Transfers`] is the handle: made from an `aws_config::SdkConfig` and the
 //! target's [`S3Location`], it uploads local inputs content-addressed (once;
-//! an interrupted upload resumes), downloads outputs (a prefix into a
-//! folder, a `model.tar.gz` unpacked), packs and uploads a local model, and
+//! a changed folder's new snapshot copies its unchanged files within S3 and
+//! sends only the changed ones; an interrupted upload resumes), downloads
+//! outputs (a prefix into a folder, skipping files already there with the
+//! same content; a `model.tar.gz` unpacked), packs and uploads a local model, and
 //! answers `exists`/`size` for `wharf plan`. Everything streams: no large
 //! file is held in memory, large files go up as multipart uploads with parts
 //! in flight at once, several files move at once ([`Limits`]), and progress
@@ -12,8 +14,9 @@
 //! Layout under the target's prefix (product surface: keep it stable):
 //!
 //! ```text
-//! <prefix>/wharf/data/<hash>/<relative path>   an uploaded file or folder
-//! <prefix>/wharf/data/<hash>.complete          written last: all of it is there
+//! <prefix>/wharf/data/<hash>/<relative path>   an uploaded file or folder (a snapshot)
+//! <prefix>/wharf/data/<hash>.complete          its manifest, written last: all of it is there
+//! <prefix>/wharf/inputs/<path hash>            the latest snapshot of a local input
 //! <prefix>/wharf/models/<hash>/model.tar.gz    an uploaded local model
 //! ```
 //!
@@ -41,7 +44,7 @@ mod upload;
 mod tests;
 
 pub use download::Downloaded;
-pub use location::{DATA, MODELS, RUNS, S3Location};
+pub use location::{DATA, INPUTS, MODELS, RUNS, S3Location};
 pub use progress::{OnProgress, Progress, no_progress};
 pub use transfers::{Limits, Transfers};
 pub use upload::Uploaded;

@@ -10,7 +10,7 @@ use wharf_runtime::backend::Attempt;
 use wharf_runtime::size::human_bytes;
 
 /// Uploads the attempt's local inputs (content-addressed: unchanged data is
-/// not sent again) and returns each as (name, S3 prefix, file name when the
+/// not sent again, and of a changed folder only the changed files are) and returns each as (name, S3 prefix, file name when the
 /// input is one file). A model a `transform` or `deploy` step serves is
 /// packed as the `model.tar.gz` SageMaker expects (a multi-model endpoint's
 /// folder of archives goes as it is); a monitor's `endpoint` record is read
@@ -91,15 +91,17 @@ pub(super) async fn upload_inputs(
             )
         } else {
             format!(
-                "wharf: uploaded input `{name}` to {} ({} files, {})",
+                "wharf: uploaded input `{name}` to {} (sent {} files, {}; copied {} unchanged files, {}, within S3)",
                 up.uri,
                 up.uploaded_files,
-                human_bytes(up.uploaded_bytes)
+                human_bytes(up.uploaded_bytes),
+                up.copied_files,
+                human_bytes(up.copied_bytes)
             )
         })
         .await;
         // The prefix keeps its trailing `/`: without it, S3Prefix would also
-        // match the `<hash>.complete` marker beside the folder.
+        // match the `<hash>.complete` manifest beside the folder.
         uploaded.push((name.clone(), up.uri, file));
     }
     Ok(uploaded)

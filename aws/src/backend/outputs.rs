@@ -88,11 +88,20 @@ pub(super) async fn collect(inner: &Inner, attempt: &Attempt, plan: &JobPlan, lo
                     &log.progress(format!("downloading output `{name}`")),
                 )
                 .await?;
-            log.line(format!(
-                "wharf: downloaded output `{name}` ({} files, {})",
-                got.files,
-                human_bytes(got.bytes)
-            ))
+            log.line(if got.skipped_files > 0 {
+                format!(
+                    "wharf: downloaded output `{name}` ({} files, {}; {} already here)",
+                    got.files,
+                    human_bytes(got.bytes),
+                    got.skipped_files
+                )
+            } else {
+                format!(
+                    "wharf: downloaded output `{name}` ({} files, {})",
+                    got.files,
+                    human_bytes(got.bytes)
+                )
+            })
             .await;
             inner.remember(attempt.output_dir(name), Origin::Prefix(format!("{uri}/")));
         }

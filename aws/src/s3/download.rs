@@ -2,6 +2,16 @@
 //! several at once, each written under a temporary name and renamed into
 //! place, so a file that exists is whole), and a `.tar.gz` object streamed
 //! straight into the unpacker.
+//!
+//! A file already in the folder with the object's content is not fetched
+//! again. "The same content" is decided by the ETag, the only content
+//! digest S3 keeps for every object: for a single PUT it is the MD5 of the
+//! bytes, checked against the local file's MD5; for a multipart upload it
+//! is the MD5 of the parts' MD5s with `-<parts>`, checked for the part sizes
+//! uploaders use (8 and 16 MiB, 5 MiB, and the size spread evenly over the
+//! parts). An ETag that matches none (SSE-KMS objects, other part sizes)
+//! means fetching the object: a wrong skip is impossible short of an MD5
+//! collision, a needless fetch only costs time.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -27,13 +37,16 @@ pub struct Downloaded {
     pub files: usize,
     /// Bytes fetched from S3 (for an archive, its compressed size).
     pub bytes: u64,
+    /// Files already in the folder with the object's content, not fetched.
+    pub skipped_files: usize,
 }
 
-/// One object to fetch: its full key, where it goes, its size.
+/// One object to fetch: its full key, where it goes, its size and ETag.
 struct Fetch {
     key: String,
     dest: PathBuf,
     size: u64,
+    e_tag: Option<String>,
 }
 
 impl Transfers {
@@ -41,6 +54,8 @@ impl Transfers {
     /// missing), keeping the keys' relative paths. A URI naming one object
     /// (not ending in `/`, with nothing under it as a prefix) downloads that
     /// object into `dest` under its name. An empty prefix downloads nothing.
+    /// A file already at its place with the object's content (see the
+    /// module's documentation) is left as it is.
     pub async fn download_prefix(
         &self,
         uri: &str,
@@ -60,6 +75,7 @@ impl Transfers {
             listed.push(Listed {
                 key: name.to_string(),
                 size: meta.size,
+                e_tag: meta.e_tag,
             });
             base = parent.to_string();
         }
@@ -81,6 +97,7 @@ impl Transfers {
                 key,
                 dest: dest.join(relative),
                 size: object.size,
+                e_tag: object.e_tag,
             });
         }
         tokio::fs::create_dir_all(dest)
@@ -100,6 +117,15 @@ impl Transfers {
             tasks.spawn(async move {
                 let closed = |_| "the download was stopped".to_string();
                 let _slot = slots.acquire_owned().await.map_err(closed)?;
+                let (dest, size, e_tag) = (fetch.dest.clone(), fetch.size, fetch.e_tag.clone());
+                let present = tokio::task::spawn_blocking(move || same_content(&dest, size, e_tag.as_deref()))
+                    .await
+                    .unwrap_or(false);
+                if present {
+                    meter.add_bytes(fetch.size);
+                    meter.file_done();
+                    return Ok(None);
+                }
                 let _request = requests.acquire_owned().await.map_err(closed)?;
                 let uri = format!("s3://{bucket}/{}", fetch.key);
                 let failed = |e: object_store::Error| sentence(&format!("downloading {uri}"), &bucket, &uri, &e);
@@ -137,17 +163,19 @@ impl Transfers {
                 }
                 written?;
                 meter.file_done();
-                Ok(fetch.size)
+                Ok(Some(fetch.size))
             });
         }
         let stop = || {
             slots.close();
             stopped.store(true, Ordering::Relaxed);
         };
-        let sizes = drive(tasks, &meter, progress, stop).await?;
+        let fetched = drive(tasks, &meter, progress, stop).await?;
+        let sizes: Vec<u64> = fetched.iter().flatten().copied().collect();
         Ok(Downloaded {
             files: sizes.len(),
             bytes: sizes.iter().sum(),
+            skipped_files: fetched.len() - sizes.len(),
         })
     }
 
@@ -207,7 +235,11 @@ impl Transfers {
         let files = unpacked?;
         meter.file_done();
         progress(meter.snapshot());
-        Ok(Downloaded { files, bytes: size })
+        Ok(Downloaded {
+            files,
+            bytes: size,
+            skipped_files: 0,
+        })
     }
 }
 
@@ -236,6 +268,85 @@ fn local_relative(key: &str) -> Option<PathBuf> {
     (path.components().count() == key.split('/').count()).then_some(path)
 }
 
+/// Whether the local file `path` holds `size` bytes whose MD5 (or
+/// multipart MD5, for the usual part sizes) is the ETag `e_tag`. Any doubt
+/// (no file, another size, an ETag of another form, a read error) is `false`.
+fn same_content(path: &Path, size: u64, e_tag: Option<&str>) -> bool {
+    use md5::{Digest, Md5};
+    const MIB: u64 = 1024 * 1024;
+    let Some(e_tag) = e_tag.map(|t| t.trim_matches('"').to_ascii_lowercase()) else {
+        return false;
+    };
+    if !std::fs::symlink_metadata(path).is_ok_and(|m| m.is_file() && m.len() == size) {
+        return false;
+    }
+    let (digest, parts) = match e_tag.split_once('-') {
+        None => (e_tag.as_str(), 0),
+        Some((digest, parts)) => match parts.parse::<u64>() {
+            Ok(parts) if parts > 0 => (digest, parts),
+            _ => return false,
+        },
+    };
+    if digest.len() != 32 {
+        return false;
+    }
+    // Part sizes that give exactly `parts` parts (none for a single PUT).
+    let mut sizes: Vec<u64> = Vec::new();
+    if parts > 0 {
+        let even = size.div_ceil(parts).next_multiple_of(MIB);
+        for candidate in [8 * MIB, 16 * MIB, 5 * MIB, even] {
+            if candidate > 0 && size.div_ceil(candidate) == parts && !sizes.contains(&candidate) {
+                sizes.push(candidate);
+            }
+        }
+        if sizes.is_empty() {
+            return false;
+        }
+    }
+    let Ok(mut file) = std::fs::File::open(path) else {
+        return false;
+    };
+    let mut whole = Md5::new();
+    // For each candidate part size: the MD5s of finished parts, the current
+    // part's hasher and how much of it is filled.
+    let mut split: Vec<(u64, Md5, u64, Md5)> = sizes.iter().map(|&s| (s, Md5::new(), 0, Md5::new())).collect();
+    let mut buffer = vec![0u8; 1024 * 1024];
+    loop {
+        let n = match std::io::Read::read(&mut file, &mut buffer) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(_) => return false,
+        };
+        if parts == 0 {
+            whole.update(&buffer[..n]);
+            continue;
+        }
+        for (part_size, of_parts, filled, part) in &mut split {
+            let mut chunk = &buffer[..n];
+            while !chunk.is_empty() {
+                let take = ((*part_size - *filled) as usize).min(chunk.len());
+                part.update(&chunk[..take]);
+                *filled += take as u64;
+                chunk = &chunk[take..];
+                if *filled == *part_size {
+                    of_parts.update(std::mem::take(part).finalize());
+                    *filled = 0;
+                }
+            }
+        }
+    }
+    let hex = |bytes: &[u8]| bytes.iter().map(|b| format!("{b:02x}")).collect::<String>();
+    if parts == 0 {
+        return hex(&whole.finalize()) == digest;
+    }
+    split.into_iter().any(|(_, mut of_parts, filled, part)| {
+        if filled > 0 {
+            of_parts.update(part.finalize());
+        }
+        hex(&of_parts.finalize()) == digest
+    })
+}
+
 /// The temporary name a file is downloaded under, beside its final name.
 fn partial_name(dest: &Path) -> PathBuf {
     let name = dest.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
@@ -256,7 +367,11 @@ mod tests {
 
     #[test]
     fn folder_markers_give_way_to_their_contents() {
-        let listed = |key: &str, size| Listed { key: key.into(), size };
+        let listed = |key: &str, size| Listed {
+            key: key.into(),
+            size,
+            e_tag: None,
+        };
         let mut objects = vec![listed("a", 0), listed("a/x", 3), listed("b", 0), listed("c", 5)];
         drop_folder_markers(&mut objects);
         let keys: Vec<&str> = objects.iter().map(|o| o.key.as_str()).collect();

@@ -5,6 +5,9 @@ use std::fmt;
 /// Where wharf keeps things under a target's prefix (docs/backends/sagemaker.md):
 /// local data uploaded by content, `<DATA>/<hash>/`;
 pub const DATA: &str = "wharf/data";
+/// the latest snapshot of each local input, `<INPUTS>/<BLAKE3 of its path>`
+/// (a hint for which files S3 already holds);
+pub const INPUTS: &str = "wharf/inputs";
 /// models packed for serving, `<MODELS>/<hash>/model.tar.gz`;
 pub const MODELS: &str = "wharf/models";
 /// what a run's jobs write, `<RUNS>/<run>/<step>/`.

@@ -51,11 +51,13 @@ impl Transfers {
 
         let target = Target {
             store: self.connection.store(&self.location.bucket)?,
+            client: self.connection.client.clone(),
             bucket: self.location.bucket.clone(),
             requests: self.requests.clone(),
             meter: Meter::new(0, 0), // bytes are counted as packed, on `meter`
             multipart_threshold: self.limits.multipart_threshold,
             part_size: self.limits.part_size,
+            copy_threshold: self.limits.copy_threshold,
             stopped: Default::default(),
         };
         let path = object_path(&self.location.bucket, &key)?;

@@ -1,5 +1,7 @@
 //! Writing one object: a single PUT for a small body, a multipart upload
-//! with parts in flight at once for a large one. A multipart upload that
+//! with parts in flight at once for a large one, or a server-side copy of
+//! an object S3 already holds (CopyObject, or UploadPartCopy beyond
+//! `Limits::copy_threshold`, at most S3's 5 GiB). A multipart upload that
 //! does not complete is aborted, even when the task driving it is dropped,
 //! so that no orphaned parts stay behind (S3 bills for them).
 
@@ -22,11 +24,15 @@ use super::progress::Meter;
 #[derive(Debug, Clone)]
 pub(crate) struct Target {
     pub(crate) store: Arc<AmazonS3>,
+    /// For the multipart copy object_store does not make.
+    pub(crate) client: aws_sdk_s3::Client,
     pub(crate) bucket: String,
     pub(crate) requests: Arc<Semaphore>,
     pub(crate) meter: Arc<Meter>,
     pub(crate) multipart_threshold: u64,
     pub(crate) part_size: u64,
+    /// Objects larger than this are copied in parts.
+    pub(crate) copy_threshold: u64,
     /// Set when a sibling transfer failed: large files stop between parts.
     pub(crate) stopped: Arc<AtomicBool>,
 }
@@ -86,6 +92,118 @@ impl Target {
         upload.finish().await
     }
 
+    /// Copies the object `from` (`size` bytes) to `to` within the bucket,
+    /// server-side. `Ok(false)` when `from` is not there (deleted since its
+    /// manifest was written): the caller sends the file instead.
+    pub(crate) async fn copy(&self, from: &ObjectPath, to: &ObjectPath, size: u64) -> Result<bool, String> {
+        let _permit = self.permit().await?;
+        if size > self.copy_threshold {
+            return self.copy_in_parts(from, to, size).await;
+        }
+        match self.store.copy(from, to).await {
+            Ok(()) => Ok(true),
+            Err(object_store::Error::NotFound { .. }) => Ok(false),
+            Err(e) => Err(sentence("copying within S3", &self.bucket, &self.uri(from), &e)),
+        }
+    }
+
+    /// A copy as a multipart upload of ranges of `from` (UploadPartCopy),
+    /// for objects larger than CopyObject takes; aborted if it fails.
+    async fn copy_in_parts(&self, from: &ObjectPath, to: &ObjectPath, size: u64) -> Result<bool, String> {
+        let client = &self.client;
+        let failed = |what: &str, e: &dyn std::fmt::Display| {
+            sentence(
+                &format!("copying within S3 ({what})"),
+                &self.bucket,
+                &self.uri(from),
+                &e.to_string(),
+            )
+        };
+        match client
+            .head_object()
+            .bucket(&self.bucket)
+            .key(from.as_ref())
+            .send()
+            .await
+        {
+            Ok(_) => {}
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_not_found()) => return Ok(false),
+            Err(e) => return Err(failed("HeadObject", &aws_sdk_s3::error::DisplayErrorContext(&e))),
+        }
+        let started = client
+            .create_multipart_upload()
+            .bucket(&self.bucket)
+            .key(to.as_ref())
+            .send()
+            .await
+            .map_err(|e| failed("CreateMultipartUpload", &aws_sdk_s3::error::DisplayErrorContext(&e)))?;
+        let Some(id) = started.upload_id() else {
+            return Err(failed("CreateMultipartUpload", &"S3 returned no upload id"));
+        };
+        let part_size = self.copy_threshold.max(size.div_ceil(MAX_PARTS));
+        let source = format!("{}/{}", self.bucket, encode_key(from.as_ref()));
+        let mut parts = Vec::new();
+        let mut copied = Ok(());
+        let mut start = 0;
+        while start < size {
+            let end = (start + part_size).min(size) - 1;
+            let number = parts.len() as i32 + 1;
+            let part = client
+                .upload_part_copy()
+                .bucket(&self.bucket)
+                .key(to.as_ref())
+                .upload_id(id)
+                .part_number(number)
+                .copy_source(&source)
+                .copy_source_range(format!("bytes={start}-{end}"))
+                .send()
+                .await;
+            match part {
+                Ok(part) => parts.push(
+                    aws_sdk_s3::types::CompletedPart::builder()
+                        .part_number(number)
+                        .set_e_tag(part.copy_part_result().and_then(|r| r.e_tag().map(str::to_string)))
+                        .build(),
+                ),
+                Err(e) => {
+                    copied = Err(failed("UploadPartCopy", &aws_sdk_s3::error::DisplayErrorContext(&e)));
+                    break;
+                }
+            }
+            start = end + 1;
+        }
+        if copied.is_ok() {
+            let upload = aws_sdk_s3::types::CompletedMultipartUpload::builder()
+                .set_parts(Some(parts))
+                .build();
+            let done = client
+                .complete_multipart_upload()
+                .bucket(&self.bucket)
+                .key(to.as_ref())
+                .upload_id(id)
+                .multipart_upload(upload)
+                .send()
+                .await;
+            match done {
+                Ok(_) => return Ok(true),
+                Err(e) => {
+                    copied = Err(failed(
+                        "CompleteMultipartUpload",
+                        &aws_sdk_s3::error::DisplayErrorContext(&e),
+                    ))
+                }
+            }
+        }
+        let _ = client
+            .abort_multipart_upload()
+            .bucket(&self.bucket)
+            .key(to.as_ref())
+            .upload_id(id)
+            .send()
+            .await;
+        copied.map(|()| true)
+    }
+
     /// One PUT of a body already in memory.
     pub(crate) async fn put(&self, key: &ObjectPath, body: Bytes) -> Result<(), String> {
         let length = body.len() as u64;
@@ -96,6 +214,18 @@ impl Target {
         self.meter.add_bytes(length);
         Ok(())
     }
+}
+
+/// A key as `x-amz-copy-source` wants it: percent-encoded, `/` kept.
+fn encode_key(key: &str) -> String {
+    let mut out = String::with_capacity(key.len());
+    for byte in key.bytes() {
+        match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => out.push(byte as char),
+            _ => out.push_str(&format!("%{byte:02X}")),
+        }
+    }
+    out
 }
 
 fn changed(path: &Path) -> String {

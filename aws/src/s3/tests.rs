@@ -45,6 +45,13 @@ fn data_folder() -> tempfile::TempDir {
     dir
 }
 
+/// The body of an object, as moto serves it.
+async fn body(transfers: &Transfers, key: &str) -> Vec<u8> {
+    let store = transfers.connection.store(&transfers.location.bucket).expect("store");
+    let found = store.get(&ObjectPath::parse(key).expect("key")).await.expect("get");
+    found.bytes().await.expect("body").to_vec()
+}
+
 /// Every object under `prefix` in the bucket, as moto lists it.
 async fn objects(transfers: &Transfers, prefix: &str) -> BTreeMap<String, ObjectMeta> {
     let store = transfers.connection.store(&transfers.location.bucket).expect("store");
@@ -130,9 +137,172 @@ async fn a_folder_uploads_once_and_a_change_goes_to_a_new_hash() {
         .expect("upload after a change");
     assert_ne!(changed.hash, first.hash);
     assert_eq!(changed.hash, hash_path(data.path()).expect("hash").hex);
-    assert!(!changed.skipped && changed.uploaded_files == 4, "{changed:?}");
+    assert!(!changed.skipped, "{changed:?}");
+    assert_eq!(
+        (changed.uploaded_files, changed.uploaded_bytes),
+        (1, 8),
+        "only the changed file is sent: {changed:?}"
+    );
+    assert_eq!(
+        (changed.copied_files, changed.copied_bytes),
+        (3, expected.size - 8),
+        "{changed:?}"
+    );
     assert!(changed.uri.contains(&changed.hash));
     assert_eq!(transfers.size(&changed.uri).await.expect("size"), (expected.size, 4));
+    let new_base = format!("team/churn/wharf/data/{}", changed.hash);
+    assert_eq!(body(&transfers, &format!("{new_base}/train.csv")).await, b"a,b\n1,3\n");
+    assert_eq!(
+        body(&transfers, &format!("{new_base}/nested/weights.bin")).await,
+        noise(40 * MIB, "big"),
+        "the copy holds the bytes"
+    );
+    // Snapshots are immutable: the first one still reads the first content.
+    assert_eq!(body(&transfers, &format!("{base}/train.csv")).await, b"a,b\n1,2\n");
+    let after = objects(&transfers, &base).await;
+    for (key, meta) in &stored {
+        if key.starts_with(&format!("{base}/")) {
+            assert_eq!(after[key].e_tag, meta.e_tag, "{key} is untouched");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_sends_only_the_changed_files_and_a_deleted_object_again() {
+    let Some(moto) = Moto::start() else { return };
+    let transfers = moto.transfers("delta", "").await;
+    let dir = tempfile::tempdir().expect("tmp");
+    for i in 0..20 {
+        write(
+            dir.path(),
+            &format!("part-{}/f{i:02}.bin", i % 3),
+            &noise(1000 + i, &format!("f{i}")),
+        );
+    }
+    let first = transfers.upload(dir.path(), &no_progress).await.expect("upload");
+    assert_eq!((first.uploaded_files, first.copied_files), (20, 0));
+
+    // Two files change; one unchanged file is deleted from the first
+    // snapshot behind wharf's back: it must be sent again, not trusted.
+    write(dir.path(), "part-0/f00.bin", &noise(1000, "changed-0"));
+    write(dir.path(), "part-1/f01.bin", &noise(5000, "changed-1"));
+    let store = transfers.connection.store(&transfers.location.bucket).expect("store");
+    let deleted = format!("wharf/data/{}/part-2/f02.bin", first.hash);
+    store
+        .delete(&ObjectPath::parse(&deleted).expect("key"))
+        .await
+        .expect("delete");
+
+    let second = transfers.upload(dir.path(), &no_progress).await.expect("upload");
+    assert_eq!(
+        (second.uploaded_files, second.uploaded_bytes),
+        (3, 1000 + 5000 + 1002),
+        "two changed files and the deleted one: {second:?}"
+    );
+    assert_eq!(second.copied_files, 17, "{second:?}");
+    let base = format!("wharf/data/{}", second.hash);
+    let stored = objects(&transfers, &base).await;
+    assert_eq!(stored.len(), 20, "the new snapshot is whole");
+    for i in 0..20usize {
+        let relative = format!("part-{}/f{i:02}.bin", i % 3);
+        let local = std::fs::read(dir.path().join(&relative)).expect("read");
+        assert_eq!(
+            body(&transfers, &format!("{base}/{relative}")).await,
+            local,
+            "{relative}"
+        );
+    }
+    // The old snapshot still answers for what it held.
+    let old = format!("wharf/data/{}/part-0/f00.bin", first.hash);
+    assert_eq!(body(&transfers, &old).await, noise(1000, "f0"));
+
+    // Back to a state S3 has seen: nothing is sent.
+    let third = transfers.upload(dir.path(), &no_progress).await.expect("upload");
+    assert!(third.skipped && third.uploaded_files == 0, "{third:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_unchanged_file_is_copied_in_parts() {
+    let Some(moto) = Moto::start() else { return };
+    let limits = super::Limits {
+        copy_threshold: 5 * MIB as u64,
+        ..super::Limits::default()
+    };
+    let transfers = moto.transfers("partcopy", "p").await.with_limits(limits);
+    let data = data_folder();
+    let first = transfers.upload(data.path(), &no_progress).await.expect("upload");
+    write(data.path(), "train.csv", b"changed\n");
+    let second = transfers.upload(data.path(), &no_progress).await.expect("upload");
+    assert_eq!(second.uploaded_files, 1, "{second:?}");
+    assert_eq!(second.copied_bytes, first.bytes - 8, "{second:?}");
+    let key = format!("p/wharf/data/{}/nested/weights.bin", second.hash);
+    let stored = objects(&transfers, &format!("p/wharf/data/{}/nested", second.hash)).await;
+    let etag = stored[&key].e_tag.clone().unwrap_or_default();
+    assert!(
+        etag.trim_matches('"').ends_with("-8"),
+        "40 MiB in 5 MiB copied parts, ETag {etag}"
+    );
+    assert_eq!(body(&transfers, &key).await, noise(40 * MIB, "big"));
+    let bucket = transfers.location.bucket.clone();
+    let open = transfers
+        .client()
+        .list_multipart_uploads()
+        .bucket(&bucket)
+        .send()
+        .await
+        .expect("list multipart uploads");
+    assert!(open.uploads().is_empty(), "no copy left open");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_download_skips_files_already_there_with_the_same_content() {
+    let Some(moto) = Moto::start() else { return };
+    let transfers = moto.transfers("downskip", "").await;
+    let data = data_folder();
+    let uploaded = transfers.upload(data.path(), &no_progress).await.expect("upload");
+    let out = tempfile::tempdir().expect("tmp");
+    let dest = out.path().join("fetched");
+    let first = transfers
+        .download_prefix(&uploaded.uri, &dest, &no_progress)
+        .await
+        .expect("download");
+    assert_eq!((first.files, first.skipped_files), (4, 0));
+
+    // The same bytes are already there, single PUTs and the multipart one.
+    let again = transfers
+        .download_prefix(&uploaded.uri, &dest, &no_progress)
+        .await
+        .expect("download again");
+    assert_eq!((again.files, again.bytes, again.skipped_files), (0, 0, 4), "{again:?}");
+
+    // Same size, other content: fetched again.
+    write(&dest, "train.csv", b"x,y\n9,9\n");
+    let mut weights = std::fs::read(dest.join("nested/weights.bin")).expect("read");
+    weights[MIB * 20] ^= 1;
+    std::fs::write(dest.join("nested/weights.bin"), &weights).expect("write");
+    let repaired = transfers
+        .download_prefix(&uploaded.uri, &dest, &no_progress)
+        .await
+        .expect("download after local edits");
+    assert_eq!((repaired.files, repaired.skipped_files), (2, 2), "{repaired:?}");
+    assert_eq!(hash_path(&dest).expect("hash").hex, uploaded.hash);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_snapshot_is_named_by_the_caches_content_hash() {
+    let Some(moto) = Moto::start() else { return };
+    let transfers = moto.transfers("pin", "").await;
+    let dir = tempfile::tempdir().expect("tmp");
+    write(dir.path(), "b/z.txt", b"z");
+    write(dir.path(), "a.txt", b"a");
+    write(dir.path(), "b/a/deep.txt", b"deep");
+    write(dir.path(), "empty.txt", b"");
+    // Empty folders count in the content hash though S3 cannot hold them.
+    std::fs::create_dir_all(dir.path().join("b/void")).expect("mkdir");
+    std::fs::create_dir_all(dir.path().join("c")).expect("mkdir");
+    let uploaded = transfers.upload(dir.path(), &no_progress).await.expect("upload");
+    assert_eq!(uploaded.hash, hash_path(dir.path()).expect("hash").hex);
+    assert_eq!(uploaded.files, 4);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -149,7 +319,7 @@ async fn a_single_file_goes_under_its_hash_prefix_by_name() {
         uploaded.uri,
         format!("s3://{}/wharf/data/{hash}/", transfers.location.bucket)
     );
-    let keys: Vec<String> = objects(&transfers, "wharf").await.into_keys().collect();
+    let keys: Vec<String> = objects(&transfers, "wharf/data").await.into_keys().collect();
     assert_eq!(
         keys,
         [
@@ -347,11 +517,16 @@ async fn size_and_exists_without_downloading() {
         transfers.size(&format!("s3://{bucket}/nothing/")).await.expect("size"),
         (0, 0)
     );
-    let marker = "{\"files\":2,\"bytes\":8}\n".len() as u64;
+    let listed = objects(&transfers, "wharf").await;
+    let others: u64 = listed
+        .iter()
+        .filter(|(key, _)| key.ends_with(".complete") || key.starts_with("wharf/inputs/"))
+        .map(|(_, meta)| meta.size)
+        .sum();
     assert_eq!(
         transfers.size(&format!("s3://{bucket}")).await.expect("size"),
-        (8 + marker, 3),
-        "with the marker"
+        (8 + others, 4),
+        "with the manifest and the input's pointer"
     );
 
     assert!(transfers.exists(&uploaded.uri).await.expect("exists"));

@@ -17,6 +17,8 @@ use super::errors::sentence;
 use super::location::S3Location;
 
 const MIB: u64 = 1024 * 1024;
+/// The largest object one CopyObject (or one part of a copy) takes.
+const MAX_COPY: u64 = 5 * 1024 * MIB;
 
 /// How much a transfer does at once.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,6 +35,10 @@ pub struct Limits {
     /// The size of a part (default 8 MiB; S3 wants 5 MiB to 5 GiB). A file
     /// that would need more than S3's 10,000 parts gets larger parts.
     pub part_size: u64,
+    /// Objects larger than this are copied within S3 in parts of this size
+    /// (UploadPartCopy) rather than by one CopyObject (default and most
+    /// 5 GiB, S3's limit for both; at least 5 MiB).
+    pub copy_threshold: u64,
 }
 
 impl Default for Limits {
@@ -42,6 +48,7 @@ impl Default for Limits {
             requests: 16,
             multipart_threshold: 16 * MIB,
             part_size: 8 * MIB,
+            copy_threshold: MAX_COPY,
         }
     }
 }
@@ -55,12 +62,13 @@ pub struct Transfers {
     pub(crate) requests: Arc<Semaphore>,
 }
 
-/// An object found by a listing: its key relative to the listed prefix, and
-/// its size.
+/// An object found by a listing: its key relative to the listed prefix, its
+/// size and its ETag (quoted, as S3 gives it).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Listed {
     pub(crate) key: String,
     pub(crate) size: u64,
+    pub(crate) e_tag: Option<String>,
 }
 
 impl Transfers {
@@ -86,6 +94,7 @@ impl Transfers {
             requests: limits.requests.max(1),
             multipart_threshold: limits.multipart_threshold.max(5 * MIB),
             part_size: limits.part_size.max(5 * MIB),
+            copy_threshold: limits.copy_threshold.clamp(5 * MIB, MAX_COPY),
         };
         self.requests = Arc::new(Semaphore::new(limits.requests));
         self.limits = limits;
@@ -200,7 +209,11 @@ impl Transfers {
             .into_iter()
             .filter_map(|meta| {
                 let key = meta.location.as_ref().get(skip..)?.to_string();
-                (!key.is_empty()).then_some(Listed { key, size: meta.size })
+                (!key.is_empty()).then_some(Listed {
+                    key,
+                    size: meta.size,
+                    e_tag: meta.e_tag,
+                })
             })
             .collect())
     }
