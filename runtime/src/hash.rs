@@ -78,8 +78,14 @@ pub fn stamp(meta: &std::fs::Metadata) -> FileStamp {
         dev: meta.dev(),
         ino: meta.ino(),
         size: meta.len(),
-        mtime_ns: meta.mtime().saturating_mul(1_000_000_000).saturating_add(meta.mtime_nsec()),
-        ctime_ns: meta.ctime().saturating_mul(1_000_000_000).saturating_add(meta.ctime_nsec()),
+        mtime_ns: meta
+            .mtime()
+            .saturating_mul(1_000_000_000)
+            .saturating_add(meta.mtime_nsec()),
+        ctime_ns: meta
+            .ctime()
+            .saturating_mul(1_000_000_000)
+            .saturating_add(meta.ctime_nsec()),
     }
 }
 
@@ -134,7 +140,10 @@ pub fn hash_path_digests(path: &Path) -> std::io::Result<(ContentHash, Vec<FileD
 
 /// The hash, the digests read fresh, and the recorded digests of files
 /// no longer in the folder.
-fn hash_inner(path: &Path, cache: &dyn DigestCache) -> std::io::Result<(ContentHash, Vec<FileDigest>, Vec<FileDigest>)> {
+fn hash_inner(
+    path: &Path,
+    cache: &dyn DigestCache,
+) -> std::io::Result<(ContentHash, Vec<FileDigest>, Vec<FileDigest>)> {
     let meta = std::fs::metadata(path)?;
     if !meta.is_dir() {
         return whole_file(&std::fs::canonicalize(path)?, cache);
@@ -206,7 +215,10 @@ fn hash_inner(path: &Path, cache: &dyn DigestCache) -> std::io::Result<(ContentH
 }
 
 /// A file hashed alone: `wharf-file-v1` and its bytes.
-fn whole_file(resolved: &Path, cache: &dyn DigestCache) -> std::io::Result<(ContentHash, Vec<FileDigest>, Vec<FileDigest>)> {
+fn whole_file(
+    resolved: &Path,
+    cache: &dyn DigestCache,
+) -> std::io::Result<(ContentHash, Vec<FileDigest>, Vec<FileDigest>)> {
     let key = resolved.as_os_str().as_bytes();
     let recorded = cache.recorded(resolved).into_iter().find(|d| d.whole && d.path == key);
     if let Some(digest) = recorded
@@ -567,11 +579,18 @@ mod tests {
         assert_eq!(hash_path_at(data.path(), &cache, later()).expect("warm"), plain);
         // Unchanged stamps: the recorded digests are used, the files not read.
         cache.falsify();
-        assert_ne!(hash_path_at(data.path(), &cache, later()).expect("falsified").hex, plain.hex);
+        assert_ne!(
+            hash_path_at(data.path(), &cache, later()).expect("falsified").hex,
+            plain.hex
+        );
         // An edit moves the stamp: that file is read again, the other is not.
         write(data.path(), "a.csv", "1,3\n");
         let after = hash_path_at(data.path(), &cache, later()).expect("edited");
-        assert_ne!(after.hex, hash_path(data.path()).expect("hash").hex, "b.csv still false");
+        assert_ne!(
+            after.hex,
+            hash_path(data.path()).expect("hash").hex,
+            "b.csv still false"
+        );
         let fresh = Memory::default();
         assert_eq!(
             hash_path_at(data.path(), &fresh, later()).expect("fresh"),
@@ -596,14 +615,24 @@ mod tests {
         let a = data.path().join("a.csv");
         write(data.path(), "a.csv", "1,2\n");
         let old = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_000);
-        std::fs::File::options().write(true).open(&a).expect("open").set_modified(old).expect("mtime");
+        std::fs::File::options()
+            .write(true)
+            .open(&a)
+            .expect("open")
+            .set_modified(old)
+            .expect("mtime");
         let cache = Memory::default();
         hash_path_at(data.path(), &cache, later()).expect("cold");
         cache.falsify();
         // Same size, mtime set back to what it was (`touch -m -d`): the ctime moved.
         std::thread::sleep(std::time::Duration::from_millis(20));
         std::fs::write(&a, "9,9\n").expect("edit");
-        std::fs::File::options().write(true).open(&a).expect("open").set_modified(old).expect("mtime");
+        std::fs::File::options()
+            .write(true)
+            .open(&a)
+            .expect("open")
+            .set_modified(old)
+            .expect("mtime");
         assert_eq!(
             hash_path_at(data.path(), &cache, later()).expect("backdated"),
             hash_path(data.path()).expect("hash")
@@ -612,7 +641,12 @@ mod tests {
         cache.falsify();
         let next = data.path().join("next.tmp");
         std::fs::write(&next, "5,5\n").expect("write");
-        std::fs::File::options().write(true).open(&next).expect("open").set_modified(old).expect("mtime");
+        std::fs::File::options()
+            .write(true)
+            .open(&next)
+            .expect("open")
+            .set_modified(old)
+            .expect("mtime");
         std::fs::rename(&next, &a).expect("rename");
         assert_eq!(
             hash_path_at(data.path(), &cache, later()).expect("renamed"),

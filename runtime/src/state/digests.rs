@@ -108,7 +108,11 @@ mod tests {
         store.put_file_digests(&written, &[]).expect("put");
         let mut found = store.file_digests(b"/d").expect("read");
         found.sort_by(|a, b| a.path.cmp(&b.path));
-        assert_eq!(found, written[..3].to_vec(), "siblings that share the prefix are left out");
+        assert_eq!(
+            found,
+            written[..3].to_vec(),
+            "siblings that share the prefix are left out"
+        );
         store
             .put_file_digests(&[digest("/d/a", false, 9)], &[digest("/d/sub/b", false, 0)])
             .expect("replace");

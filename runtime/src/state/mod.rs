@@ -15,8 +15,8 @@ mod sqlite;
 
 pub use error::StateError;
 pub use records::{
-    ArtifactRecord, AttemptRecord, CacheEntry, CachedStep, FileDigest, FileKind, FileStamp, OutputFile, RunRecord, RunStatus, StepRecord,
-    StepStatus,
+    ArtifactRecord, AttemptRecord, CacheEntry, CachedStep, FileDigest, FileKind, FileStamp, OutputFile, RunRecord,
+    RunStatus, StepRecord, StepStatus,
 };
 pub use sqlite::SqliteStore;
 
