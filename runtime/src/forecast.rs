@@ -172,7 +172,7 @@ async fn decide_one(
     // environment and the image, which refuse the step even when it waits
     // for an upstream step.
     let (hashes, waits_for) = match decide::inputs::resolve(pipeline, id, world.project_dir, &lookup) {
-        Ok(inputs) => match decide::inputs::hash(&inputs) {
+        Ok(inputs) => match decide::inputs::hash(&inputs, &decide::inputs::StoreDigests(store)) {
             Ok(hashes) => (Some(hashes), None),
             Err(because) => return Ok(keyless(Verdict::Refused { because })),
         },

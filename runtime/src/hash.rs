@@ -8,10 +8,31 @@
 //!
 //! A folder's hash covers each entry's relative path, kind and content, in
 //! sorted order, so it does not depend on the order the file system lists
-//! them, on timestamps, or on where the folder is.
+//! them, on timestamps, or on where the folder is. A file's content enters
+//! it as the BLAKE3 of its bytes (and its size), so the folder's hash is
+//! composed from per-file digests; a file hashed alone is hashed with a
+//! prefix (`wharf-file-v1`), so it differs from a folder holding it.
+//!
+//! The stat cache ([`DigestCache`], kept in the state database): a file's
+//! digest is recorded with its [`FileStamp`] (device, inode, size, mtime,
+//! ctime), and a later hash of the same path takes the digest from the
+//! record when `stat` gives the same stamp, so an unchanged data set costs
+//! a `stat` per file instead of a read. Only digests of files that had
+//! settled when the walk began are recorded: a file modified within
+//! [`RACY_WINDOW_NS`] of its reading could be modified again within the
+//! same tick of the file system's clock and keep its stamp (git's "racily
+//! clean" files), so it is read again next time. The files that must be
+//! read are hashed on every core: in parallel over files, and a large file
+//! mapped and split across threads (BLAKE3's tree makes the digest the same
+//! however the bytes are fed).
 
+use crate::state::{FileDigest, FileStamp};
+use rayon::prelude::*;
+use std::collections::{HashMap, HashSet};
 use std::io::Read;
-use std::path::Path;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
 
 /// A content hash (hex) and the number of bytes it covers.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,7 +41,68 @@ pub struct ContentHash {
     pub size: u64,
 }
 
-/// Hashes a file or a folder (recursively).
+/// How close to the start of a walk a file's mtime or ctime may be for its
+/// digest to be recorded: above any file system's timestamp grain (a
+/// kernel tick of 1-10 ms on local Linux file systems; 2 s on FAT and some
+/// network shares). A file younger than this is read again next time,
+/// which costs little: it was just written.
+pub const RACY_WINDOW_NS: i64 = 2_000_000_000;
+
+/// Files from this size on are mapped and hashed on several threads;
+/// smaller ones are read (a mapping costs more than it saves).
+const MAP_FROM: u64 = 128 * 1024;
+
+/// Where digests of files are kept between commands: the stat cache.
+/// Failures to read or write it are not errors (the file is hashed).
+pub trait DigestCache {
+    /// The digests recorded for the file at `path` and for every file below it.
+    fn recorded(&self, path: &Path) -> Vec<FileDigest>;
+    /// Records fresh digests (each of a settled file) and forgets gone ones.
+    fn record(&self, fresh: &[FileDigest], gone: &[FileDigest]);
+}
+
+/// No stat cache: every file is read.
+pub struct NoCache;
+
+impl DigestCache for NoCache {
+    fn recorded(&self, _: &Path) -> Vec<FileDigest> {
+        Vec::new()
+    }
+
+    fn record(&self, _: &[FileDigest], _: &[FileDigest]) {}
+}
+
+/// The stamp of a file from its metadata (of the file, not of a link to it).
+pub fn stamp(meta: &std::fs::Metadata) -> FileStamp {
+    FileStamp {
+        dev: meta.dev(),
+        ino: meta.ino(),
+        size: meta.len(),
+        mtime_ns: meta
+            .mtime()
+            .saturating_mul(1_000_000_000)
+            .saturating_add(meta.mtime_nsec()),
+        ctime_ns: meta
+            .ctime()
+            .saturating_mul(1_000_000_000)
+            .saturating_add(meta.ctime_nsec()),
+    }
+}
+
+/// Nanoseconds since the Unix epoch, by the system clock.
+pub(crate) fn now_ns() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as i64)
+}
+
+/// Whether a file with this stamp had settled at `began` (ns): neither
+/// modified nor changed within [`RACY_WINDOW_NS`] before it.
+pub fn settled(stamp: &FileStamp, began: i64) -> bool {
+    stamp.mtime_ns.max(stamp.ctime_ns) < began.saturating_sub(RACY_WINDOW_NS)
+}
+
+/// Hashes a file or a folder (recursively), reading every file.
 ///
 /// Symbolic links: a link whose target lies inside the folder being hashed
 /// is hashed as a link (its target path; what it points to is hashed where
@@ -30,27 +112,198 @@ pub struct ContentHash {
 /// it is in is an error naming the link. A link that leads nowhere is
 /// hashed as a link. `path` itself may be a link.
 pub fn hash_path(path: &Path) -> std::io::Result<ContentHash> {
+    hash_path_with(path, &NoCache)
+}
+
+/// [`hash_path`], taking the digest of each file whose stamp is unchanged
+/// from `cache`, and recording there the digests of the files it read
+/// (those that had settled). The result is the same as [`hash_path`]'s.
+pub fn hash_path_with(path: &Path, cache: &dyn DigestCache) -> std::io::Result<ContentHash> {
+    hash_path_at(path, cache, now_ns())
+}
+
+/// [`hash_path_with`] for a walk that began at `began` (ns; tests set it
+/// later than now, as if the files had been written long ago).
+fn hash_path_at(path: &Path, cache: &dyn DigestCache, began: i64) -> std::io::Result<ContentHash> {
+    let (hash, fresh, gone) = hash_inner(path, cache)?;
+    let lasting: Vec<FileDigest> = fresh.into_iter().filter(|d| settled(&d.stamp, began)).collect();
+    cache.record(&lasting, &gone);
+    Ok(hash)
+}
+
+/// [`hash_path`], and the digest of every file it read, for a listing of
+/// the same files made right after (see `decide::manifest::scan_with`).
+pub fn hash_path_digests(path: &Path) -> std::io::Result<(ContentHash, Vec<FileDigest>)> {
+    let (hash, fresh, _) = hash_inner(path, &NoCache)?;
+    Ok((hash, fresh))
+}
+
+/// The hash, the digests read fresh, and the recorded digests of files
+/// no longer in the folder.
+fn hash_inner(
+    path: &Path,
+    cache: &dyn DigestCache,
+) -> std::io::Result<(ContentHash, Vec<FileDigest>, Vec<FileDigest>)> {
     let meta = std::fs::metadata(path)?;
-    let mut hasher = blake3::Hasher::new();
-    let mut size = 0;
-    if meta.is_dir() {
-        hasher.update(b"wharf-dir-v1\0");
-        let root = std::fs::canonicalize(path)?;
-        let mut walk = Walk {
-            root: root.clone(),
-            followed: vec![root.clone()],
-            hasher: &mut hasher,
-            size: &mut size,
-        };
-        walk.dir(&root, Path::new(""))?;
-    } else {
-        hasher.update(b"wharf-file-v1\0");
-        size += hash_file(path, &mut hasher)?;
+    if !meta.is_dir() {
+        return whole_file(&std::fs::canonicalize(path)?, cache);
     }
-    Ok(ContentHash {
-        hex: hasher.finalize().to_hex().to_string(),
-        size,
-    })
+    let root = std::fs::canonicalize(path)?;
+    let mut listing = Listing {
+        root: root.clone(),
+        followed: vec![root.clone()],
+        roots: vec![root.clone()],
+        entries: Vec::new(),
+        files: Vec::new(),
+    };
+    listing.dir(&root, Path::new(""))?;
+    let mut known: HashMap<Vec<u8>, FileDigest> = HashMap::new();
+    for looked in &listing.roots {
+        for digest in cache.recorded(looked) {
+            if !digest.whole {
+                known.insert(digest.path.clone(), digest);
+            }
+        }
+    }
+    let digests = listing
+        .files
+        .par_iter()
+        .map(|full| part(full, &known))
+        .collect::<std::io::Result<Vec<_>>>()?;
+    let mut hasher = blake3::Hasher::new();
+    hasher.update(b"wharf-dir-v1\0");
+    let mut size = 0;
+    for entry in &listing.entries {
+        match entry {
+            Entry::Dir(child) => {
+                hasher.update(b"d\0");
+                hasher.update(child.to_string_lossy().as_bytes());
+                hasher.update(b"\0");
+            }
+            Entry::Link(child, target) => {
+                hasher.update(b"l\0");
+                hasher.update(child.to_string_lossy().as_bytes());
+                hasher.update(b"\0");
+                hasher.update(target.to_string_lossy().as_bytes());
+                hasher.update(b"\0");
+            }
+            Entry::File(child, index) => {
+                let (digest, bytes, _) = &digests[*index];
+                size += bytes;
+                hasher.update(b"f\0");
+                hasher.update(child.to_string_lossy().as_bytes());
+                hasher.update(b"\0");
+                hasher.update(&bytes.to_le_bytes());
+                hasher.update(digest);
+            }
+        }
+    }
+    let seen: HashSet<&[u8]> = listing.files.iter().map(|f| f.as_os_str().as_bytes()).collect();
+    let gone = known
+        .into_values()
+        .filter(|d| !seen.contains(d.path.as_slice()))
+        .collect();
+    let fresh = digests.into_iter().filter_map(|(_, _, fresh)| fresh).collect();
+    Ok((
+        ContentHash {
+            hex: hasher.finalize().to_hex().to_string(),
+            size,
+        },
+        fresh,
+        gone,
+    ))
+}
+
+/// A file hashed alone: `wharf-file-v1` and its bytes.
+fn whole_file(
+    resolved: &Path,
+    cache: &dyn DigestCache,
+) -> std::io::Result<(ContentHash, Vec<FileDigest>, Vec<FileDigest>)> {
+    let key = resolved.as_os_str().as_bytes();
+    let recorded = cache.recorded(resolved).into_iter().find(|d| d.whole && d.path == key);
+    if let Some(digest) = recorded
+        && stamp(&std::fs::metadata(resolved)?) == digest.stamp
+    {
+        let hash = ContentHash {
+            hex: blake3::Hash::from_bytes(digest.hash).to_hex().to_string(),
+            size: digest.stamp.size,
+        };
+        return Ok((hash, Vec::new(), Vec::new()));
+    }
+    let mut hasher = blake3::Hasher::new();
+    hasher.update(b"wharf-file-v1\0");
+    let (hash, size, stamped) = digest_file(resolved, hasher)?;
+    let fresh = (size == stamped.size).then(|| FileDigest {
+        path: key.to_vec(),
+        whole: true,
+        stamp: stamped,
+        hash: *hash.as_bytes(),
+    });
+    Ok((
+        ContentHash {
+            hex: hash.to_hex().to_string(),
+            size,
+        },
+        fresh.into_iter().collect(),
+        Vec::new(),
+    ))
+}
+
+/// One file of a folder: its digest and size, from the record when its
+/// stamp is unchanged, else read (and then the fresh digest to record).
+fn part(full: &Path, known: &HashMap<Vec<u8>, FileDigest>) -> std::io::Result<([u8; 32], u64, Option<FileDigest>)> {
+    let key = full.as_os_str().as_bytes();
+    if let Some(digest) = known.get(key)
+        && stamp(&std::fs::metadata(full)?) == digest.stamp
+    {
+        return Ok((digest.hash, digest.stamp.size, None));
+    }
+    let (hash, size, stamped) = digest_file(full, blake3::Hasher::new())?;
+    // A file that changed size while it was read is not recorded: its
+    // stamp says nothing about the bytes hashed.
+    let fresh = (size == stamped.size).then(|| FileDigest {
+        path: key.to_vec(),
+        whole: false,
+        stamp: stamped,
+        hash: *hash.as_bytes(),
+    });
+    Ok((*hash.as_bytes(), size, fresh))
+}
+
+/// Feeds the bytes of the file at `path` to `hasher`: the digest, the
+/// bytes hashed, and the file's stamp taken before it was read (from the
+/// file opened, so a rename in between cannot pair one file's stamp with
+/// another's bytes).
+fn digest_file(path: &Path, mut hasher: blake3::Hasher) -> std::io::Result<(blake3::Hash, u64, FileStamp)> {
+    let mut file = std::fs::File::open(path)?;
+    let meta = file.metadata()?;
+    let stamped = stamp(&meta);
+    if meta.is_file() && meta.len() >= MAP_FROM {
+        // SAFETY: the map is only read, and dropped before this returns. A
+        // file truncated by another process while it is mapped makes the
+        // read fault (SIGBUS), as with `b3sum` and every mmap hasher; the
+        // inputs wharf hashes are not being written while a step is keyed.
+        if let Ok(map) = unsafe { memmap2::Mmap::map(&file) } {
+            hasher.update_rayon(&map);
+            return Ok((hasher.finalize(), map.len() as u64, stamped));
+        }
+    }
+    let mut buffer = vec![0u8; 64 * 1024];
+    let mut total = 0u64;
+    loop {
+        let n = file.read(&mut buffer)?;
+        if n == 0 {
+            return Ok((hasher.finalize(), total, stamped));
+        }
+        hasher.update(&buffer[..n]);
+        total += n as u64;
+    }
+}
+
+/// BLAKE3 of a file's bytes (hex), as a folder's hash holds it.
+pub(crate) fn file_digest(path: &Path) -> std::io::Result<String> {
+    let (hash, _, _) = digest_file(path, blake3::Hasher::new())?;
+    Ok(hash.to_hex().to_string())
 }
 
 /// Where a link inside folder `root` leads: `None` when it should be
@@ -70,18 +323,32 @@ pub(crate) fn link_loop(link: &Path, target: &Path) -> std::io::Error {
     ))
 }
 
-struct Walk<'a> {
-    /// The folder being hashed, resolved.
-    root: std::path::PathBuf,
-    /// The folders being walked that were reached through links (and the
-    /// root): following a link into one of them again would never end.
-    followed: Vec<std::path::PathBuf>,
-    hasher: &'a mut blake3::Hasher,
-    size: &'a mut u64,
+/// One entry of a folder's hash, in the order the hash takes them.
+enum Entry {
+    Dir(PathBuf),
+    /// A link hashed as a link: its relative path and its target.
+    Link(PathBuf, PathBuf),
+    /// A file: its relative path and its index in [`Listing::files`].
+    File(PathBuf, usize),
 }
 
-impl Walk<'_> {
-    /// Hashes folder `dir` on disk, whose entries are named `relative/...`.
+/// A folder's entries, walked in sorted order, before any file is read.
+struct Listing {
+    /// The folder being hashed, resolved.
+    root: PathBuf,
+    /// The folders being walked that were reached through links (and the
+    /// root): following a link into one of them again would never end.
+    followed: Vec<PathBuf>,
+    /// Where the stat cache is asked for records: the root, and each
+    /// place outside it a followed link leads to.
+    roots: Vec<PathBuf>,
+    entries: Vec<Entry>,
+    /// The files to read, resolved.
+    files: Vec<PathBuf>,
+}
+
+impl Listing {
+    /// Lists folder `dir` on disk, whose entries are named `relative/...`.
     fn dir(&mut self, dir: &Path, relative: &Path) -> std::io::Result<()> {
         let mut entries: Vec<_> = std::fs::read_dir(dir)?.collect::<Result<Vec<_>, _>>()?;
         entries.sort_by_key(|e| e.file_name());
@@ -89,51 +356,42 @@ impl Walk<'_> {
             let child = relative.join(entry.file_name());
             let kind = entry.file_type()?;
             if kind.is_dir() {
-                self.enter(&entry.path(), &child)?;
+                self.enter(&entry.path(), child)?;
             } else if kind.is_symlink() {
                 match outside_target(&entry.path(), &self.root) {
                     Some(target) if target.is_dir() => {
                         if self.followed.iter().any(|f| f == &target) {
                             return Err(link_loop(&entry.path(), &target));
                         }
+                        self.roots.push(target.clone());
                         self.followed.push(target.clone());
-                        self.enter(&target, &child)?;
+                        self.enter(&target, child)?;
                         self.followed.pop();
                     }
-                    Some(target) => self.file(&target, &child)?,
+                    Some(target) => {
+                        self.roots.push(target.clone());
+                        self.file(target, child);
+                    }
                     None => {
                         let target = std::fs::read_link(entry.path())?;
-                        self.hasher.update(b"l\0");
-                        self.hasher.update(child.to_string_lossy().as_bytes());
-                        self.hasher.update(b"\0");
-                        self.hasher.update(target.to_string_lossy().as_bytes());
-                        self.hasher.update(b"\0");
+                        self.entries.push(Entry::Link(child, target));
                     }
                 }
             } else {
-                self.file(&entry.path(), &child)?;
+                self.file(entry.path(), child);
             }
         }
         Ok(())
     }
 
-    fn enter(&mut self, dir: &Path, child: &Path) -> std::io::Result<()> {
-        self.hasher.update(b"d\0");
-        self.hasher.update(child.to_string_lossy().as_bytes());
-        self.hasher.update(b"\0");
-        self.dir(dir, child)
+    fn enter(&mut self, dir: &Path, child: PathBuf) -> std::io::Result<()> {
+        self.entries.push(Entry::Dir(child.clone()));
+        self.dir(dir, &child)
     }
 
-    fn file(&mut self, path: &Path, child: &Path) -> std::io::Result<()> {
-        let mut file_hasher = blake3::Hasher::new();
-        let bytes = hash_file(path, &mut file_hasher)?;
-        *self.size += bytes;
-        self.hasher.update(b"f\0");
-        self.hasher.update(child.to_string_lossy().as_bytes());
-        self.hasher.update(b"\0");
-        self.hasher.update(&bytes.to_le_bytes());
-        self.hasher.update(file_hasher.finalize().as_bytes());
-        Ok(())
+    fn file(&mut self, full: PathBuf, child: PathBuf) {
+        self.entries.push(Entry::File(child, self.files.len()));
+        self.files.push(full);
     }
 }
 
@@ -155,20 +413,6 @@ pub fn content_size(path: &Path) -> std::io::Result<u64> {
         }
     }
     Ok(total)
-}
-
-fn hash_file(path: &Path, hasher: &mut blake3::Hasher) -> std::io::Result<u64> {
-    let mut file = std::fs::File::open(path)?;
-    let mut buffer = vec![0u8; 256 * 1024];
-    let mut total = 0u64;
-    loop {
-        let n = file.read(&mut buffer)?;
-        if n == 0 {
-            return Ok(total);
-        }
-        hasher.update(&buffer[..n]);
-        total += n as u64;
-    }
 }
 
 #[cfg(test)]
@@ -272,6 +516,226 @@ mod tests {
         assert_eq!(
             hash_path(data.path()).expect("hash"),
             hash_path(copy.path()).expect("hash")
+        );
+    }
+
+    /// A stat cache in memory, counting what it is asked.
+    #[derive(Default)]
+    struct Memory {
+        digests: std::cell::RefCell<HashMap<(Vec<u8>, bool), FileDigest>>,
+    }
+
+    impl DigestCache for Memory {
+        fn recorded(&self, path: &Path) -> Vec<FileDigest> {
+            let key = path.as_os_str().as_bytes();
+            self.digests
+                .borrow()
+                .values()
+                .filter(|d| d.path == key || (d.path.starts_with(key) && d.path.get(key.len()) == Some(&b'/')))
+                .cloned()
+                .collect()
+        }
+
+        fn record(&self, fresh: &[FileDigest], gone: &[FileDigest]) {
+            let mut digests = self.digests.borrow_mut();
+            for d in gone {
+                digests.remove(&(d.path.clone(), d.whole));
+            }
+            for d in fresh {
+                digests.insert((d.path.clone(), d.whole), d.clone());
+            }
+        }
+    }
+
+    impl Memory {
+        /// Replaces every recorded digest with a false one: a hash that
+        /// comes out different proves the files were not read.
+        fn falsify(&self) {
+            for d in self.digests.borrow_mut().values_mut() {
+                d.hash = [7; 32];
+            }
+        }
+
+        fn len(&self) -> usize {
+            self.digests.borrow().len()
+        }
+    }
+
+    /// Long after now: every file has settled.
+    fn later() -> i64 {
+        now_ns() + 60 * 1_000_000_000
+    }
+
+    #[test]
+    fn the_stat_cache_gives_the_same_hash_and_reads_only_changed_files() {
+        let data = tempfile::tempdir().expect("tmp");
+        write(data.path(), "a.csv", "1,2\n");
+        write(data.path(), "sub/b.csv", &"b".repeat(300_000));
+        std::os::unix::fs::symlink("a.csv", data.path().join("alias")).expect("link");
+        let cache = Memory::default();
+        let plain = hash_path(data.path()).expect("hash");
+        assert_eq!(hash_path_at(data.path(), &cache, later()).expect("cold"), plain);
+        assert_eq!(cache.len(), 2, "both files recorded");
+        assert_eq!(hash_path_at(data.path(), &cache, later()).expect("warm"), plain);
+        // Unchanged stamps: the recorded digests are used, the files not read.
+        cache.falsify();
+        assert_ne!(
+            hash_path_at(data.path(), &cache, later()).expect("falsified").hex,
+            plain.hex
+        );
+        // An edit moves the stamp: that file is read again, the other is not.
+        write(data.path(), "a.csv", "1,3\n");
+        let after = hash_path_at(data.path(), &cache, later()).expect("edited");
+        assert_ne!(
+            after.hex,
+            hash_path(data.path()).expect("hash").hex,
+            "b.csv still false"
+        );
+        let fresh = Memory::default();
+        assert_eq!(
+            hash_path_at(data.path(), &fresh, later()).expect("fresh"),
+            hash_path(data.path()).expect("hash")
+        );
+    }
+
+    #[test]
+    fn a_file_written_just_before_the_walk_is_not_recorded() {
+        let data = tempfile::tempdir().expect("tmp");
+        write(data.path(), "a.csv", "1,2\n");
+        let cache = Memory::default();
+        hash_path_with(data.path(), &cache).expect("hash");
+        assert_eq!(cache.len(), 0, "racy: it could change again within the same tick");
+        hash_path_with(&data.path().join("a.csv"), &cache).expect("hash");
+        assert_eq!(cache.len(), 0, "a whole file neither");
+    }
+
+    #[test]
+    fn backdated_edits_and_replaced_files_are_read_again() {
+        let data = tempfile::tempdir().expect("tmp");
+        let a = data.path().join("a.csv");
+        write(data.path(), "a.csv", "1,2\n");
+        let old = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_000);
+        std::fs::File::options()
+            .write(true)
+            .open(&a)
+            .expect("open")
+            .set_modified(old)
+            .expect("mtime");
+        let cache = Memory::default();
+        hash_path_at(data.path(), &cache, later()).expect("cold");
+        cache.falsify();
+        // Same size, mtime set back to what it was (`touch -m -d`): the ctime moved.
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        std::fs::write(&a, "9,9\n").expect("edit");
+        std::fs::File::options()
+            .write(true)
+            .open(&a)
+            .expect("open")
+            .set_modified(old)
+            .expect("mtime");
+        assert_eq!(
+            hash_path_at(data.path(), &cache, later()).expect("backdated"),
+            hash_path(data.path()).expect("hash")
+        );
+        // Replaced by rename, with the same size and mtime: a new inode.
+        cache.falsify();
+        let next = data.path().join("next.tmp");
+        std::fs::write(&next, "5,5\n").expect("write");
+        std::fs::File::options()
+            .write(true)
+            .open(&next)
+            .expect("open")
+            .set_modified(old)
+            .expect("mtime");
+        std::fs::rename(&next, &a).expect("rename");
+        assert_eq!(
+            hash_path_at(data.path(), &cache, later()).expect("renamed"),
+            hash_path(data.path()).expect("hash")
+        );
+    }
+
+    #[test]
+    fn a_whole_file_is_cached_apart_from_its_digest_in_a_folder() {
+        let data = tempfile::tempdir().expect("tmp");
+        write(data.path(), "m.bin", &"m".repeat(200_000));
+        let file = data.path().join("m.bin");
+        let cache = Memory::default();
+        let alone = hash_path_at(&file, &cache, later()).expect("file");
+        let folder = hash_path_at(data.path(), &cache, later()).expect("folder");
+        assert_eq!(alone, hash_path(&file).expect("hash"));
+        assert_eq!(folder, hash_path(data.path()).expect("hash"));
+        assert_eq!(cache.len(), 2, "one digest of each form");
+        assert_eq!(hash_path_at(&file, &cache, later()).expect("warm"), alone);
+        assert_eq!(hash_path_at(data.path(), &cache, later()).expect("warm"), folder);
+    }
+
+    #[test]
+    fn deleted_files_are_forgotten_and_links_out_are_cached_where_they_lead() {
+        let shared = tempfile::tempdir().expect("tmp");
+        write(shared.path(), "big/part-0.csv", "1\n");
+        let data = tempfile::tempdir().expect("tmp");
+        write(data.path(), "local.csv", "a\n");
+        write(data.path(), "old.csv", "o\n");
+        std::os::unix::fs::symlink(shared.path().join("big"), data.path().join("big")).expect("link");
+        let cache = Memory::default();
+        hash_path_at(data.path(), &cache, later()).expect("cold");
+        assert_eq!(cache.len(), 3);
+        let behind = std::fs::canonicalize(shared.path().join("big/part-0.csv")).expect("resolve");
+        assert_eq!(cache.recorded(&behind).len(), 1, "recorded under the path read");
+        std::fs::remove_file(data.path().join("old.csv")).expect("rm");
+        assert_eq!(
+            hash_path_at(data.path(), &cache, later()).expect("after rm"),
+            hash_path(data.path()).expect("hash")
+        );
+        assert_eq!(cache.len(), 2, "old.csv forgotten");
+        cache.falsify();
+        write(shared.path(), "big/part-0.csv", "2\n");
+        assert_ne!(
+            hash_path_at(data.path(), &cache, later()).expect("behind").hex,
+            hash_path(data.path()).expect("hash").hex,
+            "local.csv still false, but the file behind the link was read"
+        );
+    }
+
+    #[test]
+    fn large_files_hash_the_same_mapped_on_threads_as_read() {
+        let data = tempfile::tempdir().expect("tmp");
+        let bytes: Vec<u8> = (0..3_000_000u32).map(|i| (i * 7 % 251) as u8).collect();
+        std::fs::write(data.path().join("big.bin"), &bytes).expect("write");
+        let mut file = blake3::Hasher::new();
+        file.update(b"wharf-file-v1\0");
+        file.update(&bytes);
+        assert_eq!(
+            hash_path(&data.path().join("big.bin")).expect("hash").hex,
+            file.finalize().to_hex().to_string()
+        );
+        assert_eq!(
+            file_digest(&data.path().join("big.bin")).expect("digest"),
+            blake3::hash(&bytes).to_hex().to_string()
+        );
+    }
+
+    /// The folder hash is the format every existing cache key was made
+    /// with: a value computed by the hash before the stat cache.
+    #[test]
+    fn the_folder_hash_keeps_its_format() {
+        let data = tempfile::tempdir().expect("tmp");
+        write(data.path(), "x.csv", "1,2\n");
+        write(data.path(), "sub/y.csv", "3,4\n");
+        std::os::unix::fs::symlink("x.csv", data.path().join("alias")).expect("link");
+        let mut expected = blake3::Hasher::new();
+        expected.update(b"wharf-dir-v1\0");
+        expected.update(b"l\0alias\0x.csv\0");
+        expected.update(b"d\0sub\0");
+        expected.update(b"f\0sub/y.csv\0");
+        expected.update(&4u64.to_le_bytes());
+        expected.update(blake3::hash(b"3,4\n").as_bytes());
+        expected.update(b"f\0x.csv\0");
+        expected.update(&4u64.to_le_bytes());
+        expected.update(blake3::hash(b"1,2\n").as_bytes());
+        assert_eq!(
+            hash_path(data.path()).expect("hash").hex,
+            expected.finalize().to_hex().to_string()
         );
     }
 

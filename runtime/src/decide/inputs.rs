@@ -1,10 +1,15 @@
 //! A step's inputs as the cache key sees them: where each one is on this
 //! machine and its content hash. The run finds upstream outputs among the
 //! steps that finished; the forecast among the steps the cache would serve.
-//! Both go through these functions, so both hash the same things the same way.
+//! Both go through these functions, so both hash the same things the same way,
+//! with the same stat cache ([`StoreDigests`]): an unchanged local input
+//! costs a `stat` per file in `plan`, `why` and `run` alike.
 
-use crate::hash::hash_path;
+use super::ReadState;
+use crate::hash::{DigestCache, hash_path_with};
+use crate::state::FileDigest;
 use std::collections::BTreeMap;
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use wharf_compiler::pipeline::{InputSource, Pipeline, StepId};
 
@@ -61,15 +66,32 @@ pub fn resolve(
     Ok(out)
 }
 
+/// The stat cache in the state store, for [`hash`]. A store that cannot be
+/// read or written (a read-only database, another wharf holding it) only
+/// means files are read: hashing never fails because of it.
+pub struct StoreDigests<'a, S: ReadState>(pub &'a S);
+
+impl<S: ReadState> DigestCache for StoreDigests<'_, S> {
+    fn recorded(&self, path: &Path) -> Vec<FileDigest> {
+        self.0
+            .read(|s| s.file_digests(path.as_os_str().as_bytes()))
+            .unwrap_or_default()
+    }
+
+    fn record(&self, fresh: &[FileDigest], gone: &[FileDigest]) {
+        let _ = self.0.read(|s| s.put_file_digests(fresh, gone));
+    }
+}
+
 /// Input name -> content hash, hashing what is not known yet (local files
-/// and folders). The error names the input and the path.
-pub fn hash(inputs: &[(String, Input)]) -> Result<BTreeMap<String, String>, String> {
+/// and folders) through the stat `cache`. The error names the input and the path.
+pub fn hash(inputs: &[(String, Input)], cache: &dyn DigestCache) -> Result<BTreeMap<String, String>, String> {
     let mut out = BTreeMap::new();
     for (name, input) in inputs {
         let hash = match input {
             Input::Path(_, Some(hash)) => hash.clone(),
             Input::Path(path, None) => {
-                hash_path(path)
+                hash_path_with(path, cache)
                     .map_err(|e| match e.kind() {
                         std::io::ErrorKind::NotFound => {
                             format!("input `{name}` cannot be read: {} does not exist", path.display())
@@ -99,4 +121,62 @@ pub fn missing_local(step: &wharf_compiler::pipeline::Step, project_dir: &Path) 
         )),
         _ => None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::{SqliteStore, StateError, StateStore};
+
+    /// A state store that refuses everything (read-only, or held by another wharf).
+    struct Broken;
+
+    impl ReadState for Broken {
+        fn read<R>(&self, _: impl FnOnce(&dyn StateStore) -> Result<R, StateError>) -> Result<R, StateError> {
+            Err(StateError::Decode("attempt to write a readonly database".into()))
+        }
+    }
+
+    fn local(path: &Path) -> Vec<(String, Input)> {
+        vec![("data".to_string(), Input::Path(path.to_path_buf(), None))]
+    }
+
+    #[test]
+    fn a_state_store_that_cannot_be_used_only_means_files_are_read() {
+        let data = tempfile::tempdir().expect("tmp");
+        std::fs::write(data.path().join("x.csv"), "1,2\n").expect("write");
+        let hashes = hash(&local(data.path()), &StoreDigests(&Broken)).expect("hashed anyway");
+        assert_eq!(hashes["data"], crate::hash::hash_path(data.path()).expect("hash").hex);
+    }
+
+    #[test]
+    fn the_stat_cache_lives_in_the_state_store() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let store = SqliteStore::open(dir.path()).expect("store");
+        let store: &dyn StateStore = &store;
+        let cache = StoreDigests(&store);
+        let data = tempfile::tempdir().expect("tmp");
+        std::fs::write(data.path().join("x.csv"), "1,2\n").expect("write");
+        let hashes = hash(&local(data.path()), &cache).expect("hash");
+        assert_eq!(hashes["data"], crate::hash::hash_path(data.path()).expect("hash").hex);
+        assert!(
+            cache.recorded(data.path()).is_empty(),
+            "just written: read again next time, not recorded"
+        );
+        let file = std::fs::canonicalize(data.path().join("x.csv")).expect("resolve");
+        let meta = std::fs::metadata(&file).expect("stat");
+        let digest = FileDigest {
+            path: file.as_os_str().as_bytes().to_vec(),
+            whole: false,
+            stamp: crate::hash::stamp(&meta),
+            hash: *blake3::hash(b"1,2\n").as_bytes(),
+        };
+        cache.record(std::slice::from_ref(&digest), &[]);
+        assert_eq!(cache.recorded(data.path()), [digest]);
+        assert_eq!(
+            hash(&local(data.path()), &cache).expect("warm")["data"],
+            hashes["data"],
+            "the recorded digest gives the same hash"
+        );
+    }
 }

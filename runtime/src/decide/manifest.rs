@@ -14,9 +14,8 @@
 //! moment it was listed is recorded as "racy" ([`RACY`]) and is hashed at
 //! its next check, which then records its settled mtime.
 
-use crate::state::{FileKind, OutputFile};
-use std::collections::BTreeMap;
-use std::io::Read;
+use crate::state::{FileDigest, FileKind, FileStamp, OutputFile};
+use std::collections::{BTreeMap, HashMap};
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
@@ -28,11 +27,10 @@ pub const RACY: i64 = -1;
 /// file system's timestamp grain.
 const RACY_WINDOW_NS: i64 = 100_000_000;
 
-fn now_ns() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as i64)
-}
+use crate::hash::now_ns;
+
+/// Digests of files by (device, inode): the stamp they were read with and the digest.
+type Known<'a> = HashMap<(u64, u64), (FileStamp, &'a [u8; 32])>;
 
 /// `mtime`, or [`RACY`] when it is too close to `listed` (both ns).
 fn settled(mtime: i64, listed: i64) -> i64 {
@@ -52,13 +50,25 @@ pub struct Verification {
 /// Every entry below `root` (a folder, or a single file recorded as ``),
 /// with the content hash of each file. Sorted by path.
 pub fn scan(root: &Path) -> std::io::Result<Vec<OutputFile>> {
+    scan_with(root, &[])
+}
+
+/// [`scan`], taking the content hash of a file from `known` (digests just
+/// made by `crate::hash::hash_path_digests` of the same output) when its
+/// stamp matches, so that an output is read once to be hashed and listed.
+pub fn scan_with(root: &Path, known: &[FileDigest]) -> std::io::Result<Vec<OutputFile>> {
     let listed = now_ns();
+    let known: Known = known
+        .iter()
+        .filter(|d| !d.whole)
+        .map(|d| ((d.stamp.dev, d.stamp.ino), (d.stamp, &d.hash)))
+        .collect();
     let mut out = Vec::new();
     let meta = std::fs::symlink_metadata(root)?;
     if meta.is_dir() {
-        walk(root, "", &mut out, true)?;
+        walk(root, "", &mut out, Some(&known))?;
     } else {
-        out.push(entry(root, "", &meta, true)?);
+        out.push(entry(root, "", &meta, Some(&known))?);
     }
     for file in out.iter_mut().filter(|f| f.kind == FileKind::File) {
         file.mtime_ns = settled(file.mtime_ns, listed);
@@ -74,9 +84,9 @@ pub fn verify(root: &Path, recorded: &[OutputFile]) -> std::io::Result<Verificat
     let mut now = Vec::new();
     let meta = std::fs::symlink_metadata(root)?;
     if meta.is_dir() {
-        walk(root, "", &mut now, false)?;
+        walk(root, "", &mut now, None)?;
     } else {
-        now.push(entry(root, "", &meta, false)?);
+        now.push(entry(root, "", &meta, None)?);
     }
     let mut found: BTreeMap<&str, &OutputFile> = now.iter().map(|f| (f.path.as_str(), f)).collect();
     let mut changes = Vec::new();
@@ -154,7 +164,9 @@ pub fn describe(changes: &[String]) -> String {
     text
 }
 
-fn walk(root: &Path, relative: &str, out: &mut Vec<OutputFile>, hash: bool) -> std::io::Result<()> {
+/// Lists the entries below `root/relative`; with `hash`, each file's
+/// content hash too (from the digests given where they match).
+fn walk(root: &Path, relative: &str, out: &mut Vec<OutputFile>, hash: Option<&Known>) -> std::io::Result<()> {
     let dir = if relative.is_empty() {
         root.to_path_buf()
     } else {
@@ -177,7 +189,7 @@ fn walk(root: &Path, relative: &str, out: &mut Vec<OutputFile>, hash: bool) -> s
     Ok(())
 }
 
-fn entry(full: &Path, path: &str, meta: &std::fs::Metadata, hash: bool) -> std::io::Result<OutputFile> {
+fn entry(full: &Path, path: &str, meta: &std::fs::Metadata, hash: Option<&Known>) -> std::io::Result<OutputFile> {
     let kind = if meta.file_type().is_symlink() {
         FileKind::Link
     } else if meta.is_dir() {
@@ -186,7 +198,16 @@ fn entry(full: &Path, path: &str, meta: &std::fs::Metadata, hash: bool) -> std::
         FileKind::File
     };
     let hash = match kind {
-        FileKind::File if hash => file_hash(full)?,
+        FileKind::File => match hash {
+            None => String::new(),
+            Some(known) => {
+                let stamped = crate::hash::stamp(meta);
+                match known.get(&(stamped.dev, stamped.ino)) {
+                    Some((was, digest)) if *was == stamped => blake3::Hash::from_bytes(**digest).to_hex().to_string(),
+                    _ => file_hash(full)?,
+                }
+            }
+        },
         FileKind::Link => std::fs::read_link(full)?.to_string_lossy().into_owned(),
         _ => String::new(),
     };
@@ -203,16 +224,7 @@ fn entry(full: &Path, path: &str, meta: &std::fs::Metadata, hash: bool) -> std::
 }
 
 fn file_hash(path: &Path) -> std::io::Result<String> {
-    let mut file = std::fs::File::open(path)?;
-    let mut hasher = blake3::Hasher::new();
-    let mut buffer = vec![0u8; 256 * 1024];
-    loop {
-        let n = file.read(&mut buffer)?;
-        if n == 0 {
-            return Ok(hasher.finalize().to_hex().to_string());
-        }
-        hasher.update(&buffer[..n]);
-    }
+    crate::hash::file_digest(path)
 }
 
 #[cfg(test)]

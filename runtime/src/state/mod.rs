@@ -6,6 +6,7 @@
 //! [`SqliteStore`] implements it on `.wharf/state.db` (and in memory, for
 //! tests). Records are plain data; times are milliseconds since the Unix epoch.
 
+mod digests;
 mod error;
 mod files;
 mod records;
@@ -14,8 +15,8 @@ mod sqlite;
 
 pub use error::StateError;
 pub use records::{
-    ArtifactRecord, AttemptRecord, CacheEntry, CachedStep, FileKind, OutputFile, RunRecord, RunStatus, StepRecord,
-    StepStatus,
+    ArtifactRecord, AttemptRecord, CacheEntry, CachedStep, FileDigest, FileKind, FileStamp, OutputFile, RunRecord,
+    RunStatus, StepRecord, StepStatus,
 };
 pub use sqlite::SqliteStore;
 
@@ -76,6 +77,23 @@ pub trait StateStore: Send {
     /// The newest cache entry recorded for a step of a pipeline, whatever its
     /// key: what `wharf why` compares the current key with.
     fn latest_cache_entry(&self, pipeline: &str, step: &str) -> Result<Option<CacheEntry>, StateError>;
+
+    /// The stat cache: the digests recorded for the file at `path` and for
+    /// every file below it (see `crate::hash`). A store without one has none.
+    fn file_digests(&self, path: &[u8]) -> Result<Vec<FileDigest>, StateError> {
+        let _ = path;
+        Ok(Vec::new())
+    }
+
+    /// Records `fresh` digests (replacing those of the same file and form)
+    /// and forgets `gone` ones, in one transaction. Takes `&self`: the stat
+    /// cache is a cache, not a record, and commands that otherwise only
+    /// read (`plan`, `why`) fill it too. Callers ignore its errors (a
+    /// read-only database): the next command hashes again.
+    fn put_file_digests(&self, fresh: &[FileDigest], gone: &[FileDigest]) -> Result<(), StateError> {
+        let _ = (fresh, gone);
+        Ok(())
+    }
 }
 
 #[cfg(test)]

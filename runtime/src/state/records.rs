@@ -180,3 +180,30 @@ pub enum FileKind {
 }
 
 text_enum!(FileKind { File = "file", Dir = "dir", Link = "link" });
+
+/// A file's content hash as the stat cache keeps it, with what `stat` said
+/// of the file when it was read: the hash is trusted again only while every
+/// field of the stamp is the same (see `crate::hash`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileDigest {
+    /// The path that was read, absolute (resolved), as the OS's bytes.
+    pub path: Vec<u8>,
+    /// `true`: the hash `hash_path` gives the file alone (an input that is
+    /// one file); `false`: the BLAKE3 of its bytes, as a folder's hash holds it.
+    pub whole: bool,
+    pub stamp: FileStamp,
+    pub hash: [u8; 32],
+}
+
+/// What `stat` says about a file, all of which must be unchanged for a
+/// recorded digest to stand: a new inode (a file replaced by rename), a
+/// new size, mtime or ctime (an edit, even one that set the mtime back:
+/// that moves the ctime, which no user can set) each mean "read it again".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct FileStamp {
+    pub dev: u64,
+    pub ino: u64,
+    pub size: u64,
+    pub mtime_ns: i64,
+    pub ctime_ns: i64,
+}

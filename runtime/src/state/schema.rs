@@ -89,6 +89,26 @@ pub const MIGRATIONS: &[&str] = &[
     ALTER TABLE runs ADD COLUMN owner TEXT;
     CREATE INDEX attempts_running ON attempts (run) WHERE status = 'running';
     "#,
+    // 5: the stat cache: each file's content hash with what `stat` said of
+    // it when it was read (device, inode, size, mtime, ctime), so that an
+    // unchanged input costs a `stat` per file and not a read (see
+    // `crate::hash`). Keyed by the resolved path as the OS's bytes (BLOB,
+    // so that a name that is not UTF-8 is kept exactly), and by form:
+    // `whole` = 1 for the hash of an input that is one file, 0 for the
+    // BLAKE3 of a file's bytes as a folder's hash holds it.
+    r#"
+    CREATE TABLE file_digests (
+        path     BLOB NOT NULL,
+        whole    INTEGER NOT NULL,
+        dev      INTEGER NOT NULL,
+        ino      INTEGER NOT NULL,
+        size     INTEGER NOT NULL,
+        mtime_ns INTEGER NOT NULL,
+        ctime_ns INTEGER NOT NULL,
+        hash     BLOB NOT NULL,
+        PRIMARY KEY (path, whole)
+    ) WITHOUT ROWID;
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -501,6 +501,14 @@ impl StateStore for SqliteStore {
             &[pipeline, step],
         )
     }
+
+    fn file_digests(&self, path: &[u8]) -> Result<Vec<FileDigest>, StateError> {
+        super::digests::under(&self.conn, path)
+    }
+
+    fn put_file_digests(&self, fresh: &[FileDigest], gone: &[FileDigest]) -> Result<(), StateError> {
+        super::digests::put(&self.conn, fresh, gone)
+    }
 }
 
 impl SqliteStore {

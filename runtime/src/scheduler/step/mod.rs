@@ -188,12 +188,12 @@ impl StepTask {
         // Hashing local data goes to tokio's blocking pool; inputs whose
         // hashes are known (upstream outputs) are keyed at once.
         let mut input_hashes = if self.inputs.iter().any(|(_, i)| matches!(i, Input::Path(_, None))) {
-            let inputs = self.inputs.clone();
-            tokio::task::spawn_blocking(move || decide::inputs::hash(&inputs))
+            let (inputs, state) = (self.inputs.clone(), self.state.clone());
+            tokio::task::spawn_blocking(move || decide::inputs::hash(&inputs, &decide::inputs::StoreDigests(&state)))
                 .await
                 .map_err(|e| e.to_string())??
         } else {
-            decide::inputs::hash(&self.inputs)?
+            decide::inputs::hash(&self.inputs, &crate::hash::NoCache)?
         };
         if let Some(hash) = self.backend.context_hash(&self.step, &self.project_dir) {
             let context = tokio::task::spawn_blocking(hash).await.map_err(|e| e.to_string())?;

@@ -4,7 +4,6 @@
 
 use super::StepTask;
 use crate::decide;
-use crate::hash::hash_path;
 use crate::scheduler::Produced;
 use crate::state::ArtifactRecord;
 use wharf_compiler::pipeline::OutputShape;
@@ -90,11 +89,12 @@ impl StepTask {
                 ));
             }
             // The content hash, and the list of files a later cache hit
-            // checks by `stat` (see `decide::manifest`).
+            // checks by `stat` (see `decide::manifest`): the list takes the
+            // digests the hash just made, so each file is read once.
             let hashed = dir.clone();
             let (hash, files) = tokio::task::spawn_blocking(move || {
-                let hash = hash_path(&hashed)?;
-                Ok::<_, std::io::Error>((hash, decide::manifest::scan(&hashed)?))
+                let (hash, digests) = crate::hash::hash_path_digests(&hashed)?;
+                Ok::<_, std::io::Error>((hash, decide::manifest::scan_with(&hashed, &digests)?))
             })
             .await
             .map_err(|e| e.to_string())?
