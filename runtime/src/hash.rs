@@ -48,9 +48,14 @@ pub struct ContentHash {
 /// which costs little: it was just written.
 pub const RACY_WINDOW_NS: i64 = 2_000_000_000;
 
-/// Files from this size on are mapped and hashed on several threads;
-/// smaller ones are read (a mapping costs more than it saves).
-const MAP_FROM: u64 = 128 * 1024;
+/// Files from this size on are hashed on several threads, a large block at
+/// a time; smaller ones are read and hashed on the walk's thread (splitting
+/// costs more than it saves).
+const SPLIT_FROM: u64 = 128 * 1024;
+
+/// How much of a large file is read at once: big enough for BLAKE3 to
+/// spread one block over every core, small enough to keep two in memory.
+const BLOCK: usize = 8 * 1024 * 1024;
 
 /// Where digests of files are kept between commands: the stat cache.
 /// Failures to read or write it are not errors (the file is hashed).
@@ -278,15 +283,8 @@ fn digest_file(path: &Path, mut hasher: blake3::Hasher) -> std::io::Result<(blak
     let mut file = std::fs::File::open(path)?;
     let meta = file.metadata()?;
     let stamped = stamp(&meta);
-    if meta.is_file() && meta.len() >= MAP_FROM {
-        // SAFETY: the map is only read, and dropped before this returns. A
-        // file truncated by another process while it is mapped makes the
-        // read fault (SIGBUS), as with `b3sum` and every mmap hasher; the
-        // inputs wharf hashes are not being written while a step is keyed.
-        if let Ok(map) = unsafe { memmap2::Mmap::map(&file) } {
-            hasher.update_rayon(&map);
-            return Ok((hasher.finalize(), map.len() as u64, stamped));
-        }
+    if meta.is_file() && meta.len() >= SPLIT_FROM {
+        return digest_large(file, hasher, stamped);
     }
     let mut buffer = vec![0u8; 64 * 1024];
     let mut total = 0u64;
@@ -298,6 +296,47 @@ fn digest_file(path: &Path, mut hasher: blake3::Hasher) -> std::io::Result<(blak
         hasher.update(&buffer[..n]);
         total += n as u64;
     }
+}
+
+/// A large file: one block hashed on every core while the next is read.
+/// Read, not mapped: a mapped file that another process truncates makes
+/// the read fault (SIGBUS) and kills wharf, where a read just sees the
+/// file end, and the changed file gets a different stamp next time.
+fn digest_large(
+    mut file: std::fs::File,
+    mut hasher: blake3::Hasher,
+    stamped: FileStamp,
+) -> std::io::Result<(blake3::Hash, u64, FileStamp)> {
+    let mut current = vec![0u8; BLOCK];
+    let mut next = vec![0u8; BLOCK];
+    let mut filled = fill(&mut file, &mut current)?;
+    let mut total = 0u64;
+    while filled > 0 {
+        let (_, read) = rayon::join(
+            || {
+                hasher.update_rayon(&current[..filled]);
+            },
+            || fill(&mut file, &mut next),
+        );
+        total += filled as u64;
+        filled = read?;
+        std::mem::swap(&mut current, &mut next);
+    }
+    Ok((hasher.finalize(), total, stamped))
+}
+
+/// Reads until `buffer` is full or the file ends: the bytes read.
+fn fill(file: &mut std::fs::File, buffer: &mut [u8]) -> std::io::Result<usize> {
+    let mut filled = 0;
+    while filled < buffer.len() {
+        match file.read(&mut buffer[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(filled)
 }
 
 /// BLAKE3 of a file's bytes (hex), as a folder's hash holds it.
@@ -698,9 +737,10 @@ mod tests {
     }
 
     #[test]
-    fn large_files_hash_the_same_mapped_on_threads_as_read() {
+    fn large_files_hash_the_same_split_on_threads_as_read() {
         let data = tempfile::tempdir().expect("tmp");
-        let bytes: Vec<u8> = (0..3_000_000u32).map(|i| (i * 7 % 251) as u8).collect();
+        // Two whole blocks and part of a third: the hash must not see the cuts.
+        let bytes: Vec<u8> = (0..(2 * BLOCK + 12_345) as u32).map(|i| (i * 7 % 251) as u8).collect();
         std::fs::write(data.path().join("big.bin"), &bytes).expect("write");
         let mut file = blake3::Hasher::new();
         file.update(b"wharf-file-v1\0");

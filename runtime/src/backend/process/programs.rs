@@ -33,21 +33,14 @@ impl Programs {
         if let Some(found) = self.found.lock().ok()?.get(&key) {
             return Some(found.clone());
         }
-        let found = std::env::split_paths(path)
-            .map(|dir| {
-                if dir.as_os_str().is_empty() {
-                    current_dir.join(program)
-                } else {
-                    dir.join(program)
-                }
-            })
-            .find(|candidate| is_executable(candidate))?;
-        // Relative entries of PATH are relative to the step's folder.
-        let found = if found.is_relative() {
-            current_dir.join(found)
-        } else {
-            found
-        };
+        let (found, relative) = std::env::split_paths(path)
+            .map(|dir| (current_dir.join(&dir).join(program), dir.is_relative()))
+            .find(|(candidate, _)| is_executable(candidate))?;
+        // An empty or relative entry of PATH is relative to the step's
+        // folder, which differs from step to step: found, but not kept.
+        if relative {
+            return Some(found);
+        }
         self.found.lock().ok()?.insert(key, found.clone());
         Some(found)
     }
