@@ -284,7 +284,7 @@ fn digest_file(path: &Path, mut hasher: blake3::Hasher) -> std::io::Result<(blak
     let meta = file.metadata()?;
     let stamped = stamp(&meta);
     if meta.is_file() && meta.len() >= SPLIT_FROM {
-        return digest_large(file, hasher, stamped);
+        return digest_large(file, meta.len(), hasher, stamped);
     }
     let mut buffer = vec![0u8; 64 * 1024];
     let mut total = 0u64;
@@ -304,11 +304,15 @@ fn digest_file(path: &Path, mut hasher: blake3::Hasher) -> std::io::Result<(blak
 /// file end, and the changed file gets a different stamp next time.
 fn digest_large(
     mut file: std::fs::File,
+    len: u64,
     mut hasher: blake3::Hasher,
     stamped: FileStamp,
 ) -> std::io::Result<(blake3::Hash, u64, FileStamp)> {
-    let mut current = vec![0u8; BLOCK];
-    let mut next = vec![0u8; BLOCK];
+    // A file smaller than a block gets buffers of its size (and one byte,
+    // to see its end in one read), not two blocks' worth per file.
+    let block = usize::try_from(len.saturating_add(1)).map_or(BLOCK, |len| len.min(BLOCK));
+    let mut current = vec![0u8; block];
+    let mut next = vec![0u8; block];
     let mut filled = fill(&mut file, &mut current)?;
     let mut total = 0u64;
     while filled > 0 {
