@@ -43,6 +43,9 @@ import tempfile
 import time
 import urllib.request
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from s3_upload import default_upload_bin, free_port, venv_dir  # noqa: E402  (shared with the upload benchmark)
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 FIRST_RATIO = 1.5
@@ -98,21 +101,6 @@ def app(environ, start_response):
 server = make_server("127.0.0.1", int(sys.argv[1]), app, threaded=True, request_handler=MotoRequestHandler)
 server.serve_forever()
 '''
-
-
-def venv_dir():
-    return os.environ.get("WHARF_MOTO_VENV") or os.path.expanduser("~/.cache/wharf-ci/venv-moto")
-
-
-def default_upload_bin():
-    target = os.environ.get("CARGO_TARGET_DIR") or os.path.join(ROOT, "target")
-    return os.path.join(target, "release", "examples", "upload")
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def file_path(root, i):

@@ -33,6 +33,16 @@ impl Pipeline {
         self.steps.iter().find(|s| s.name == name)
     }
 
+    /// Each step's id by its name: for finding many steps by name (records
+    /// read back from the state database) without a search per step.
+    pub fn ids_by_name(&self) -> std::collections::HashMap<&str, StepId> {
+        self.steps
+            .iter()
+            .enumerate()
+            .map(|(id, s)| (s.name.as_str(), id))
+            .collect()
+    }
+
     pub fn target(&self, name: &str) -> Option<&Target> {
         self.targets.iter().find(|t| t.name == name)
     }

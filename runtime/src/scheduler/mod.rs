@@ -370,13 +370,7 @@ pub async fn run(
 async fn abandon_leftovers(plan: &Plan<'_>, ctx: &Context, run: &str) -> Result<(), RunError> {
     let mut leftovers = Vec::new();
     {
-        let by_name: std::collections::HashMap<&str, StepId> = plan
-            .pipeline
-            .steps
-            .iter()
-            .enumerate()
-            .map(|(id, s)| (s.name.as_str(), id))
-            .collect();
+        let by_name = plan.pipeline.ids_by_name();
         let store = lock(&ctx.state)?;
         // One query for the run's attempts, not one per step.
         for attempt in store.run_attempts(run)? {

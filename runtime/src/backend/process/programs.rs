@@ -101,4 +101,21 @@ mod tests {
             Some(dir.path().join("tool"))
         );
     }
+
+    #[test]
+    fn a_relative_entry_is_searched_again_from_each_folder() {
+        let (one, two) = (tempfile::tempdir().expect("one"), tempfile::tempdir().expect("two"));
+        for dir in [one.path(), two.path()] {
+            std::fs::write(dir.join("tool"), "").expect("write");
+            std::fs::set_permissions(dir.join("tool"), std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        }
+        let programs = Programs::default();
+        let path = OsStr::new(":/nonexistent");
+        assert_eq!(programs.find("tool", path, one.path()), Some(one.path().join("tool")));
+        assert_eq!(
+            programs.find("tool", path, two.path()),
+            Some(two.path().join("tool")),
+            "not the first step's folder, kept"
+        );
+    }
 }

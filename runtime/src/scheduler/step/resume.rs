@@ -26,13 +26,7 @@ pub(crate) async fn load_resumed(
         )));
     }
     // Found through maps: a search per step made resuming a large run quadratic.
-    let by_name: HashMap<&str, StepId> = plan
-        .pipeline
-        .steps
-        .iter()
-        .enumerate()
-        .map(|(id, s)| (s.name.as_str(), id))
-        .collect();
+    let by_name = plan.pipeline.ids_by_name();
     let artifacts: HashMap<(&str, &str), &crate::state::ArtifactRecord> = artifacts
         .iter()
         .map(|a| ((a.step.as_str(), a.output.as_str()), a))
