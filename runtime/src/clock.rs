@@ -40,10 +40,18 @@ pub fn run_id(now_ms: i64) -> String {
     let secs = now_ms.div_euclid(1000);
     let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
     let (y, m, d) = civil_from_days(days);
+    // Two runs started in the same second must not share an id. The clock's
+    // low bits are coarse on some machines and `pid.rotate_left(16)` put the
+    // pid's low bits above the mask, so mix both through the standard
+    // library's randomly keyed hasher (a new key per process).
+    use std::hash::{BuildHasher, Hasher};
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.subsec_nanos());
-    let suffix = (nanos ^ std::process::id().rotate_left(16)) & 0xffff;
+    let mut mix = std::collections::hash_map::RandomState::new().build_hasher();
+    mix.write_u32(nanos);
+    mix.write_u32(std::process::id());
+    let suffix = mix.finish() & 0xffff;
     format!(
         "{y:04}{m:02}{d:02}-{:02}{:02}{:02}-{suffix:04x}",
         rem / 3600,
