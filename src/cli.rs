@@ -12,18 +12,37 @@ use std::path::PathBuf;
     after_help = "Logs go to stderr, quiet by default; set WHARF_LOG or RUST_LOG (e.g. WHARF_LOG=wharf=debug) for more.\nDocs: docs/cli.md and docs/language.md"
 )]
 pub struct Cli {
-    /// Format of log lines on stderr.
-    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
-    pub log_format: LogFormat,
+    /// Format of log lines on stderr [default: text, or wharf.toml's output.log_format].
+    #[arg(long, global = true, value_enum, env = "WHARF_LOG_FORMAT")]
+    pub log_format: Option<LogFormat>,
+
+    /// Colour and escape codes on stderr [default: auto, or NO_COLOR, or wharf.toml's output.color].
+    #[arg(long, global = true, value_enum, env = "WHARF_COLOR")]
+    pub color: Option<ColorChoice>,
+
+    /// Where wharf keeps runs, the cache and outputs [default: .wharf/ in the
+    /// project root: the folder of the nearest wharf.toml, else the current folder].
+    #[arg(long, global = true, value_name = "DIR", env = "WHARF_STATE_DIR")]
+    pub state_dir: Option<PathBuf>,
 
     #[command(subcommand)]
     pub command: Command,
 }
 
-#[derive(Debug, Clone, Copy, ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum LogFormat {
     Text,
     Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ColorChoice {
+    /// Colour on a terminal, none in a file, a pipe or CI's log.
+    Auto,
+    Always,
+    Never,
 }
 
 #[derive(Debug, Subcommand)]
@@ -44,7 +63,7 @@ pub enum Command {
     Graph(GraphArgs),
     /// Run a pipeline: cached steps are reused, the rest run on the target's backends.
     #[command(
-        after_help = "Exit codes: 0 every step succeeded, came from the cache or was skipped; 1 a step failed; 2 usage or compile error, or a plan refused before anything started; 130 interrupted.\nState and outputs go to .wharf/ in the current folder; see docs/runtime.md."
+        after_help = "Exit codes: 0 every step succeeded, came from the cache or was skipped; 1 a step failed; 2 usage or compile error, or a plan refused before anything started; 130 interrupted.\nState and outputs go to .wharf/ in the project root (the folder of the nearest wharf.toml, else the current folder); see docs/runtime.md and docs/project.md."
     )]
     Run(RunArgs),
     /// Explain why a step would run again or come from the cache.
@@ -65,7 +84,7 @@ pub enum Command {
     Logs(LogsArgs),
     /// List the endpoints that deploy steps left running on the docker backend, or stop them.
     #[command(
-        after_help = "Endpoints are this project's (the .wharf/ of the current folder) unless --all is given.\nExit codes: 0 done, 2 no such endpoint, or the Docker engine cannot be reached."
+        after_help = "Endpoints are this project's (its state folder's) unless --all is given.\nExit codes: 0 done, 2 no such endpoint, or the Docker engine cannot be reached."
     )]
     Endpoints(EndpointsArgs),
     /// Stop what a run left running: the local endpoints its deploy steps started.
@@ -73,6 +92,17 @@ pub enum Command {
         after_help = "RUN is a run id, a prefix of exactly one id, or `last`.\nExit codes: 0 done (also when nothing was running), 2 no such run, or the Docker engine cannot be reached."
     )]
     Stop(StopArgs),
+    /// Start a project: a commented wharf.toml and a first pipeline.
+    #[command(
+        after_help = "Writes only files that do not exist yet: an existing wharf.toml is an error, an existing pipeline is kept.\nExit codes: 0 done, 2 wharf.toml exists already or a file cannot be written."
+    )]
+    Init(InitArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// The project's folder (created if needed). Default: the current folder.
+    pub dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -263,6 +293,13 @@ pub struct RunArgs {
     /// WHARF_STOP_GRACE.
     #[arg(long, value_name = "DURATION", env = "WHARF_STOP_GRACE")]
     pub stop_grace: Option<String>,
+    /// What to print on stdout at the end: nothing (text: the summary goes
+    /// to stderr with the progress) or one JSON document (docs/run-json.md).
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub format: OutputFormat,
+    /// Also write a JUnit XML report, one test case per step, to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -25,6 +25,7 @@ mod clock;
 mod commands;
 mod fs_world;
 mod graph;
+mod project;
 mod render;
 
 use clap::Parser;
@@ -45,7 +46,29 @@ pub enum Outcome {
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
-    init_logging(cli.log_format);
+    let given = project::Given {
+        state_dir: cli.state_dir.clone(),
+        log_format: cli.log_format,
+        color: cli.color,
+    };
+    let cwd = match std::env::current_dir() {
+        Ok(cwd) => cwd,
+        Err(e) => {
+            say!("error: cannot read the current folder: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let project = match project::load(&cwd, given) {
+        Ok(project) => project,
+        Err(e) => {
+            use std::io::IsTerminal;
+            let color = std::env::var_os("NO_COLOR").is_none() && std::io::stderr().is_terminal();
+            let _ = render::diagnostics::write_text(&mut std::io::stderr(), &e.sources, &e.diagnostics, color);
+            say!("error: the project file cannot be used; nothing was done");
+            return ExitCode::from(2);
+        }
+    };
+    init_logging(project.log_format, project.color_stderr());
     let outcome = match commands::run(cli.command) {
         Ok(outcome) => outcome,
         Err(err) => {
@@ -68,8 +91,7 @@ fn main() -> ExitCode {
 /// matters of it in its own words, so by default they stay quiet.
 const DEFAULT_LOG_FILTER: &str = "off,wharf=warn,wharf_runtime=warn,wharf_aws=warn,wharf_compiler=warn";
 
-fn init_logging(format: cli::LogFormat) {
-    use std::io::IsTerminal;
+fn init_logging(format: cli::LogFormat, ansi: bool) {
     use tracing_subscriber::EnvFilter;
     // WHARF_LOG first, then RUST_LOG (any `tracing` filter); one that does
     // not parse falls back to the default rather than failing the command.
@@ -80,9 +102,7 @@ fn init_logging(format: cli::LogFormat) {
         .and_then(|spec| EnvFilter::try_new(spec).ok())
         .unwrap_or_else(|| EnvFilter::new(DEFAULT_LOG_FILTER));
     // Escape codes only for a person at a terminal (docs/cli.md): never in a
-    // file, a pipe or CI's log, and never with NO_COLOR set.
-    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-    let ansi = std::io::stderr().is_terminal() && !no_color;
+    // file, a pipe or CI's log, never with NO_COLOR set (`project.rs`).
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(ansi)

@@ -179,7 +179,8 @@ impl JobPlan {
     /// Sends the Create call.
     /// Throttling is waited out (1 s doubling to 30 s, ten times) and never
     /// fails the step.
-    pub async fn create(&self, client: &Client) -> Result<(), String> {
+    /// Creates the job; its ARN, as SageMaker gives it back.
+    pub async fn create(&self, client: &Client) -> Result<Option<String>, String> {
         let mut n = 0;
         loop {
             let result = match self.kind {
@@ -198,7 +199,7 @@ impl JobPlan {
         }
     }
 
-    async fn create_processing(&self, client: &Client) -> Result<(), String> {
+    async fn create_processing(&self, client: &Client) -> Result<Option<String>, String> {
         let mut app = sm::AppSpecification::builder().image_uri(&self.image);
         if let Some(entrypoint) = &self.entrypoint {
             app = app.set_container_entrypoint(Some(entrypoint.clone()));
@@ -264,11 +265,11 @@ impl JobPlan {
             .set_tags(Some(self.tags()))
             .send()
             .await
-            .map(|_| ())
+            .map(|o| o.processing_job_arn().map(str::to_string))
             .map_err(|e| classify(&e).1)
     }
 
-    async fn create_training(&self, client: &Client) -> Result<(), String> {
+    async fn create_training(&self, client: &Client) -> Result<Option<String>, String> {
         let mut algorithm = sm::AlgorithmSpecification::builder()
             .training_image(&self.image)
             .training_input_mode(sm::TrainingInputMode::File);
@@ -301,7 +302,11 @@ impl JobPlan {
                     .build(),
             );
         }
-        request.send().await.map(|_| ()).map_err(|e| classify(&e).1)
+        request
+            .send()
+            .await
+            .map(|o| o.training_job_arn().map(str::to_string))
+            .map_err(|e| classify(&e).1)
     }
 
     /// A training job's channels: S3 prefixes, File mode, fully replicated.

@@ -89,7 +89,7 @@ impl JobPlan {
     /// A batch transform job: the Model first, then the job over the
     /// `data` input, writing `<file>.out` per input file to the `output`
     /// prefix, as SageMaker does.
-    pub(crate) async fn create_transform(&self, client: &Client) -> Result<(), String> {
+    pub(crate) async fn create_transform(&self, client: &Client) -> Result<Option<String>, String> {
         let KindSpec::Transform {
             content_type,
             accept,
@@ -173,7 +173,7 @@ impl JobPlan {
             .set_tags(Some(self.tags()))
             .send()
             .await
-            .map(|_| ())
+            .map(|o| o.transform_job_arn().map(str::to_string))
             .map_err(|e| classify(&e).1)
     }
 

@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use wharf_compiler::pipeline::{KindSpec, Range};
 
 impl JobPlan {
-    pub(crate) async fn create_tuning(&self, client: &Client) -> Result<(), String> {
+    pub(crate) async fn create_tuning(&self, client: &Client) -> Result<Option<String>, String> {
         let config = self.tuning_config()?;
         let mut algorithm = sm::HyperParameterAlgorithmSpecification::builder()
             .training_image(&self.image)
@@ -49,7 +49,7 @@ impl JobPlan {
             .set_tags(Some(self.tags()))
             .send()
             .await
-            .map(|_| ())
+            .map(|o| o.hyper_parameter_tuning_job_arn().map(str::to_string))
             .map_err(|e| classify(&e).1)
     }
 

@@ -4,8 +4,8 @@
 //! `stop` with the ones that need no pipeline (process groups, and Docker
 //! when an abandoned run used it: each descriptor says whether it can). What was stopped is said on stderr.
 
-use super::state::STATE_DIR;
-use std::path::Path;
+use super::state::state_dir;
+
 use std::sync::{Arc, Mutex};
 use wharf::backends::REGISTRY;
 use wharf_runtime::abandoned::{self, CleanUp};
@@ -17,7 +17,7 @@ pub type Shared = Arc<Mutex<Box<dyn StateStore>>>;
 /// The runs a gone wharf left, other than `except` (a run being resumed:
 /// `--resume` takes its leftovers over itself).
 pub fn find(store: &dyn StateStore, except: Option<&str>) -> Result<Vec<String>, StateError> {
-    Ok(abandoned::find(store, Path::new(STATE_DIR))?
+    Ok(abandoned::find(store, state_dir())?
         .into_iter()
         .map(|r| r.id)
         .filter(|id| Some(id.as_str()) != except)
@@ -29,7 +29,7 @@ pub async fn clean_up(state: &Shared, backends: &[Arc<dyn Backend>], runs: &[Str
     let mut done = Vec::new();
     for run in runs {
         let now = wharf_runtime::clock::Clock::now_ms(&wharf_runtime::clock::SystemClock);
-        match abandoned::clean_up(state, Path::new(STATE_DIR), backends, run, now).await {
+        match abandoned::clean_up(state, state_dir(), backends, run, now).await {
             Ok(Some(cleaned)) => {
                 report(&cleaned);
                 done.push(cleaned);
@@ -75,7 +75,7 @@ pub fn local_backends(
                 .steps(run)
                 .is_ok_and(|steps| steps.iter().any(|s| s.backend == kind))
         });
-        let Some(build) = descriptor.build_for_clean_up(Path::new(STATE_DIR)).filter(|_| used) else {
+        let Some(build) = descriptor.build_for_clean_up(state_dir()).filter(|_| used) else {
             continue;
         };
         match runtime.block_on(build) {

@@ -3,7 +3,7 @@
 //! endpoint container carries its name, run and step as labels, so the
 //! list is right even after `docker rm` or a lost state database.
 
-use super::state::{STATE_DIR, StateDb};
+use super::state::{StateDb, state_dir};
 use crate::Outcome;
 use crate::cli::{EndpointsAction, EndpointsArgs, OutputFormat, StopArgs};
 use crate::render::table::Table;
@@ -13,8 +13,7 @@ use wharf_runtime::backend::docker::{DockerBackend, Endpoint};
 
 fn connect() -> anyhow::Result<(DockerBackend, tokio::runtime::Runtime)> {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    let docker =
-        DockerBackend::connect(std::path::PathBuf::from("."), Path::new(STATE_DIR)).map_err(anyhow::Error::msg)?;
+    let docker = DockerBackend::connect(std::path::PathBuf::from("."), state_dir()).map_err(anyhow::Error::msg)?;
     runtime.block_on(docker.ping()).map_err(anyhow::Error::msg)?;
     Ok((docker, runtime))
 }

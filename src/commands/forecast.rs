@@ -4,7 +4,7 @@
 //! that images and what a cached step left outside its folders (a built
 //! image, an endpoint) are looked up the way the run looks them up.
 
-use super::state::{STATE_DIR, describe};
+use super::state::{describe, state_dir};
 use std::collections::BTreeMap;
 use std::path::Path;
 use wharf::backends::REGISTRY;
@@ -47,7 +47,7 @@ pub fn forecast_now(
     let on = |id: StepId| wharf_compiler::placement::backend_for(target, &pipeline.steps[id]);
     let setup = Setup {
         project_dir: &project_dir,
-        state_dir: Path::new(STATE_DIR),
+        state_dir: state_dir(),
         grace: None,
         pipeline,
         target,
@@ -73,7 +73,7 @@ pub fn forecast_now(
     let forecasts = runtime.block_on(async {
         let places = preflight::Places {
             project_dir: &project_dir,
-            state_dir: Some(Path::new(STATE_DIR)),
+            state_dir: Some(state_dir()),
         };
         let mut checks = preflight::check(pipeline, &checked, &host_env, places, ImageMode::Look).await;
         // What refuses the run before anything starts comes first, as the

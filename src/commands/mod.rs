@@ -9,6 +9,7 @@ mod endpoints;
 mod fmt;
 mod forecast;
 mod graph;
+mod init;
 mod interrupt;
 mod logs;
 mod plan;
@@ -41,6 +42,7 @@ pub fn run(command: Command) -> anyhow::Result<Outcome> {
         Command::Why(args) => why::run(args),
         Command::Endpoints(args) => endpoints::run(args),
         Command::Stop(args) => endpoints::stop(args),
+        Command::Init(args) => init::run(args),
     }
 }
 
@@ -112,7 +114,7 @@ pub fn compile_on_target(
     let errors = compilation.diagnostics.error_count();
     let mut list = compilation.diagnostics.sorted();
     let sources = compilation.sources;
-    let Some(pipeline) = compilation.pipeline else {
+    let Some(mut pipeline) = compilation.pipeline else {
         report(&sources, &list, format)?;
         if format == OutputFormat::Text {
             eprintln!(
@@ -123,6 +125,11 @@ pub fn compile_on_target(
         }
         return Ok(None);
     };
+    // wharf.toml's `[targets.NAME]` fills what the file's targets leave out.
+    let project = crate::project::get();
+    for target in &mut pipeline.targets {
+        project.apply_target_defaults(target);
+    }
     match select_target(&pipeline, target, file) {
         Ok(target) => {
             let target = target.clone();
@@ -165,10 +172,11 @@ pub fn report(sources: &SourceMap, list: &[Diagnostic], format: OutputFormat) ->
 pub fn collect_files(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
     let defaults;
     let paths = if paths.is_empty() {
-        defaults = vec![if Path::new("pipelines").is_dir() {
-            PathBuf::from("pipelines")
-        } else {
-            PathBuf::from(".")
+        // wharf.toml's `project.pipelines`, else `pipelines/` here if it exists.
+        defaults = vec![match &crate::project::get().pipelines {
+            Some(folder) => shown_from_here(folder),
+            None if Path::new("pipelines").is_dir() => PathBuf::from("pipelines"),
+            None => PathBuf::from("."),
         }];
         &defaults
     } else {
@@ -185,6 +193,17 @@ pub fn collect_files(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
         }
     }
     Ok(files)
+}
+
+/// `path` relative to the current folder when it is inside it, so that
+/// diagnostics name files as a person would type them.
+fn shown_from_here(path: &Path) -> PathBuf {
+    let cwd = std::env::current_dir().unwrap_or_default();
+    match path.strip_prefix(&cwd) {
+        Ok(rel) if rel.as_os_str().is_empty() => PathBuf::from("."),
+        Ok(rel) => rel.to_path_buf(),
+        Err(_) => path.to_path_buf(),
+    }
 }
 
 fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> anyhow::Result<()> {
@@ -210,9 +229,15 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> anyhow::Result<()> {
 /// The target a command works on: `--target NAME`, or the default one. An
 /// unknown name is an `unknown-target` diagnostic, with a suggestion.
 fn select_target<'p>(pipeline: &'p Pipeline, wanted: Option<&str>, file: &Path) -> Result<&'p Target, Diagnostic> {
-    let Some(name) = wanted else {
-        // The compiler gives a file that declares no target an implicit one.
-        return Ok(wharf_compiler::placement::default_target(pipeline).expect("a compiled pipeline has a target"));
+    // `--target`, else WHARF_TARGET or wharf.toml's `project.target`.
+    let project_target = crate::project::get().target.as_ref();
+    let (name, from) = match (wanted, project_target) {
+        (Some(name), _) => (name, None),
+        (None, Some(sourced)) => (sourced.value.as_str(), Some(sourced.from.as_str())),
+        (None, None) => {
+            // The compiler gives a file that declares no target an implicit one.
+            return Ok(wharf_compiler::placement::default_target(pipeline).expect("a compiled pipeline has a target"));
+        }
     };
     if let Some(target) = pipeline.target(name) {
         return Ok(target);
@@ -230,12 +255,18 @@ fn select_target<'p>(pipeline: &'p Pipeline, wanted: Option<&str>, file: &Path) 
         }
         None => format!("its targets are {}", names.join(", ")),
     };
-    Err(Diagnostic::error(
-        Code::UnknownTarget,
-        None,
-        format!("`{}` declares no target `{name}`", file.display()),
-    )
-    .with_hint(hint))
+    let message = match from {
+        None => format!("`{}` declares no target `{name}`", file.display()),
+        Some(from) => format!(
+            "`{}` declares no target `{name}` (the default target, from {from})",
+            file.display()
+        ),
+    };
+    let mut diagnostic = Diagnostic::error(Code::UnknownTarget, None, message).with_hint(hint);
+    if from.is_some() {
+        diagnostic = diagnostic.with_hint("pass --target NAME for this pipeline");
+    }
+    Err(diagnostic)
 }
 
 /// The pipeline file's folder: where relative inputs and commands start.

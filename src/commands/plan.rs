@@ -54,7 +54,7 @@ fn attach_transfers(
     let project_dir = super::project_dir(file);
     let setup = Setup {
         project_dir: &project_dir,
-        state_dir: std::path::Path::new(super::state::STATE_DIR),
+        state_dir: super::state::state_dir(),
         grace: None,
         pipeline,
         target,

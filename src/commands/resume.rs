@@ -27,7 +27,7 @@ pub fn find(wanted: Option<&str>, pipeline: &str) -> anyhow::Result<Result<RunRe
 fn last_unfinished(store: &dyn StateStore, pipeline: &str) -> anyhow::Result<Option<RunRecord>> {
     let runs = store
         .runs(50)
-        .map_err(|e| describe(e, std::path::Path::new(".wharf/state.db")))?;
+        .map_err(|e| describe(e, &super::state::state_dir().join("state.db")))?;
     Ok(runs
         .into_iter()
         .find(|r| r.pipeline == pipeline)

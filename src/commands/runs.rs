@@ -1,6 +1,6 @@
 //! `wharf runs`: the run history in `.wharf/state.db`, newest first.
 
-use super::state::{STATE_DIR, StateDb};
+use super::state::StateDb;
 use crate::Outcome;
 use crate::cli::{OutputFormat, RunsArgs};
 use crate::render::history::{self, RunJson};
@@ -23,7 +23,10 @@ pub fn run(args: RunsArgs) -> anyhow::Result<Outcome> {
             );
         }
         OutputFormat::Text if runs.is_empty() => {
-            println!("no runs yet: `wharf run PIPELINE` records its runs in {STATE_DIR}/ here");
+            println!(
+                "no runs yet: `wharf run PIPELINE` records its runs in {}/",
+                crate::project::get().state_dir_shown()
+            );
         }
         OutputFormat::Text => {
             print!("{}", history::runs_text(&runs));

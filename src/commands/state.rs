@@ -8,8 +8,11 @@ use crate::render::history::StepHistory;
 use std::path::Path;
 use wharf_runtime::state::{ArtifactRecord, AttemptRecord, RunRecord, SqliteStore, StateError, StateStore, StepRecord};
 
-/// The project's state folder, relative to where `wharf` runs.
-pub const STATE_DIR: &str = ".wharf";
+/// The project's state folder (absolute): `.wharf/` in the project root,
+/// or where `--state-dir`, `WHARF_STATE_DIR` or wharf.toml put it.
+pub fn state_dir() -> &'static Path {
+    &crate::project::get().state_dir
+}
 
 /// How many run ids an "unknown run" hint lists.
 const HINT_RUNS: usize = 5;
@@ -27,7 +30,7 @@ impl StateDb {
     /// Runs whose wharf process is gone are cleaned up first (see
     /// `abandoned.rs`), so that what the command shows is true.
     pub fn open() -> anyhow::Result<Option<StateDb>> {
-        let dir = Path::new(STATE_DIR);
+        let dir = state_dir();
         let path = dir.join("state.db");
         if !path.is_file() {
             return Ok(None);
@@ -65,9 +68,15 @@ impl StateDb {
     /// Opens `.wharf/state.db`, which the command cannot do without.
     pub fn open_required() -> anyhow::Result<StateDb> {
         StateDb::open()?.ok_or_else(|| {
-            anyhow::anyhow!(
-                "no runs recorded here: {STATE_DIR}/state.db does not exist\n  = help: `wharf run` records its runs in {STATE_DIR}/ of the folder it runs in; run this command from that folder"
-            )
+            let project = crate::project::get();
+            let shown = project.state_dir_shown();
+            let help = match &project.file {
+                Some(file) => format!("`wharf run` records the runs of the project of {} in {shown}/", file.display()),
+                None => format!(
+                    "`wharf run` records its runs in {shown}/ of the folder it runs in; run this command from that folder, or put a wharf.toml in the project's root (`wharf init`) so that any folder of it finds them"
+                ),
+            };
+            anyhow::anyhow!("no runs recorded here: {shown}/state.db does not exist\n  = help: {help}")
         })
     }
 
@@ -180,7 +189,7 @@ fn ids(runs: &[RunRecord]) -> String {
 /// project's database when there is one, else an empty one in memory, so
 /// that looking never creates `.wharf/`. Also gives the file's path, for errors.
 pub fn open_or_empty() -> anyhow::Result<(Box<dyn StateStore>, std::path::PathBuf)> {
-    let dir = Path::new(STATE_DIR);
+    let dir = state_dir();
     let db = dir.join("state.db");
     let store: Box<dyn StateStore> = if db.is_file() {
         Box::new(SqliteStore::open(dir).map_err(|e| describe(e, &db))?)

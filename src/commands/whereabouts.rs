@@ -4,7 +4,7 @@
 //! `endpoint.json` files deploy steps wrote); `render::progress::summary`
 //! lays it out.
 
-use super::state::STATE_DIR;
+use super::state::state_dir;
 use crate::render::history::{StepHistory, location};
 use crate::render::progress::Whereabouts;
 use std::collections::HashMap;
@@ -33,8 +33,9 @@ pub fn in_pipeline_order(steps: &mut [StepHistory], pipeline: &Pipeline) {
 /// runs that made them), the destination of every output exported by a
 /// step that succeeded or came from the cache, and every endpoint.
 pub fn whereabouts(run: &str, steps: &[StepHistory], pipeline: &Pipeline, project_dir: &Path) -> Whereabouts {
-    let dir = Path::new(STATE_DIR).join("runs").join(run);
-    let run_dir = dir.is_dir().then(|| format!("{}/", dir.display()));
+    let dir = state_dir().join("runs").join(run);
+    let shown = crate::project::get().state_dir_shown();
+    let run_dir = dir.is_dir().then(|| format!("{shown}/runs/{run}/"));
     let mut exports = Vec::new();
     let mut endpoints = Vec::new();
     let by_name: HashMap<&str, &wharf_compiler::pipeline::Step> =

@@ -1,13 +1,14 @@
 //! Diagnostics as text (source snippets via ariadne) or JSON.
 
 use serde::Serialize;
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use wharf_compiler::diagnostic::Label as DiagLabel;
 use wharf_compiler::{Diagnostic, Severity, SourceMap, Span};
 
-/// Whether to colour text written to stderr.
+/// Whether to colour text written to stderr: `--color`, `WHARF_COLOR`,
+/// `NO_COLOR`, wharf.toml, else only on a terminal (`project.rs`).
 pub fn stderr_color() -> bool {
-    std::env::var_os("NO_COLOR").is_none() && std::io::stderr().is_terminal()
+    crate::project::get().color_stderr()
 }
 
 /// Writes each diagnostic with its source snippet, labels and hints.

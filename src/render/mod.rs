@@ -6,5 +6,6 @@ pub mod diagnostics;
 pub mod history;
 pub mod plan;
 pub mod progress;
+pub mod report;
 pub mod table;
 pub mod time;

@@ -31,10 +31,13 @@ enum Mode {
 }
 
 impl ProgressSink {
-    /// Progress on stderr: live on a terminal (unless `TERM=dumb`), plain lines otherwise.
+    /// Progress on stderr: live on a terminal, plain lines otherwise, and
+    /// also under `TERM=dumb` or `CI` (CI systems that give a job a
+    /// terminal keep every redraw in the job's log).
     pub fn stderr() -> ProgressSink {
         let dumb = std::env::var("TERM").is_ok_and(|t| t == "dumb");
-        if std::io::stderr().is_terminal() && !dumb {
+        let ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "0" && v != "false");
+        if std::io::stderr().is_terminal() && !dumb && !ci {
             ProgressSink::live(ProgressDrawTarget::stderr())
         } else {
             ProgressSink::plain(Box::new(std::io::stderr()), Box::new(SystemClock))

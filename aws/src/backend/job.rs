@@ -53,6 +53,7 @@ pub(super) async fn run_plan(
         plan.output_path = again.output_path;
         plan.outputs = again.outputs;
         plan.name = name;
+        record_job(attempt, kind, &plan.name, None).await;
         log.line(format!(
             "wharf: re-attached to SageMaker job {}, still running",
             plan.name
@@ -60,7 +61,8 @@ pub(super) async fn run_plan(
         .await;
     } else {
         match plan.create(&inner.sagemaker).await {
-            Ok(()) => {
+            Ok(arn) => {
+                record_job(attempt, kind, &plan.name, arn.as_deref()).await;
                 log.line(format!(
                     "wharf: created SageMaker {} {} on {}",
                     job_noun(kind),
@@ -78,6 +80,7 @@ pub(super) async fn run_plan(
                 match jobs::describe(&inner.sagemaker, kind, &plan.name).await {
                     Ok(JobState::Missing) | Err(_) => return Err(e),
                     Ok(_) => {
+                        record_job(attempt, kind, &plan.name, None).await;
                         log.line(format!("wharf: re-attached to SageMaker job {}", plan.name))
                             .await
                     }
@@ -105,6 +108,21 @@ pub(super) async fn run_plan(
 }
 
 /// How a job that ended otherwise than Completed ends its step.
+/// Writes [`super::JOB_RECORD`] beside the attempt's log. A file that
+/// cannot be written costs the report its link, not the job.
+async fn record_job(attempt: &Attempt, kind: StepKind, name: &str, arn: Option<&str>) {
+    let record = serde_json::json!({
+        "type": job_noun(kind).replace(' ', "-"),
+        "name": name,
+        "arn": arn,
+    });
+    let _ = tokio::fs::write(
+        attempt.log_path.with_file_name(super::JOB_RECORD),
+        format!("{record}\n"),
+    )
+    .await;
+}
+
 fn finish_of(name: &str, state: JobState) -> Result<Finish, String> {
     match state {
         JobState::Failed(reason) => Ok(Finish::Failed {

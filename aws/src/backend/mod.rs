@@ -162,6 +162,12 @@ impl Backend for SagemakerBackend {
     }
 }
 
+/// The file beside an attempt's log that names its SageMaker job, for
+/// `wharf run --format json`: `{"type": "training-job", "name": ...,
+/// "arn": ...}` (`arn` is null for a job re-attached to, whose Create
+/// response this run never saw).
+pub const JOB_RECORD: &str = "sagemaker-job.json";
+
 /// What the attempt's record calls its work, so `wharf show` links a step
 /// to what it made on SageMaker: `training job NAME`, `endpoint NAME`, ...
 fn handle_id(attempt: &Attempt) -> String {
