@@ -68,7 +68,7 @@ struct StepDoc<'a> {
     backend: &'a str,
     status: &'static str,
     /// The run whose outputs a cached step reused.
-    cached_from: Option<&'a str>,
+    cached_from: Option<String>,
     reason: Option<&'a str>,
     cache_key: Option<&'a str>,
     started_ms: Option<i64>,
@@ -104,8 +104,6 @@ struct OutputDoc<'a> {
     folder: &'a str,
     size: u64,
     hash: &'a str,
-    /// The run that made it (this run's id unless it came from the cache).
-    run: &'a str,
     exported_to: Option<&'a str>,
 }
 
@@ -168,7 +166,6 @@ pub fn run_json(run: &RunRecord, steps: &[StepHistory], extras: &Extras, state_d
                         folder: &a.uri,
                         size: a.size,
                         hash: &a.hash,
-                        run: &a.run,
                         exported_to: extras
                             .exports
                             .get(&format!("{}.{}", a.step, a.output))
@@ -215,28 +212,27 @@ pub fn refused_json(file: &str, errors: &[String]) -> Value {
     })
 }
 
-/// The run that made a cached step's outputs, when it is another run.
-fn cached_from(step: &StepHistory) -> Option<&str> {
+/// The run that made a cached step's outputs (this run's id when another
+/// step of it did the same work).
+fn cached_from(step: &StepHistory) -> Option<String> {
     if step.record.status != StepStatus::Cached {
         return None;
     }
-    step.artifacts
-        .iter()
-        .map(|a| a.run.as_str())
-        .find(|run| *run != step.record.run)
+    let reason = step.record.reason.as_deref()?;
+    wharf_runtime::scheduler::cached_source(reason, &step.record.run, &step.record.step).map(|(run, _)| run)
 }
 
 /// The JUnit XML report: one `<testsuite>` for the run, one `<testcase>`
 /// per step (`classname` the pipeline and the step's kind). A failed step
-/// is a `<failure>` with its reason and the last lines of its log; a
-/// cancelled or unfinished one an `<error>`; a skipped, cached or
-/// unselected one `<skipped>` with why (a cached step did not run this
+/// is a `<failure>` with its reason and the last lines of its log; one
+/// stopped while it ran (Ctrl-C) an `<error>`; a skipped, cached or
+/// unselected one, or one that never started because another failed,
+/// `<skipped>` with why (a cached step did not run this
 /// time: its message names the run it came from). Times in seconds.
 pub fn junit(run: &RunRecord, steps: &[StepHistory], extras: &Extras) -> String {
-    let count = |f: &dyn Fn(StepStatus) -> bool| steps.iter().filter(|s| f(s.record.status)).count();
-    let failures = count(&|s| s == StepStatus::Failed);
-    let errors = count(&|s| matches!(s, StepStatus::Cancelled | StepStatus::Running | StepStatus::Pending));
-    let skipped = count(&|s| matches!(s, StepStatus::Skipped | StepStatus::Cached | StepStatus::NotSelected));
+    let failures = steps.iter().filter(|s| junit_kind(s) == JunitKind::Failure).count();
+    let errors = steps.iter().filter(|s| junit_kind(s) == JunitKind::Error).count();
+    let skipped = steps.iter().filter(|s| junit_kind(s) == JunitKind::Skipped).count();
     let seconds = |start: Option<i64>, end: Option<i64>| {
         time::between(start, end).map_or_else(|| "0".to_string(), |d| format!("{:.3}", d.as_secs_f64()))
     };
@@ -284,8 +280,13 @@ pub fn junit(run: &RunRecord, steps: &[StepHistory], extras: &Extras) -> String 
         );
         let reason = s.reason().unwrap_or("");
         let attempts = s.attempts.len();
+        let not_started = s.record.status == StepStatus::Cancelled && s.attempts.is_empty();
         let body = match s.record.status {
             StepStatus::Succeeded => None,
+            StepStatus::Cancelled if not_started => Some(format!(
+                "      <skipped message=\"{}\"/>\n",
+                xml_attr(&first_line(if reason.is_empty() { "not started" } else { reason }))
+            )),
             StepStatus::Failed => {
                 let message = if reason.is_empty() { "failed" } else { reason };
                 let mut text = format!(
@@ -324,13 +325,10 @@ pub fn junit(run: &RunRecord, steps: &[StepHistory], extras: &Extras) -> String 
                 ))
             }
             StepStatus::Cached => {
-                let mut text = match cached_from(s) {
+                let text = match cached_from(s) {
                     Some(from) => format!("cached: outputs of run {from}"),
                     None => "cached".to_string(),
                 };
-                if !reason.is_empty() {
-                    let _ = write!(text, " ({reason})");
-                }
                 Some(format!(
                     "      <skipped message=\"{}\"/>\n",
                     xml_attr(&first_line(&text))
@@ -360,6 +358,26 @@ pub fn junit(run: &RunRecord, steps: &[StepHistory], extras: &Extras) -> String 
     }
     out.push_str("  </testsuite>\n</testsuites>\n");
     out
+}
+
+#[derive(PartialEq, Eq)]
+enum JunitKind {
+    Passed,
+    Failure,
+    Error,
+    Skipped,
+}
+
+/// How a step reads in JUnit: a step that never started because another
+/// failed (cancelled with no attempt) is skipped, not a second error.
+fn junit_kind(step: &StepHistory) -> JunitKind {
+    match step.record.status {
+        StepStatus::Succeeded => JunitKind::Passed,
+        StepStatus::Failed => JunitKind::Failure,
+        StepStatus::Cancelled if step.attempts.is_empty() => JunitKind::Skipped,
+        StepStatus::Cancelled | StepStatus::Running | StepStatus::Pending => JunitKind::Error,
+        StepStatus::Skipped | StepStatus::Cached | StepStatus::NotSelected => JunitKind::Skipped,
+    }
 }
 
 /// The first line of a message, for an attribute (readers show attributes

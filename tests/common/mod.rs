@@ -12,7 +12,13 @@ pub fn wharf() -> Command {
         .env("NO_COLOR", "1")
         .env_remove("RUST_LOG")
         .env_remove("WHARF_LOG")
-        .env_remove("WHARF_SAGEMAKER_ROLE");
+        .env_remove("WHARF_SAGEMAKER_ROLE")
+        // The project settings a developer's shell or a CI job may hold.
+        .env_remove("WHARF_TARGET")
+        .env_remove("WHARF_STATE_DIR")
+        .env_remove("WHARF_LOG_FORMAT")
+        .env_remove("WHARF_COLOR")
+        .env_remove("CLICOLOR_FORCE");
     cmd
 }
 

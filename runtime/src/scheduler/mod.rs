@@ -17,6 +17,7 @@ mod start;
 mod step;
 
 pub use layout::Layout;
+pub use start::cached_source;
 
 use crate::backend::Backend;
 use crate::clock::Clock;

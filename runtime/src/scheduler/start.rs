@@ -117,6 +117,21 @@ pub(crate) fn cached_reason(entry_run: &str, entry_step: &str, run: &str, step: 
     }
 }
 
+/// The (run, step) whose outputs a cached step got, read back from the
+/// reason [`cached_reason`] wrote; `run` is the run the step belongs to.
+pub fn cached_source(reason: &str, run: &str, step: &str) -> Option<(String, String)> {
+    if let Some(rest) = reason.strip_prefix("same definition and inputs as `") {
+        let (entry_step, _) = rest.split_once("` in this run")?;
+        return Some((run.to_string(), entry_step.to_string()));
+    }
+    if let Some(entry_run) = reason.strip_prefix("cached from run ") {
+        return Some((entry_run.trim().to_string(), step.to_string()));
+    }
+    let rest = reason.strip_prefix("cached from `")?;
+    let (entry_step, entry_run) = rest.split_once("` in run ")?;
+    Some((entry_run.trim().to_string(), entry_step.to_string()))
+}
+
 /// Records the steps outside the selection: those a selected step needs as
 /// cached (their outputs become this run's), the others as not selected.
 pub(super) fn record_outside(
@@ -192,4 +207,22 @@ pub(super) fn record_outside(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{cached_reason, cached_source};
+
+    #[test]
+    fn a_cached_reason_reads_back_as_its_source() {
+        for (entry_run, entry_step) in [("r2", "fit"), ("r1", "fit"), ("r1", "fit-eu")] {
+            let reason = cached_reason(entry_run, entry_step, "r2", "fit");
+            assert_eq!(
+                cached_source(&reason, "r2", "fit"),
+                Some((entry_run.to_string(), entry_step.to_string())),
+                "{reason}"
+            );
+        }
+        assert_eq!(cached_source("it has not run before", "r", "s"), None);
+    }
 }
