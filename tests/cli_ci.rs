@@ -53,7 +53,10 @@ fn step<'a>(doc: &'a Value, name: &str) -> &'a Value {
 /// Parses `xml` with a real XML reader (any error fails the test) and
 /// returns each element as (name, attributes), with the text of
 /// `<failure>` elements.
-fn xml_elements(xml: &str) -> Vec<(String, Vec<(String, String)>, String)> {
+/// An element: its name, its attributes and its text.
+type Element = (String, Vec<(String, String)>, String);
+
+fn xml_elements(xml: &str) -> Vec<Element> {
     use quick_xml::events::Event;
     let mut reader = quick_xml::Reader::from_str(xml);
     reader.config_mut().check_end_names = true;
@@ -69,7 +72,7 @@ fn xml_elements(xml: &str) -> Vec<(String, Vec<(String, String)>, String)> {
                     .attributes()
                     .map(|a| {
                         let a = a.expect("attribute");
-                        let value = a.unescape_value().expect("attribute value").to_string();
+                        let value = a.normalized_value().expect("attribute value").to_string();
                         (String::from_utf8(a.key.as_ref().to_vec()).unwrap(), value)
                     })
                     .collect();
@@ -77,7 +80,7 @@ fn xml_elements(xml: &str) -> Vec<(String, Vec<(String, String)>, String)> {
             }
             Event::Text(t) => {
                 if let Some(last) = found.last_mut() {
-                    last.2.push_str(&t.decode().expect("text").to_string());
+                    last.2.push_str(t.decode().expect("text").as_ref());
                 }
             }
             Event::GeneralRef(r) => {
@@ -100,7 +103,7 @@ fn xml_elements(xml: &str) -> Vec<(String, Vec<(String, String)>, String)> {
     found
 }
 
-fn attr<'a>(element: &'a (String, Vec<(String, String)>, String), name: &str) -> &'a str {
+fn attr<'a>(element: &'a Element, name: &str) -> &'a str {
     element
         .1
         .iter()
