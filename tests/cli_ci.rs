@@ -72,7 +72,10 @@ fn xml_elements(xml: &str) -> Vec<Element> {
                     .attributes()
                     .map(|a| {
                         let a = a.expect("attribute");
-                        let value = a.normalized_value().expect("attribute value").to_string();
+                        let value = a
+                            .normalized_value(quick_xml::XmlVersion::Implicit1_0)
+                            .expect("attribute value")
+                            .to_string();
                         (String::from_utf8(a.key.as_ref().to_vec()).unwrap(), value)
                     })
                     .collect();
