@@ -454,3 +454,40 @@ fn init_writes_a_project_that_checks_and_runs_and_never_overwrites() {
         "edited"
     );
 }
+
+#[test]
+fn an_interrupted_run_still_prints_its_document_and_exits_130() {
+    let dir = project(&[(
+        "p.wharf",
+        "pipeline slow {\n  step a { command = [\"sh\", \"-c\", \"touch started; sleep 30\"] }\n}\n",
+    )]);
+    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("wharf"))
+        .current_dir(dir.path())
+        .env("NO_COLOR", "1")
+        .args(["run", "p.wharf", "--format", "json", "--junit", "r.xml"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The step runs in the pipeline file's folder.
+    wait_for("the step to start", std::time::Duration::from_secs(20), || {
+        dir.path().join("started").exists().then_some(())
+    });
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", stderr_of(&out));
+    let doc = json_of(&out);
+    assert_eq!(doc["run"]["status"], "cancelled");
+    assert_eq!(doc["run"]["exit_code"], 130);
+    let xml = std::fs::read_to_string(dir.path().join("r.xml")).unwrap();
+    let elements = xml_elements(&xml);
+    let error = elements
+        .iter()
+        .find(|e| e.0 == "error")
+        .expect("an <error> for the stopped step");
+    assert_eq!(attr(error, "message"), "cancelled");
+}

@@ -314,7 +314,7 @@ pub fn junit(run: &RunRecord, steps: &[StepHistory], extras: &Extras) -> String 
                     StepStatus::Cancelled => "cancelled",
                     _ => "did not finish",
                 };
-                let text = if reason.is_empty() {
+                let text = if reason.is_empty() || reason == message {
                     message.to_string()
                 } else {
                     format!("{message}: {reason}")
