@@ -99,11 +99,13 @@ pub fn run(args: InitArgs) -> anyhow::Result<Outcome> {
             }
         }
     }
+    // `./wharf.toml` reads as `wharf.toml`.
+    let shown = |path: &Path| path.strip_prefix(".").unwrap_or(path).display().to_string();
     for path in &written {
-        say!("created {}", path.display());
+        say!("created {}", shown(path));
     }
     for path in &kept {
-        say!("kept    {} (it exists)", path.display());
+        say!("kept    {} (it exists)", shown(path));
     }
     let run = if dir == Path::new(".") {
         "wharf run pipelines/hello.wharf".to_string()
