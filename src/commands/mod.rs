@@ -5,12 +5,14 @@
 
 mod abandoned;
 mod check;
+mod completions;
 mod endpoints;
 mod fmt;
 mod forecast;
 mod graph;
 mod interrupt;
 mod logs;
+mod man;
 mod plan;
 mod resume;
 mod run;
@@ -41,6 +43,8 @@ pub fn run(command: Command) -> anyhow::Result<Outcome> {
         Command::Why(args) => why::run(args),
         Command::Endpoints(args) => endpoints::run(args),
         Command::Stop(args) => endpoints::stop(args),
+        Command::Completions(args) => completions::run(args),
+        Command::Man(args) => man::run(args),
     }
 }
 
