@@ -92,6 +92,16 @@ pub enum Command {
         after_help = "RUN is a run id, a prefix of exactly one id, or `last`.\nExit codes: 0 done (also when nothing was running), 2 no such run, or the Docker engine cannot be reached."
     )]
     Stop(StopArgs),
+    /// Print a completion script for a shell.
+    #[command(
+        after_help = "Bash: `wharf completions bash > /etc/bash_completion.d/wharf` (or source it from ~/.bashrc).\nZsh: write it as `_wharf` into a folder on $fpath.\nFish: `wharf completions fish > ~/.config/fish/completions/wharf.fish`.\nExit codes: 0 done, 2 an unknown shell."
+    )]
+    Completions(CompletionsArgs),
+    /// Print wharf's man page (roff), or write one page per command into a folder.
+    #[command(
+        after_help = "`wharf man | man -l -` reads it; `wharf man -o DIR` writes wharf.1, wharf-check.1, ... into DIR.\nExit codes: 0 done, 2 the folder cannot be written."
+    )]
+    Man(ManArgs),
     /// Start a project: a commented wharf.toml and a first pipeline.
     #[command(
         after_help = "Writes only files that do not exist yet: an existing wharf.toml is an error, an existing pipeline is kept.\nExit codes: 0 done, 2 wharf.toml exists already or a file cannot be written."
@@ -103,6 +113,20 @@ pub enum Command {
 pub struct InitArgs {
     /// The project's folder (created if needed). Default: the current folder.
     pub dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete in.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Write one page per command (wharf.1, wharf-check.1, ...) into this folder instead of printing wharf.1.
+    #[arg(short, long, value_name = "DIR")]
+    pub output: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -144,13 +168,26 @@ pub enum DenyLevel {
     Warnings,
 }
 
+/// `check --format`: the shared formats, and two for CI.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CheckFormat {
+    /// Each diagnostic with its source line, labels and hints (stderr).
+    Text,
+    /// One JSON report of every file (stdout).
+    Json,
+    /// GitHub Actions workflow commands, one per diagnostic: annotations on the pull request (stdout).
+    Github,
+    /// A SARIF 2.1.0 log, for code scanning (stdout).
+    Sarif,
+}
+
 #[derive(Debug, Args)]
 pub struct CheckArgs {
     /// Files or folders to check (folders are searched for *.wharf). Default: pipelines/ if it exists, else the current folder.
     pub paths: Vec<PathBuf>,
     /// Output format.
-    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
-    pub format: OutputFormat,
+    #[arg(long, value_enum, default_value_t = CheckFormat::Text)]
+    pub format: CheckFormat,
     /// Fail on warnings too.
     #[arg(long, value_enum)]
     pub deny: Option<DenyLevel>,

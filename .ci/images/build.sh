@@ -7,6 +7,8 @@
 #   wharf-test/busybox:1  Debian's busybox-static, one symlink per applet
 #   wharf-test/serve:1    tests/images/serve: a SageMaker-style model server (FROM busybox)
 #   wharf-test/python:1   Debian bookworm minbase + python3, numpy, scikit-learn (debootstrap)
+#   wharf-test/bookworm:1 Debian bookworm minbase + ca-certificates (debootstrap): the
+#                         base of the repository's Dockerfile here, for debian:bookworm-slim
 #
 # Idempotent: each image carries the label wharf.recipe=<sha256 of its
 # recipe> (the build function's text plus the files it copies in, plus the
@@ -25,6 +27,7 @@ REPO=$PWD
 BUSYBOX=wharf-test/busybox:1
 SERVE=wharf-test/serve:1
 PYTHON=wharf-test/python:1
+BOOKWORM=wharf-test/bookworm:1
 
 log() { echo "== images: $*"; }
 die() { echo "== images: ERROR: $*" >&2; exit 1; }
@@ -314,6 +317,48 @@ m = pickle.loads(pickle.dumps(RandomForestClassifier(n_estimators=10, random_sta
 print("python", __import__("sys").version.split()[0], "numpy", np.__version__, "fit+pickle ok, auc", round(roc_auc_score(y, m.predict_proba(x)[:, 1]), 3))' || return 1
 }
 
+# ---------------------------------------------------------------- bookworm
+
+# What the repository's Dockerfile starts from where no registry gives
+# debian:bookworm-slim and rust:1.95-bookworm (tests/dockerfile.rs): a
+# Debian bookworm minbase with the CA certificates, without docs, man pages
+# or locales: 80 MB, about two minutes the first time.
+build_bookworm() {
+    local tag=$1 recipe=$2 dir="$SCRATCH/bookworm/rootfs" mirror t0=$SECONDS
+    mirror=${WHARF_DEBIAN_MIRROR:-$(debian_mirror)}
+    if ! command -v debootstrap >/dev/null; then
+        log "installing debootstrap"
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -q debootstrap >/dev/null ||
+            { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q debootstrap >/dev/null; }
+    fi
+    local cache="${XDG_CACHE_HOME:-$HOME/.cache}/wharf-ci/debootstrap"
+    mkdir -p "$dir" "$cache"
+    log "debootstrap --variant=minbase bookworm from $mirror (.debs cached in $cache)"
+    debootstrap --variant=minbase --cache-dir="$cache" --include=ca-certificates \
+        bookworm "$dir" "$mirror" > "$SCRATCH/debootstrap-bookworm.log" 2>&1 || {
+        tail -n 30 "$SCRATCH/debootstrap-bookworm.log" >&2
+        return 1
+    }
+    [ -z "$(mounts_under "$dir")" ] || { echo "debootstrap left mounts under $dir:" >&2; mounts_under "$dir" >&2; return 1; }
+    log "debootstrap done after $((SECONDS - t0))s: $(du -sm "$dir" | cut -f1) MB before cleaning"
+    rm -rf "${dir:?}"/var/cache/apt/archives/*.deb "$dir"/var/cache/apt/*.bin \
+        "$dir"/var/lib/apt/lists/* "$dir"/var/cache/debconf/*-old "$dir"/var/log/* \
+        "$dir"/usr/share/doc/* "$dir"/usr/share/man/* "$dir"/usr/share/info/* \
+        "$dir"/usr/share/locale/* "$dir"/usr/share/lintian "$dir"/usr/share/linda \
+        "${dir:?}"/tmp/* "${dir:?}"/dev/*
+    rm -f "$dir"/etc/hostname "$dir"/etc/resolv.conf
+    log "cleaned: $(du -sm "$dir" | cut -f1) MB; docker import -> $tag"
+    tar --numeric-owner -C "$dir" -c . |
+        docker import \
+            --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
+            --change 'ENV LANG=C.UTF-8' \
+            --change "LABEL wharf.recipe=$recipe" \
+            --change 'CMD ["bash"]' \
+            - "$tag" >/dev/null
+    [ "$(label_of "$tag")" = "$recipe" ] || return 1
+    docker run --rm "$tag" sh -c 'test -s /etc/ssl/certs/ca-certificates.crt && . /etc/os-release && echo "$PRETTY_NAME, CA certificates present"' || return 1
+}
+
 # ---------------------------------------------------------------- main
 
 command -v docker >/dev/null || die "no docker CLI on PATH"
@@ -339,6 +384,8 @@ if [ "${WHARF_SKIP_PYTHON_IMAGE:-0}" = 1 ]; then
 else
     ensure "$PYTHON" build_python "$(recipe_hash build_python)"
 fi
+
+ensure "$BOOKWORM" build_bookworm "$(recipe_hash build_bookworm)"
 
 remove_superseded
 log "done"

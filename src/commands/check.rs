@@ -1,13 +1,16 @@
 //! `wharf check`: compile every file named (or found below the folders
-//! named) and report all diagnostics, as text or JSON.
+//! named) and report all diagnostics, as text, JSON, GitHub workflow
+//! commands or SARIF.
 
 use super::{collect_files, parse_overrides, report};
 use crate::Outcome;
-use crate::cli::{CheckArgs, OutputFormat};
+use crate::cli::{CheckArgs, CheckFormat, OutputFormat};
 use crate::fs_world::FsWorld;
 use crate::render::diagnostics::{self, JsonDiagnostic};
+use crate::render::github;
+use crate::render::sarif::SarifReport;
 use serde::Serialize;
-use wharf_compiler::{Options, Severity, SourceMap};
+use wharf_compiler::{Diagnostic, Options, Severity, SourceMap};
 
 #[derive(Serialize)]
 struct JsonReport {
@@ -28,7 +31,7 @@ pub fn run(args: CheckArgs) -> anyhow::Result<Outcome> {
     let params = match parse_overrides(&args.params) {
         Ok(params) => params,
         Err(malformed) => {
-            report(&SourceMap::default(), &malformed, args.format)?;
+            report_usage(&malformed, args.format)?;
             return Ok(Outcome::Unusable);
         }
     };
@@ -45,6 +48,8 @@ pub fn run(args: CheckArgs) -> anyhow::Result<Outcome> {
         warnings: 0,
     };
     let color = diagnostics::stderr_color();
+    let cwd = std::env::current_dir().ok();
+    let mut sarif = SarifReport::new(cwd.clone(), Some(env!("CARGO_PKG_REPOSITORY")));
     for file in &files {
         let started = std::time::Instant::now();
         let mut compilation = wharf_compiler::compile(&FsWorld, file, &options);
@@ -65,11 +70,16 @@ pub fn run(args: CheckArgs) -> anyhow::Result<Outcome> {
         errors += file_errors;
         warnings += list.len() - file_errors;
         match args.format {
-            OutputFormat::Text => {
+            CheckFormat::Text => {
                 let stderr = std::io::stderr();
                 diagnostics::write_text(&mut stderr.lock(), &compilation.sources, &list, color)?;
             }
-            OutputFormat::Json => report.files.push(JsonFile {
+            CheckFormat::Github => {
+                let stdout = std::io::stdout();
+                github::write(&mut stdout.lock(), &compilation.sources, &list, cwd.as_deref())?;
+            }
+            CheckFormat::Sarif => sarif.add(&compilation.sources, &list),
+            CheckFormat::Json => report.files.push(JsonFile {
                 path: file.display().to_string(),
                 ok: file_errors == 0,
                 diagnostics: list
@@ -80,7 +90,9 @@ pub fn run(args: CheckArgs) -> anyhow::Result<Outcome> {
         }
     }
     match args.format {
-        OutputFormat::Text => {
+        // The summary goes to stderr, with github too: stdout holds
+        // workflow commands only.
+        CheckFormat::Text | CheckFormat::Github => {
             let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
             eprintln!(
                 "checked {}: {}, {}",
@@ -89,12 +101,30 @@ pub fn run(args: CheckArgs) -> anyhow::Result<Outcome> {
                 plural(warnings, "warning")
             );
         }
-        OutputFormat::Json => {
+        CheckFormat::Json => {
             report.errors = errors;
             report.warnings = warnings;
             println!("{}", serde_json::to_string_pretty(&report)?);
         }
+        CheckFormat::Sarif => sarif.finish().write(&mut std::io::stdout().lock())?,
     }
     let fail = errors > 0 || (args.deny.is_some() && warnings > 0);
     Ok(if fail { Outcome::Findings } else { Outcome::Success })
+}
+
+/// Diagnostics that stop `check` before it compiles anything (a malformed
+/// `-p`), in the format asked for.
+fn report_usage(list: &[Diagnostic], format: CheckFormat) -> anyhow::Result<()> {
+    let sources = SourceMap::default();
+    match format {
+        CheckFormat::Text => report(&sources, list, OutputFormat::Text)?,
+        CheckFormat::Json => report(&sources, list, OutputFormat::Json)?,
+        CheckFormat::Github => github::write(&mut std::io::stdout().lock(), &sources, list, None)?,
+        CheckFormat::Sarif => {
+            let mut sarif = SarifReport::new(std::env::current_dir().ok(), Some(env!("CARGO_PKG_REPOSITORY")));
+            sarif.add(&sources, list);
+            sarif.finish().write(&mut std::io::stdout().lock())?;
+        }
+    }
+    Ok(())
 }

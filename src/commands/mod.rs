@@ -5,6 +5,7 @@
 
 mod abandoned;
 mod check;
+mod completions;
 mod endpoints;
 mod fmt;
 mod forecast;
@@ -12,6 +13,7 @@ mod graph;
 mod init;
 mod interrupt;
 mod logs;
+mod man;
 mod plan;
 mod resume;
 mod run;
@@ -43,6 +45,8 @@ pub fn run(command: Command) -> anyhow::Result<Outcome> {
         Command::Endpoints(args) => endpoints::run(args),
         Command::Stop(args) => endpoints::stop(args),
         Command::Init(args) => init::run(args),
+        Command::Completions(args) => completions::run(args),
+        Command::Man(args) => man::run(args),
     }
 }
 
