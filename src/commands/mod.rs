@@ -11,6 +11,7 @@ mod forecast;
 mod graph;
 mod interrupt;
 mod logs;
+pub mod metrics;
 mod plan;
 mod resume;
 mod run;
@@ -37,6 +38,7 @@ pub fn run(command: Command) -> anyhow::Result<Outcome> {
         Command::Runs(args) => runs::run(args),
         Command::Show(args) => show::run(args),
         Command::Logs(args) => logs::run(args),
+        Command::Metrics(args) => metrics::run(args),
         Command::Run(args) => run::run(args),
         Command::Why(args) => why::run(args),
         Command::Endpoints(args) => endpoints::run(args),

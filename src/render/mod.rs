@@ -4,6 +4,7 @@
 
 pub mod diagnostics;
 pub mod history;
+pub mod metrics;
 pub mod plan;
 pub mod progress;
 pub mod table;
