@@ -82,6 +82,11 @@ pub enum Command {
         after_help = "RUN is a run id, a prefix of exactly one id, or `last`.\nExit codes: 0 done, 2 no such run, step, attempt or log file, or the state database cannot be read."
     )]
     Logs(LogsArgs),
+    /// Show the metrics a run's steps produced, or how they changed from another run.
+    #[command(
+        after_help = "RUN is a run id, a prefix of exactly one id, or `last` (the default).\nMetrics are a step's output named `metrics` that is a `file(\"*.json\")`, and a train step's `metrics { NAME = \"regex\" }` read from its log (docs/language.md, \"Metrics\").\nExit codes: 0 done (also when the run has no metrics), 1 a metrics file or log could not be read, 2 no such run, or the state database cannot be read."
+    )]
+    Metrics(MetricsArgs),
     /// List the endpoints that deploy steps left running on the docker backend, or stop them.
     #[command(
         after_help = "Endpoints are this project's (its state folder's) unless --all is given.\nExit codes: 0 done, 2 no such endpoint, or the Docker engine cannot be reached."
@@ -275,6 +280,19 @@ pub struct RunsArgs {
 pub struct ShowArgs {
     /// The run: its id, a unique prefix of it, or `last`.
     pub run: String,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub format: OutputFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct MetricsArgs {
+    /// The run: its id, a unique prefix of it, or `last`.
+    #[arg(default_value = "last")]
+    pub run: String,
+    /// Compare RUN with the run OLD (an id, a unique prefix or `last`): both values of each metric, and the change.
+    #[arg(long, value_name = "OLD")]
+    pub diff: Option<String>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     pub format: OutputFormat,

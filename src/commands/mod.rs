@@ -14,6 +14,7 @@ mod init;
 mod interrupt;
 mod logs;
 mod man;
+pub mod metrics;
 mod plan;
 mod resume;
 mod run;
@@ -40,6 +41,7 @@ pub fn run(command: Command) -> anyhow::Result<Outcome> {
         Command::Runs(args) => runs::run(args),
         Command::Show(args) => show::run(args),
         Command::Logs(args) => logs::run(args),
+        Command::Metrics(args) => metrics::run(args),
         Command::Run(args) => run::run(args),
         Command::Why(args) => why::run(args),
         Command::Endpoints(args) => endpoints::run(args),

@@ -153,6 +153,11 @@ impl StateDb {
         self.store.attempts(run, step).map_err(|e| self.describe(e))
     }
 
+    /// The cache entry recorded under `key`, if any.
+    pub fn cache_entry(&self, key: &str) -> anyhow::Result<Option<wharf_runtime::state::CacheEntry>> {
+        self.store.cache_entry(key).map_err(|e| self.describe(e))
+    }
+
     fn describe(&self, err: StateError) -> anyhow::Error {
         describe(err, &self.path)
     }

@@ -5,6 +5,7 @@
 pub mod diagnostics;
 pub mod github;
 pub mod history;
+pub mod metrics;
 pub mod plan;
 pub mod progress;
 pub mod report;

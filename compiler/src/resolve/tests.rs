@@ -144,6 +144,22 @@ fn overrides_are_typed() {
 }
 
 #[test]
+fn an_unknown_named_argument_of_a_builtin_has_a_hint() {
+    let cases = [
+        ("file(\"m.json\", metrics = on)", "name its output `metrics`"),
+        ("file(\"m.json\", kind = \"x\")", "only positional arguments"),
+        ("dir(x = 1)", "only positional arguments"),
+    ];
+    for (call, hint) in cases {
+        let text = format!("pipeline p {{ step s {{ command = [\"a\"] outputs {{ o = {call} }} }} }}");
+        let c = compile_with(&[("p.wharf", &text)], &[]);
+        assert_eq!(codes(&c), vec!["unknown-argument"], "{call}");
+        let d = c.diagnostics.iter().next().expect("one diagnostic");
+        assert!(d.hints.iter().any(|h| h.contains(hint)), "{call}: {:?}", d.hints);
+    }
+}
+
+#[test]
 fn fan_out_names_instances_and_gathers() {
     let p = ok(r#"
 pipeline p {

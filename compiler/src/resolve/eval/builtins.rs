@@ -102,11 +102,19 @@ impl Resolver<'_> {
 
     fn builtin(&mut self, name: &str, args: Vec<(Option<String>, Spanned)>, span: Span) -> RValue {
         if let Some((Some(arg), value)) = args.iter().find(|(n, _)| n.as_ref().is_some_and(|n| n != "scale")) {
-            let span = value.span;
-            self.error(
-                Code::UnknownArgument,
-                span,
-                format!("`{name}(...)` takes no argument named `{arg}`"),
+            let hint = match (name, arg.as_str()) {
+                // `wharf metrics` marks a JSON file by its output's name, not by an argument.
+                ("file", "metrics") => "to have `wharf metrics` show a JSON file, name its output `metrics`: `metrics = file(\"metrics.json\")`".to_string(),
+                ("int" | "float", _) => format!("`{name}` takes a minimum, a maximum and `scale = \"log\"`"),
+                _ => format!("`{name}` takes only positional arguments"),
+            };
+            self.diags.push(
+                Diagnostic::error(
+                    Code::UnknownArgument,
+                    value.span,
+                    format!("`{name}(...)` takes no argument named `{arg}`"),
+                )
+                .with_hint(hint),
             );
             return RValue::Error;
         }
