@@ -13,8 +13,8 @@ const PIPELINE: &str = r#"
 pipeline ci {
   param n : int = 1
   step make {
-    command = ["sh", "-c", "echo made ${params.n} > \"$WHARF_OUTPUT_OUT/made.txt\""]
-    outputs { out = dir() }
+    command = ["sh", "-c", "echo made ${params.n} > \"$WHARF_OUTPUT_OUT/made.txt\"; echo '{\"auc\": 0.91, \"scores\": {\"f1\": 0.5}}' > \"$WHARF_OUTPUT_METRICS/metrics.json\""]
+    outputs { out = dir(), metrics = file("metrics.json") }
   }
   step broken {
     command = ["sh", "-c", "echo 'a <b> & \"c\"'; printf 'esc \\033[31mred\\033[0m\\n'; for i in $(seq 1 50); do echo tail $i; done; echo x > \"$WHARF_OUTPUT_OUT/x\"; exit 3"]
@@ -136,8 +136,15 @@ fn a_failed_run_prints_its_document_and_junit_report_and_exits_1() {
     assert_eq!(make["status"], "succeeded");
     assert_eq!(make["exit_code"], 0);
     assert_eq!(make["attempts"].as_array().unwrap().len(), 1);
-    let output = &make["outputs"][0];
-    assert_eq!(output["name"], "out");
+    assert_eq!(make["metrics"]["auc"], 0.91, "{make:#}");
+    assert_eq!(make["metrics"]["scores.f1"], 0.5, "{make:#}");
+    assert_eq!(step(&doc, "broken")["metrics"], Value::Null);
+    let output = make["outputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["name"] == "out")
+        .unwrap();
     assert_eq!(output["size"], 7, "`made 1\\n`");
     let folder = output["uri"].as_str().unwrap().strip_prefix("file://").unwrap();
     assert_eq!(

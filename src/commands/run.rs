@@ -162,7 +162,8 @@ pub fn run(args: RunArgs) -> anyhow::Result<Outcome> {
     if args.format == OutputFormat::Text && args.junit.is_none() {
         return Ok(outcome);
     }
-    let extras = extras(&steps, &places);
+    let mut extras = extras(&steps, &places);
+    extras.metrics = super::metrics::of_run(&db, &record)?;
     if args.format == OutputFormat::Json {
         let doc = report::run_json(&record, &steps, &extras, &state_dir().display().to_string());
         println!("{}", serde_json::to_string_pretty(&doc)?);

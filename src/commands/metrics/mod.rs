@@ -21,6 +21,36 @@ use crate::cli::{MetricsArgs, OutputFormat};
 use crate::render::metrics as render;
 use wharf_runtime::artifacts::LocalArtifacts;
 
+/// Per step, the metrics its run reported, by name, for `wharf run
+/// --format json` (sources that could not be read are left out there;
+/// `wharf metrics` shows why). A name two sources of one step share is
+/// given as `SOURCE:NAME`.
+pub fn of_run(
+    db: &StateDb,
+    run: &wharf_runtime::state::RunRecord,
+) -> anyhow::Result<std::collections::BTreeMap<String, std::collections::BTreeMap<String, serde_json::Value>>> {
+    let collected = sources::collect(db, run, &LocalArtifacts::new())?;
+    let mut out: std::collections::BTreeMap<String, std::collections::BTreeMap<String, serde_json::Value>> =
+        Default::default();
+    for metric in &collected.metrics {
+        let (Some(name), Ok(value)) = (&metric.metric, &metric.value) else {
+            continue;
+        };
+        let step = out.entry(metric.step.clone()).or_default();
+        let clash = collected
+            .metrics
+            .iter()
+            .any(|m| m.step == metric.step && m.metric == metric.metric && m.source != metric.source);
+        let key = if clash {
+            format!("{}:{name}", metric.source)
+        } else {
+            name.clone()
+        };
+        step.insert(key, value.clone());
+    }
+    Ok(out)
+}
+
 pub fn run(args: MetricsArgs) -> anyhow::Result<Outcome> {
     let db = StateDb::open_required()?;
     let new = db.find_run(&args.run)?;
