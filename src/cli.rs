@@ -47,6 +47,11 @@ pub enum ColorChoice {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Start a project: a commented wharf.toml and a first pipeline.
+    #[command(
+        after_help = "Writes only files that do not exist yet: an existing wharf.toml is an error, an existing pipeline is kept.\nExit codes: 0 done, 2 wharf.toml exists already or a file cannot be written."
+    )]
+    Init(InitArgs),
     /// Parse, resolve and type-check pipeline files; exit 1 if any has errors.
     #[command(after_help = "Exit codes: 0 clean, 1 errors (or warnings with --deny warnings), 2 bad usage.")]
     Check(CheckArgs),
@@ -107,11 +112,6 @@ pub enum Command {
         after_help = "`wharf man | man -l -` reads it; `wharf man -o DIR` writes wharf.1, wharf-check.1, ... into DIR.\nExit codes: 0 done, 2 the folder cannot be written."
     )]
     Man(ManArgs),
-    /// Start a project: a commented wharf.toml and a first pipeline.
-    #[command(
-        after_help = "Writes only files that do not exist yet: an existing wharf.toml is an error, an existing pipeline is kept.\nExit codes: 0 done, 2 wharf.toml exists already or a file cannot be written."
-    )]
-    Init(InitArgs),
 }
 
 #[derive(Debug, Args)]
