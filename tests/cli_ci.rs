@@ -250,10 +250,21 @@ fn a_cached_run_names_the_run_its_outputs_came_from() {
 fn a_run_that_cannot_start_says_so_in_json_and_exits_2() {
     let dir = project(&[("p.wharf", PIPELINE)]);
     let out = wharf_in(dir.path())
-        .args(["run", "p.wharf", "--format", "json", "--target", "nowhere"])
+        .args([
+            "run", "p.wharf", "--format", "json", "--target", "nowhere", "--junit", "r.xml",
+        ])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
+    // The report a CI job uploads shows the failure rather than going missing.
+    let xml = std::fs::read_to_string(dir.path().join("r.xml")).unwrap();
+    let elements = xml_elements(&xml);
+    let error = elements.iter().find(|e| e.0 == "error").expect("the pipeline in error");
+    assert!(attr(error, "message").contains("nowhere"), "{error:?}");
+    assert_eq!(
+        attr(elements.iter().find(|e| e.0 == "testsuites").unwrap(), "errors"),
+        "1"
+    );
     let doc = json_of(&out);
     assert_eq!(doc["version"], 1);
     assert_eq!(doc["run"], Value::Null);
@@ -497,4 +508,34 @@ fn an_interrupted_run_still_prints_its_document_and_exits_130() {
         .find(|e| e.0 == "error")
         .expect("an <error> for the stopped step");
     assert_eq!(attr(error, "message"), "cancelled");
+}
+
+#[test]
+fn with_ci_set_progress_is_plain_lines_even_on_a_terminal() {
+    let dir = project(&[("p.wharf", "pipeline s { step s { command = [\"true\"] } }\n")]);
+    let wharf = assert_cmd::cargo::cargo_bin("wharf");
+    // script(1) gives wharf a terminal; its output is what the terminal got.
+    let on_a_terminal = |ci: Option<&str>| -> String {
+        let mut cmd = std::process::Command::new("script");
+        cmd.current_dir(dir.path())
+            .env("NO_COLOR", "1")
+            .env("TERM", "xterm")
+            .env_remove("CI")
+            .args([
+                "-qec",
+                &format!("{} run p.wharf --no-cache", wharf.display()),
+                "/dev/null",
+            ]);
+        if let Some(ci) = ci {
+            cmd.env("CI", ci);
+        }
+        let out = cmd.output().expect("script(1) runs");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let live = on_a_terminal(None);
+    assert!(live.contains("\u{1b}["), "a terminal gets the live view: {live:?}");
+    let plain = on_a_terminal(Some("true"));
+    assert!(!plain.contains('\u{1b}'), "CI=true gets plain lines: {plain:?}");
+    assert!(plain.contains("✓ s succeeded"), "{plain}");
 }

@@ -95,11 +95,22 @@ pub fn compile_on_target(
     target: Option<&str>,
     format: OutputFormat,
 ) -> anyhow::Result<Option<Compiled>> {
+    Ok(compile_on_target_or(file, params, target, format)?.ok())
+}
+
+/// [`compile_on_target`], with the errors that stopped it as one line
+/// each (`error[code]: message`), for a command's own report of them.
+pub fn compile_on_target_or(
+    file: &Path,
+    params: &[String],
+    target: Option<&str>,
+    format: OutputFormat,
+) -> anyhow::Result<Result<Compiled, Vec<String>>> {
     let overrides = match parse_overrides(params) {
         Ok(overrides) => overrides,
         Err(malformed) => {
             report(&SourceMap::default(), &malformed, format)?;
-            return Ok(None);
+            return Ok(Err(messages(&malformed)));
         }
     };
     let options = Options {
@@ -129,7 +140,7 @@ pub fn compile_on_target(
                 if errors == 1 { "" } else { "s" }
             );
         }
-        return Ok(None);
+        return Ok(Err(messages(&list)));
     };
     // wharf.toml's `[targets.NAME]` fills what the file's targets leave out.
     let project = crate::project::get();
@@ -140,7 +151,7 @@ pub fn compile_on_target(
         Ok(target) => {
             let target = target.clone();
             report(&sources, &list, OutputFormat::Text)?;
-            Ok(Some(Compiled {
+            Ok(Ok(Compiled {
                 pipeline,
                 target,
                 overrides: options.params,
@@ -150,9 +161,17 @@ pub fn compile_on_target(
         Err(unknown) => {
             list.push(unknown);
             report(&sources, &list, format)?;
-            Ok(None)
+            Ok(Err(messages(&list)))
         }
     }
+}
+
+/// The errors among `list`, one line each.
+fn messages(list: &[Diagnostic]) -> Vec<String> {
+    list.iter()
+        .filter(|d| d.is_error())
+        .map(|d| format!("error[{}]: {}", d.code.as_str(), d.message))
+        .collect()
 }
 
 /// Shows diagnostics the one way `format` asks: text with source snippets

@@ -4,7 +4,7 @@
 //! 130 interrupted.
 
 use super::state::{StateDb, describe, state_dir};
-use super::{compile_on_target, whereabouts};
+use super::{compile_on_target_or, whereabouts};
 use crate::Outcome;
 use crate::cli::{OutputFormat, RunArgs};
 use crate::render::history::StepHistory;
@@ -26,16 +26,13 @@ pub fn run(args: RunArgs) -> anyhow::Result<Outcome> {
         for error in &errors {
             say!("error: {error}");
         }
-        if args.format == OutputFormat::Json {
-            let doc = report::refused_json(&args.file.display().to_string(), &errors);
-            println!("{}", serde_json::to_string_pretty(&doc)?);
-        }
+        refused_reports(&args, &errors)?;
         Ok(Outcome::Unusable)
     };
-    let does_not_compile = || vec![format!("`{}` does not compile; nothing was run", args.file.display())];
-    let Some(mut compiled) = compile_on_target(&args.file, &args.params, args.target.as_deref(), OutputFormat::Text)?
-    else {
-        return refuse_quietly(&args, does_not_compile());
+    let mut compiled = match compile_on_target_or(&args.file, &args.params, args.target.as_deref(), OutputFormat::Text)?
+    {
+        Ok(compiled) => compiled,
+        Err(errors) => return refuse_quietly(&args, errors),
     };
     let grace = match args.stop_grace.as_deref().map(grace_period) {
         None => None,
@@ -53,8 +50,9 @@ pub fn run(args: RunArgs) -> anyhow::Result<Outcome> {
             Ok(overrides) => overrides,
             Err(refusal) => return refuse(vec![refusal]),
         };
-        let Some(again) = compile_on_target(&args.file, &overrides, args.target.as_deref(), OutputFormat::Text)? else {
-            return refuse_quietly(&args, does_not_compile());
+        let again = match compile_on_target_or(&args.file, &overrides, args.target.as_deref(), OutputFormat::Text)? {
+            Ok(again) => again,
+            Err(errors) => return refuse_quietly(&args, errors),
         };
         if let Err(refusal) = super::resume::check_same(&record, &again.pipeline) {
             return refuse(vec![refusal]);
@@ -186,11 +184,26 @@ pub fn run(args: RunArgs) -> anyhow::Result<Outcome> {
 /// The refusal of a run whose errors were already shown (as diagnostics):
 /// with `--format json`, the document that says no run started.
 fn refuse_quietly(args: &RunArgs, errors: Vec<String>) -> anyhow::Result<Outcome> {
-    if args.format == OutputFormat::Json {
-        let doc = report::refused_json(&args.file.display().to_string(), &errors);
-        println!("{}", serde_json::to_string_pretty(&doc)?);
-    }
+    refused_reports(args, &errors)?;
     Ok(Outcome::Unusable)
+}
+
+/// The reports of a run that never started: the JSON document that says
+/// so, and a JUnit report with the pipeline in error.
+fn refused_reports(args: &RunArgs, errors: &[String]) -> anyhow::Result<()> {
+    let file = args.file.display().to_string();
+    if args.format == OutputFormat::Json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report::refused_json(&file, errors))?
+        );
+    }
+    if let Some(path) = &args.junit
+        && let Err(e) = write_whole(path, &report::refused_junit(&file, errors))
+    {
+        say!("error: cannot write the JUnit report {}: {e}", path.display());
+    }
+    Ok(())
 }
 
 /// What the reports add to the records: each step's SageMaker jobs (the

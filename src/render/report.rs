@@ -212,6 +212,22 @@ pub fn refused_json(file: &str, errors: &[String]) -> Value {
     })
 }
 
+/// The JUnit report of a run that never started (exit 2): one test case,
+/// the pipeline file, in error with why; so that a CI job that uploads the
+/// report shows the failure instead of a missing file.
+pub fn refused_junit(file: &str, errors: &[String]) -> String {
+    let message = errors.first().map_or("the run did not start", String::as_str);
+    format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"wharf\" tests=\"1\" failures=\"0\" errors=\"1\" skipped=\"0\" time=\"0\">\n  <testsuite name=\"{file}\" tests=\"1\" failures=\"0\" errors=\"1\" skipped=\"0\" time=\"0\">\n    <testcase name=\"{file}\" classname=\"wharf.run\" time=\"0\">\n      <error message=\"{}\" type=\"RunNotStarted\">{}</error>\n    </testcase>\n  </testsuite>\n</testsuites>\n",
+        xml_attr(&first_line(message)),
+        xml_text(&format!(
+            "{}\n\nsee the job's log for the diagnostics",
+            errors.join("\n")
+        )),
+        file = xml_attr(file),
+    )
+}
+
 /// The run that made a cached step's outputs (this run's id when another
 /// step of it did the same work).
 fn cached_from(step: &StepHistory) -> Option<String> {
