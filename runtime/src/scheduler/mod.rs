@@ -138,12 +138,34 @@ pub async fn run(
     // recorded as running whose lock is free was abandoned (crate::abandoned).
     // It is taken before the run is recorded, so nobody sees the record
     // without it.
-    let run_id = match resume {
+    let mut run_id = match resume {
         Some(id) => id.to_string(),
         None => crate::clock::run_id(started),
     };
-    let lock_path = crate::lock::run_lock_path(ctx.layout.root(), &run_id);
-    let _run_lock = match crate::lock::FileLock::try_take(&lock_path, &crate::lock::Holder::me(&run_id, None)) {
+    // A new run's id has 16 random bits beside the second it started in: two
+    // runs of one second can draw the same. The id a run gets is one no run
+    // holds (its lock) or has held (its record); a few draws make a clash
+    // as good as impossible.
+    let mut draws = 1;
+    let (lock_path, _run_lock) = loop {
+        let lock_path = crate::lock::run_lock_path(ctx.layout.root(), &run_id);
+        let taken = crate::lock::FileLock::try_take(&lock_path, &crate::lock::Holder::me(&run_id, None));
+        if resume.is_none() && draws < 8 {
+            let clash = match &taken {
+                Ok(None) => true,
+                Ok(Some(_)) => lock(&ctx.state)?.run(&run_id)?.is_some(),
+                Err(_) => false,
+            };
+            if clash {
+                drop(taken);
+                run_id = crate::clock::run_id(started);
+                draws += 1;
+                continue;
+            }
+        }
+        break (lock_path, taken);
+    };
+    let _run_lock = match _run_lock {
         Ok(Some(lock)) => lock,
         Ok(None) => {
             let by = crate::lock::FileLock::holder(&lock_path)
