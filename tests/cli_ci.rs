@@ -392,6 +392,16 @@ fn the_state_folder_is_the_flag_then_the_environment_then_wharf_toml() {
     run(&["--state-dir", "from-flag"], &[("WHARF_STATE_DIR", "from-env")]);
     assert!(d.join("from-flag/state.db").is_file());
     assert!(!d.join(".wharf").exists());
+    // A state folder that is a file is refused before anything is done.
+    std::fs::write(d.join("a-file"), "mine").unwrap();
+    let out = wharf_in(d).args(["--state-dir", "a-file", "runs"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr_of(&out).contains("(from --state-dir or WHARF_STATE_DIR) is a file, not a folder"),
+        "{}",
+        stderr_of(&out)
+    );
+    assert_eq!(std::fs::read_to_string(d.join("a-file")).unwrap(), "mine");
 }
 
 #[test]
@@ -433,9 +443,41 @@ fn colour_is_the_flag_then_the_environment_then_wharf_toml_and_never_off_a_termi
     assert!(check(&["--color", "always"], &[]));
     assert!(check(&[], &[("WHARF_COLOR", "always")]));
     assert!(!check(&["--color", "never"], &[("WHARF_COLOR", "always")]));
+    assert!(check(&[], &[("CLICOLOR_FORCE", "1")]));
     std::fs::write(dir.path().join("wharf.toml"), "[output]\ncolor = \"always\"\n").unwrap();
     assert!(check(&[], &[]));
     assert!(!check(&[], &[("NO_COLOR", "1")]));
+}
+
+#[test]
+fn the_log_format_is_the_flag_then_the_environment_then_wharf_toml() {
+    let dir = project(&[
+        ("wharf.toml", "[output]\nlog_format = \"json\"\n"),
+        ("p.wharf", "pipeline s { step s { command = [\"true\"] } }\n"),
+    ]);
+    // `compiled` is a debug line every pipeline command logs.
+    let log_lines = |args: &[&str], env: &[(&str, &str)]| -> Vec<String> {
+        let mut cmd = wharf_in(dir.path());
+        cmd.env("WHARF_LOG", "wharf=debug").args(args).args(["plan", "p.wharf"]);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let out = cmd.output().unwrap();
+        assert!(out.status.success(), "{}", stderr_of(&out));
+        stderr_of(&out)
+            .lines()
+            .filter(|l| l.contains("compiled"))
+            .map(String::from)
+            .collect()
+    };
+    let is_json =
+        |lines: &[String]| !lines.is_empty() && lines.iter().all(|l| serde_json::from_str::<Value>(l).is_ok());
+    assert!(is_json(&log_lines(&[], &[])), "wharf.toml asks for JSON");
+    assert!(!is_json(&log_lines(&[], &[("WHARF_LOG_FORMAT", "text")])));
+    assert!(is_json(&log_lines(
+        &["--log-format", "json"],
+        &[("WHARF_LOG_FORMAT", "text")]
+    )));
 }
 
 #[test]
@@ -462,6 +504,15 @@ fn init_writes_a_project_that_checks_and_runs_and_never_overwrites() {
         .unwrap();
     assert!(run.status.success(), "{}", stderr_of(&run));
     assert_eq!(json_of(&run)["counts"]["succeeded"], 2);
+    // Into a folder that does not exist yet.
+    let out = wharf_in(d).args(["init", "new/project"]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert!(d.join("new/project/wharf.toml").is_file() && d.join("new/project/pipelines/hello.wharf").is_file());
+    assert!(
+        stderr_of(&out).contains("cd new/project && wharf run pipelines/hello.wharf"),
+        "{}",
+        stderr_of(&out)
+    );
     // A second init changes nothing.
     std::fs::write(d.join("pipelines/hello.wharf"), "edited").unwrap();
     let again = wharf_in(d).args(["init"]).output().unwrap();

@@ -50,8 +50,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# The recipe's identity: the build function's own text, the files given, and
-# anything else passed on stdin.
+# The recipe's identity: the build function's own text, the helper
+# functions and files given, and anything else passed on stdin.
 recipe_hash() {
     local fn=$1
     shift
@@ -59,8 +59,13 @@ recipe_hash() {
         declare -f "$fn"
         local f
         for f in "$@"; do
-            echo "--- $f $(stat -c %a "$f")"
-            cat "$f"
+            # A helper function the build calls, or a file it copies in.
+            if declare -F "$f" >/dev/null; then
+                declare -f "$f"
+            else
+                echo "--- $f $(stat -c %a "$f")"
+                cat "$f"
+            fi
         done
     } | sha256sum | cut -d' ' -f1
 }
@@ -218,27 +223,66 @@ debian_mirror() {
     echo "${m:-http://deb.debian.org/debian}"
 }
 
-build_python() {
-    local tag=$1 recipe=$2 dir="$SCRATCH/python/rootfs" mirror t0=$SECONDS
+# The debootstrap images (python, bookworm) share these steps; their
+# recipes hash these functions too (`DEBOOTSTRAP_HELPERS`), so a change
+# here rebuilds both.
+
+# Debian bookworm minbase with the packages `include` names, into `dir`;
+# the downloaded .debs are kept between builds on this machine.
+debootstrap_rootfs() {
+    local dir=$1 include=$2 log=$3 mirror t0=$SECONDS
     mirror=${WHARF_DEBIAN_MIRROR:-$(debian_mirror)}
     if ! command -v debootstrap >/dev/null; then
         log "installing debootstrap"
         DEBIAN_FRONTEND=noninteractive apt-get install -y -q debootstrap >/dev/null ||
             { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q debootstrap >/dev/null; }
     fi
-    # The downloaded .debs are kept between builds on this machine.
     local cache="${XDG_CACHE_HOME:-$HOME/.cache}/wharf-ci/debootstrap"
     mkdir -p "$dir" "$cache"
     log "debootstrap --variant=minbase bookworm from $mirror (a few minutes; .debs cached in $cache)"
-    # python-is-python3: `python` as well as `python3`, as pipelines write it.
-    debootstrap --variant=minbase --cache-dir="$cache" \
-        --include=python3,python-is-python3,python3-sklearn,python3-numpy,ca-certificates \
-        bookworm "$dir" "$mirror" > "$SCRATCH/debootstrap.log" 2>&1 || {
-        tail -n 30 "$SCRATCH/debootstrap.log" >&2
+    debootstrap --variant=minbase --cache-dir="$cache" --include="$include" \
+        bookworm "$dir" "$mirror" > "$log" 2>&1 || {
+        tail -n 30 "$log" >&2
         return 1
     }
     log "debootstrap done after $((SECONDS - t0))s: $(du -sm "$dir" | cut -f1) MB before cleaning"
     [ -z "$(mounts_under "$dir")" ] || { echo "debootstrap left mounts under $dir:" >&2; mounts_under "$dir" >&2; return 1; }
+}
+
+# Smaller image: no package caches or lists, docs, man pages, locales or
+# logs. Docker mounts its own /dev, /proc and /sys; resolv.conf and
+# hostname come from the engine too.
+clean_rootfs() {
+    local dir=$1
+    rm -rf "${dir:?}"/var/cache/apt/archives/*.deb "$dir"/var/cache/apt/*.bin \
+        "$dir"/var/lib/apt/lists/* "$dir"/var/cache/debconf/*-old "$dir"/var/log/* \
+        "$dir"/usr/share/doc/* "$dir"/usr/share/man/* "$dir"/usr/share/info/* \
+        "$dir"/usr/share/locale/* "$dir"/usr/share/lintian "$dir"/usr/share/linda \
+        "${dir:?}"/tmp/* "${dir:?}"/dev/*
+    rm -f "$dir"/etc/hostname "$dir"/etc/resolv.conf
+}
+
+# `dir` as the image `tag`, labelled with its recipe, running `cmd` by default.
+import_rootfs() {
+    local dir=$1 tag=$2 recipe=$3 cmd=$4
+    log "cleaned: $(du -sm "$dir" | cut -f1) MB; docker import -> $tag"
+    tar --numeric-owner -C "$dir" -c . |
+        docker import \
+            --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
+            --change 'ENV LANG=C.UTF-8' \
+            --change "LABEL wharf.recipe=$recipe" \
+            --change "CMD [\"$cmd\"]" \
+            - "$tag" >/dev/null
+    [ "$(label_of "$tag")" = "$recipe" ]
+}
+
+DEBOOTSTRAP_HELPERS=(debootstrap_rootfs clean_rootfs import_rootfs)
+
+build_python() {
+    local tag=$1 recipe=$2 dir="$SCRATCH/python/rootfs" t0=$SECONDS
+    # python-is-python3: `python` as well as `python3`, as pipelines write it.
+    debootstrap_rootfs "$dir" python3,python-is-python3,python3-sklearn,python3-numpy,ca-certificates \
+        "$SCRATCH/debootstrap.log" || return 1
 
     # python3-scipy depends on python3-pythran, a compiler that scipy needs
     # only to be built, and pythran pulls in gcc, g++, boost and every -dev
@@ -280,29 +324,11 @@ PURGE
     umount "$dir/proc"
     log "purged after $((SECONDS - t0))s: $(du -sm "$dir" | cut -f1) MB"
 
-    # Smaller image: no package caches or lists, docs, man pages, locales,
-    # logs, or the libraries' own test suites. The .pyc files stay: without
+    # The libraries' own test suites go too. The .pyc files stay: without
     # them every container would compile scikit-learn on its first import.
-    rm -rf "${dir:?}"/var/cache/apt/archives/*.deb "$dir"/var/cache/apt/*.bin \
-        "$dir"/var/lib/apt/lists/* "$dir"/var/cache/debconf/*-old "$dir"/var/log/* \
-        "$dir"/usr/share/doc/* "$dir"/usr/share/man/* "$dir"/usr/share/info/* \
-        "$dir"/usr/share/locale/* "$dir"/usr/share/lintian "$dir"/usr/share/linda \
-        "${dir:?}"/tmp/* "${dir:?}"/dev/*
+    clean_rootfs "$dir"
     find "$dir"/usr/lib/python3/dist-packages -depth -type d -name tests -exec rm -rf {} +
-    # Docker mounts its own /dev, /proc and /sys; resolv.conf and hostname
-    # come from the engine too.
-    rm -f "$dir"/etc/hostname "$dir"/etc/resolv.conf
-    log "cleaned: $(du -sm "$dir" | cut -f1) MB"
-
-    log "docker import -> $tag"
-    tar --numeric-owner -C "$dir" -c . |
-        docker import \
-            --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
-            --change 'ENV LANG=C.UTF-8' \
-            --change "LABEL wharf.recipe=$recipe" \
-            --change 'CMD ["python3"]' \
-            - "$tag" >/dev/null
-    [ "$(label_of "$tag")" = "$recipe" ] || return 1
+    import_rootfs "$dir" "$tag" "$recipe" python3 || return 1
 
     log "imported after $((SECONDS - t0))s; verifying $tag"
     docker run --rm "$tag" python3 -c 'import sklearn, numpy; print(sklearn.__version__)' || return 1
@@ -324,38 +350,10 @@ print("python", __import__("sys").version.split()[0], "numpy", np.__version__, "
 # Debian bookworm minbase with the CA certificates, without docs, man pages
 # or locales: 80 MB, about two minutes the first time.
 build_bookworm() {
-    local tag=$1 recipe=$2 dir="$SCRATCH/bookworm/rootfs" mirror t0=$SECONDS
-    mirror=${WHARF_DEBIAN_MIRROR:-$(debian_mirror)}
-    if ! command -v debootstrap >/dev/null; then
-        log "installing debootstrap"
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -q debootstrap >/dev/null ||
-            { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q debootstrap >/dev/null; }
-    fi
-    local cache="${XDG_CACHE_HOME:-$HOME/.cache}/wharf-ci/debootstrap"
-    mkdir -p "$dir" "$cache"
-    log "debootstrap --variant=minbase bookworm from $mirror (.debs cached in $cache)"
-    debootstrap --variant=minbase --cache-dir="$cache" --include=ca-certificates \
-        bookworm "$dir" "$mirror" > "$SCRATCH/debootstrap-bookworm.log" 2>&1 || {
-        tail -n 30 "$SCRATCH/debootstrap-bookworm.log" >&2
-        return 1
-    }
-    [ -z "$(mounts_under "$dir")" ] || { echo "debootstrap left mounts under $dir:" >&2; mounts_under "$dir" >&2; return 1; }
-    log "debootstrap done after $((SECONDS - t0))s: $(du -sm "$dir" | cut -f1) MB before cleaning"
-    rm -rf "${dir:?}"/var/cache/apt/archives/*.deb "$dir"/var/cache/apt/*.bin \
-        "$dir"/var/lib/apt/lists/* "$dir"/var/cache/debconf/*-old "$dir"/var/log/* \
-        "$dir"/usr/share/doc/* "$dir"/usr/share/man/* "$dir"/usr/share/info/* \
-        "$dir"/usr/share/locale/* "$dir"/usr/share/lintian "$dir"/usr/share/linda \
-        "${dir:?}"/tmp/* "${dir:?}"/dev/*
-    rm -f "$dir"/etc/hostname "$dir"/etc/resolv.conf
-    log "cleaned: $(du -sm "$dir" | cut -f1) MB; docker import -> $tag"
-    tar --numeric-owner -C "$dir" -c . |
-        docker import \
-            --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
-            --change 'ENV LANG=C.UTF-8' \
-            --change "LABEL wharf.recipe=$recipe" \
-            --change 'CMD ["bash"]' \
-            - "$tag" >/dev/null
-    [ "$(label_of "$tag")" = "$recipe" ] || return 1
+    local tag=$1 recipe=$2 dir="$SCRATCH/bookworm/rootfs"
+    debootstrap_rootfs "$dir" ca-certificates "$SCRATCH/debootstrap-bookworm.log" || return 1
+    clean_rootfs "$dir"
+    import_rootfs "$dir" "$tag" "$recipe" bash || return 1
     docker run --rm "$tag" sh -c 'test -s /etc/ssl/certs/ca-certificates.crt && . /etc/os-release && echo "$PRETTY_NAME, CA certificates present"' || return 1
 }
 
@@ -382,10 +380,10 @@ if [ "${WHARF_SKIP_PYTHON_IMAGE:-0}" = 1 ]; then
     echo "== images: tests and examples that need it will fail or skip."
     echo "=================================================================="
 else
-    ensure "$PYTHON" build_python "$(recipe_hash build_python)"
+    ensure "$PYTHON" build_python "$(recipe_hash build_python "${DEBOOTSTRAP_HELPERS[@]}")"
 fi
 
-ensure "$BOOKWORM" build_bookworm "$(recipe_hash build_bookworm)"
+ensure "$BOOKWORM" build_bookworm "$(recipe_hash build_bookworm "${DEBOOTSTRAP_HELPERS[@]}")"
 
 remove_superseded
 log "done"

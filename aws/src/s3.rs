@@ -48,3 +48,18 @@ pub use location::{DATA, INPUTS, MODELS, RUNS, S3Location};
 pub use progress::{OnProgress, Progress, no_progress};
 pub use transfers::{Limits, Transfers};
 pub use upload::Uploaded;
+
+/// A path or key percent-encoded as RFC 3986 wants a URI path: everything
+/// but the unreserved characters and the `/` between segments (a `:` in a
+/// first segment would read as a scheme). S3's `x-amz-copy-source` takes
+/// keys so; `check --format sarif` writes file URIs so.
+pub fn encode_path(path: &str) -> String {
+    use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+    const KEPT: &AsciiSet = &NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'_')
+        .remove(b'.')
+        .remove(b'~')
+        .remove(b'/');
+    utf8_percent_encode(path, KEPT).to_string()
+}

@@ -199,7 +199,12 @@ pub fn collect_files(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
     let paths = if paths.is_empty() {
         // wharf.toml's `project.pipelines`, else `pipelines/` here if it exists.
         defaults = vec![match &crate::project::get().pipelines {
-            Some(folder) => shown_from_here(folder),
+            // Relative to here when inside, so that diagnostics name files
+            // as a person would type them.
+            Some(folder) => PathBuf::from(crate::project::shown(
+                folder,
+                &std::env::current_dir().unwrap_or_default(),
+            )),
             None if Path::new("pipelines").is_dir() => PathBuf::from("pipelines"),
             None => PathBuf::from("."),
         }];
@@ -218,17 +223,6 @@ pub fn collect_files(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
         }
     }
     Ok(files)
-}
-
-/// `path` relative to the current folder when it is inside it, so that
-/// diagnostics name files as a person would type them.
-fn shown_from_here(path: &Path) -> PathBuf {
-    let cwd = std::env::current_dir().unwrap_or_default();
-    match path.strip_prefix(&cwd) {
-        Ok(rel) if rel.as_os_str().is_empty() => PathBuf::from("."),
-        Ok(rel) => rel.to_path_buf(),
-        Err(_) => path.to_path_buf(),
-    }
 }
 
 fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> anyhow::Result<()> {

@@ -299,10 +299,9 @@ pub fn junit(run: &RunRecord, steps: &[StepHistory], extras: &Extras) -> String 
         let not_started = s.record.status == StepStatus::Cancelled && s.attempts.is_empty();
         let body = match s.record.status {
             StepStatus::Succeeded => None,
-            StepStatus::Cancelled if not_started => Some(format!(
-                "      <skipped message=\"{}\"/>\n",
-                xml_attr(&first_line(if reason.is_empty() { "not started" } else { reason }))
-            )),
+            StepStatus::Cancelled if not_started => {
+                Some(skipped_element(if reason.is_empty() { "not started" } else { reason }))
+            }
             StepStatus::Failed => {
                 let message = if reason.is_empty() { "failed" } else { reason };
                 let mut text = format!(
@@ -345,10 +344,7 @@ pub fn junit(run: &RunRecord, steps: &[StepHistory], extras: &Extras) -> String 
                     Some(from) => format!("cached: outputs of run {from}"),
                     None => "cached".to_string(),
                 };
-                Some(format!(
-                    "      <skipped message=\"{}\"/>\n",
-                    xml_attr(&first_line(&text))
-                ))
+                Some(skipped_element(&text))
             }
             StepStatus::Skipped | StepStatus::NotSelected => {
                 let what = s.record.status.as_str();
@@ -357,10 +353,7 @@ pub fn junit(run: &RunRecord, steps: &[StepHistory], extras: &Extras) -> String 
                 } else {
                     format!("{what}: {reason}")
                 };
-                Some(format!(
-                    "      <skipped message=\"{}\"/>\n",
-                    xml_attr(&first_line(&text))
-                ))
+                Some(skipped_element(&text))
             }
         };
         match body {
@@ -394,6 +387,11 @@ fn junit_kind(step: &StepHistory) -> JunitKind {
         StepStatus::Cancelled | StepStatus::Running | StepStatus::Pending => JunitKind::Error,
         StepStatus::Skipped | StepStatus::Cached | StepStatus::NotSelected => JunitKind::Skipped,
     }
+}
+
+/// A `<skipped>` element saying why, on one line.
+fn skipped_element(why: &str) -> String {
+    format!("      <skipped message=\"{}\"/>\n", xml_attr(&first_line(why)))
 }
 
 /// The first line of a message, for an attribute (readers show attributes

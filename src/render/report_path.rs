@@ -34,7 +34,7 @@ impl ReportPath {
     /// folder), or a `file://` URI for a file outside it.
     pub fn uri(&self) -> String {
         match self {
-            ReportPath::Relative(path) => encode_path(path),
+            ReportPath::Relative(path) => wharf_aws::s3::encode_path(path),
             ReportPath::Absolute(path) => file_uri(path),
         }
     }
@@ -74,21 +74,8 @@ pub fn file_uri(path: &Path) -> String {
     if !text.starts_with('/') {
         uri.push('/');
     }
-    uri.push_str(&encode_path(&text));
+    uri.push_str(&wharf_aws::s3::encode_path(&text));
     uri
-}
-
-/// Percent-encodes everything but unreserved characters (RFC 3986) and the
-/// `/` between segments: a `:` in the first segment would read as a scheme.
-fn encode_path(path: &str) -> String {
-    let mut out = String::with_capacity(path.len());
-    for byte in path.bytes() {
-        match byte {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'/' => out.push(byte as char),
-            _ => out.push_str(&format!("%{byte:02X}")),
-        }
-    }
-    out
 }
 
 #[cfg(test)]

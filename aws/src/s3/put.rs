@@ -141,7 +141,7 @@ impl Target {
             return Err(failed("CreateMultipartUpload", &"S3 returned no upload id"));
         };
         let part_size = self.copy_threshold.max(size.div_ceil(MAX_PARTS));
-        let source = format!("{}/{}", self.bucket, encode_key(from.as_ref()));
+        let source = format!("{}/{}", self.bucket, super::encode_path(from.as_ref()));
         let mut parts = Vec::new();
         let mut copied = Ok(());
         let mut start = 0;
@@ -214,18 +214,6 @@ impl Target {
         self.meter.add_bytes(length);
         Ok(())
     }
-}
-
-/// A key as `x-amz-copy-source` wants it: percent-encoded, `/` kept.
-fn encode_key(key: &str) -> String {
-    let mut out = String::with_capacity(key.len());
-    for byte in key.bytes() {
-        match byte {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => out.push(byte as char),
-            _ => out.push_str(&format!("%{byte:02X}")),
-        }
-    }
-    out
 }
 
 fn changed(path: &Path) -> String {
