@@ -64,7 +64,7 @@ fn main() -> ExitCode {
             use std::io::IsTerminal;
             let color = std::env::var_os("NO_COLOR").is_none() && std::io::stderr().is_terminal();
             let _ = render::diagnostics::write_text(&mut std::io::stderr(), &e.sources, &e.diagnostics, color);
-            say!("error: the project settings cannot be used; nothing was done");
+            say!("error: the project file cannot be used; nothing was done");
             return ExitCode::from(2);
         }
     };

@@ -127,31 +127,13 @@ pub fn resolve(cwd: &Path, given: Given, env: &dyn Fn(&str) -> Option<String>) -
         }
     };
     let project_section = config.project.unwrap_or_default();
-    let (state_dir, state_from) = match given.state_dir {
-        Some(dir) => (cwd.join(dir), "--state-dir or WHARF_STATE_DIR".to_string()),
+    let state_dir = match given.state_dir {
+        Some(dir) => cwd.join(dir),
         None => match project_section.state_dir {
-            Some(dir) => (root.join(dir.get_ref()), here(dir.span())),
-            None => (root.join(DEFAULT_STATE_DIR), "the default".to_string()),
+            Some(dir) => root.join(dir.into_inner()),
+            None => root.join(DEFAULT_STATE_DIR),
         },
     };
-    if state_dir.exists() && !state_dir.is_dir() {
-        return Err(LoadError {
-            diagnostics: vec![
-                Diagnostic::error(
-                    Code::InvalidValue,
-                    None,
-                    format!(
-                        "the state folder {} (from {state_from}) is a file, not a folder",
-                        state_dir.display()
-                    ),
-                )
-                .with_hint(
-                    "name a folder (wharf creates it), or leave the setting out for .wharf/ in the project root",
-                ),
-            ],
-            sources,
-        });
-    }
     let target = match env("WHARF_TARGET").filter(|t| !t.trim().is_empty()) {
         Some(name) => Some(Sourced {
             value: name.trim().to_string(),

@@ -392,15 +392,29 @@ fn the_state_folder_is_the_flag_then_the_environment_then_wharf_toml() {
     run(&["--state-dir", "from-flag"], &[("WHARF_STATE_DIR", "from-env")]);
     assert!(d.join("from-flag/state.db").is_file());
     assert!(!d.join(".wharf").exists());
-    // A state folder that is a file is refused before anything is done.
+    // A state folder that is a file is refused, and left as it is.
     std::fs::write(d.join("a-file"), "mine").unwrap();
-    let out = wharf_in(d).args(["--state-dir", "a-file", "runs"]).output().unwrap();
+    let out = wharf_in(d)
+        .args(["--state-dir", "a-file", "run", "p.wharf"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(
-        stderr_of(&out).contains("(from --state-dir or WHARF_STATE_DIR) is a file, not a folder"),
+        stderr_of(&out).contains("is a file, not a folder"),
         "{}",
         stderr_of(&out)
     );
+    assert!(
+        stderr_of(&out).contains("--state-dir, WHARF_STATE_DIR"),
+        "{}",
+        stderr_of(&out)
+    );
+    // Commands that keep no state do not care.
+    let check = wharf_in(d)
+        .args(["--state-dir", "a-file", "check", "p.wharf"])
+        .output()
+        .unwrap();
+    assert!(check.status.success(), "{}", stderr_of(&check));
     assert_eq!(std::fs::read_to_string(d.join("a-file")).unwrap(), "mine");
 }
 

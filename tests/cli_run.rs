@@ -235,7 +235,8 @@ fn bad_input_is_refused_before_anything_runs() {
     let out = run_in(dir.path(), &[]);
     assert_eq!(out.status.code(), Some(2));
     assert!(
-        stderr_of(&out).contains("cannot write the state database"),
+        stderr_of(&out).contains("cannot write the state database: the state folder")
+            && stderr_of(&out).contains("is a file, not a folder"),
         "{}",
         stderr_of(&out)
     );

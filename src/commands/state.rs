@@ -167,6 +167,15 @@ impl StateDb {
 /// messages for a damaged, newer or unwritable database already say what
 /// to do; the rest get the file's name added.
 pub fn describe(err: StateError, path: &Path) -> anyhow::Error {
+    // Only the commands that keep state care where it goes: a state folder
+    // that is a file is said so here, not by every command.
+    let dir = state_dir();
+    if dir.exists() && !dir.is_dir() {
+        return anyhow::anyhow!(
+            "cannot write the state database: the state folder {} is a file, not a folder\n  = help: move the file, or point --state-dir, WHARF_STATE_DIR or wharf.toml's `state_dir` at a folder (wharf creates it)",
+            dir.display()
+        );
+    }
     match err {
         StateError::Corrupt { .. } | StateError::NewerSchema { .. } | StateError::Unwritable { .. } => {
             anyhow::anyhow!("{err}")
